@@ -1,0 +1,76 @@
+# depot — plain Makefile. `make` builds build/depot; `make SANITIZE=address,undefined`
+# builds an instrumented copy into build-san/. `make run` and `make test` are the two
+# set-up commands from the README.
+
+PKGS      := libmicrohttpd jansson sqlite3 libcrypto
+CC        ?= cc
+WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
+             -Wwrite-strings -Wshadow -Wformat=2
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c17 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifdef SANITIZE
+BUILD     := build-san
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=$(SANITIZE)
+else
+BUILD     := build
+endif
+
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+# Debian packages: what building needs, and what the tests need on top.
+BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
+TEST_DEPS  := curl jq python3 python3-requests python3-gitlab python3-pytest
+
+.PHONY: all run test unit integration deps test-deps clean san
+all: $(BUILD)/depot
+
+$(BUILD)/depot: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/unit
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/unit:
+	mkdir -p $@
+
+# Installs only what is missing, so a machine that has everything never calls apt-get.
+deps:
+	@missing=$$(for p in $(BUILD_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+test-deps: deps
+	@missing=$$(for p in $(TEST_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/depot serve --demo --data ./depot-data --listen 127.0.0.1:8080
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || exit 1; done
+
+integration: $(BUILD)/depot
+	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
+
+# The whole suite: plain build (unit + integration), then the same under ASan+UBSan.
+test: test-deps
+	$(MAKE) all unit
+	$(MAKE) integration
+	$(MAKE) SANITIZE=address,undefined all unit
+	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
+
+clean:
+	rm -rf build build-san

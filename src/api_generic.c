@@ -1,0 +1,395 @@
+/* GitLab's generic packages endpoints: upload (PUT), download (GET/HEAD) and the seed
+ * page's file listing. Uploads stream into the blob store while three digests run, and are
+ * recorded in the metadata store only once the blob is durable. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "digest.h"
+#include "log.h"
+#include "timeutil.h"
+#include "validate.h"
+
+enum { CAP_ID, CAP_NAME, CAP_VERSION, CAP_FILE };
+
+/* What a generic URL names. */
+struct target {
+	char name[PACKAGE_NAME_MAX + 1];
+	char version[PACKAGE_VERSION_MAX + 1];
+	char stored[STORED_NAME_MAX + 1]; /* "dir/sub/file.txt" or "file.txt" */
+	const char *base;		  /* the file name part of stored */
+};
+
+struct upload {
+	struct target t;
+	struct meta_project project;
+	int status; /* -1: not given */
+	bool select_file;
+	struct blob_writer *writer;
+	struct digest3 *digest;
+};
+
+static int name_version_or_reply(struct request *r, struct target *t)
+{
+	if (http_capture(r, CAP_NAME, t->name, sizeof(t->name)) != 0)
+		return api_param_or_reply(r, "package_name", "is invalid");
+	if (api_param_or_reply(r, "package_name", check_package_name(t->name)) != 0)
+		return -1;
+	if (http_capture(r, CAP_VERSION, t->version, sizeof(t->version)) != 0)
+		return api_param_or_reply(r, "package_version", "is invalid");
+	return api_param_or_reply(r, "package_version", check_package_version(t->version));
+}
+
+/* Splits the raw "(*path/)file_name" capture: each segment is decoded on its own, the last
+ * is the file name, the others the directory (or the `path` parameter when there are none). */
+static int target_or_reply(struct request *r, struct target *t)
+{
+	if (name_version_or_reply(r, t) != 0)
+		return -1;
+	const struct route_capture *rest = &r->caps[CAP_FILE];
+	const char *end = rest->start + rest->len;
+	const char *last = rest->start;
+	for (const char *p = rest->start; p < end; p++)
+		if (*p == '/')
+			last = p + 1;
+	char file[FILE_NAME_MAX + 1];
+	if (pct_decode(last, (size_t)(end - last), file, sizeof(file), false) < 0)
+		return api_param_or_reply(r, "file_name", "is invalid");
+	if (api_param_or_reply(r, "file_name", check_file_name(file)) != 0)
+		return -1;
+
+	char dir[STORED_NAME_MAX + 1] = "";
+	size_t dlen = 0;
+	for (const char *seg = rest->start; seg < last;) {
+		const char *slash = memchr(seg, '/', (size_t)(last - seg));
+		long n = pct_decode(seg, (size_t)(slash - seg), dir + dlen + (dlen ? 1 : 0),
+				    sizeof(dir) - dlen - 1, false);
+		if (n < 0)
+			return api_param_or_reply(r, "path", "should be a valid file path");
+		if (dlen)
+			dir[dlen] = '/';
+		dlen += (size_t)n + (dlen ? 1 : 0);
+		seg = slash + 1;
+	}
+	if (dlen == 0 && http_query(r, "path", dir, sizeof(dir)) < 0)
+		return api_param_or_reply(r, "path", "should be a valid file path");
+	if (dir[0] && api_param_or_reply(r, "path", check_dir_path(dir)) != 0)
+		return -1;
+	int n = snprintf(t->stored, sizeof(t->stored), "%s%s%s", dir, dir[0] ? "/" : "", file);
+	if (n < 0 || (size_t)n >= sizeof(t->stored))
+		return api_param_or_reply(r, "path", "should be a valid file path");
+	t->base = t->stored + strlen(t->stored) - strlen(file);
+	return 0;
+}
+
+/* The optional `status` and `select` parameters of an upload. */
+static int upload_params_or_reply(struct request *r, struct upload *u)
+{
+	char v[32];
+	int got = http_query(r, "status", v, sizeof(v));
+	u->status = -1;
+	if (got == 1 && strcmp(v, "default") == 0)
+		u->status = PKG_DEFAULT;
+	else if (got == 1 && strcmp(v, "hidden") == 0)
+		u->status = PKG_HIDDEN;
+	else if (got != 0)
+		return api_param_or_reply(r, "status", "does not have a valid value");
+	got = http_query(r, "select", v, sizeof(v));
+	if (got == 1 && strcmp(v, "package_file") == 0)
+		u->select_file = true;
+	else if (got != 0)
+		return api_param_or_reply(r, "select", "does not have a valid value");
+	return 0;
+}
+
+static void reply_too_large(struct request *r)
+{
+	http_reply_message(r, MHD_HTTP_BAD_REQUEST, "400 Bad request - File is too large");
+}
+
+static void reply_storage_error(struct request *r, int err, const char *what)
+{
+	if (err == -ENOSPC || err == -EDQUOT) {
+		log_line("depot: %s %s: %s", what, r->url, strerror(-err));
+		http_reply_message(r, MHD_HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage");
+	} else {
+		http_reply_internal(r, what, err);
+	}
+}
+
+void generic_upload_start(struct request *r)
+{
+	struct app *app = r->app;
+	if (api_identify_or_reply(r) != 0)
+		return;
+	if (r->ident.kind == IDENT_ANONYMOUS) {
+		http_reply_unauthorized(r);
+		return;
+	}
+	struct upload *u = calloc(1, sizeof(*u));
+	if (!u) {
+		http_reply_internal(r, "out of memory", -ENOMEM);
+		return;
+	}
+	r->state = u;
+	struct abilities ab;
+	if (target_or_reply(r, &u->t) != 0 || upload_params_or_reply(r, u) != 0 ||
+	    api_project_or_reply(r, CAP_ID, "404 Not Found", &u->project, &ab) != 0)
+		return;
+	if (!ab.create_package) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
+		return;
+	}
+	/* Decided from the headers, so a refused Expect: 100-continue upload sends no body. */
+	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && app->max_file_size && strtoull(cl, NULL, 10) >= app->max_file_size) {
+		reply_too_large(r);
+		return;
+	}
+	if (strcmp(u->t.stored, "files") == 0) {
+		http_reply_message(r, MHD_HTTP_BAD_REQUEST,
+				   "400 Bad request - A top-level file cannot be named 'files': "
+				   "GET .../files lists the package");
+		return;
+	}
+	int ret = app->blobs->ops->writer_new(app->blobs, &u->writer);
+	if (ret != 0) {
+		reply_storage_error(r, ret, "cannot stage the upload");
+		return;
+	}
+	if (!(u->digest = digest3_new()))
+		http_reply_internal(r, "out of memory", -ENOMEM);
+}
+
+/* Ends a failed upload: nothing of it may remain. */
+static void upload_discard(struct request *r)
+{
+	struct upload *u = r->state;
+	r->app->blobs->ops->abort(u->writer);
+	u->writer = NULL;
+}
+
+void generic_upload_body(struct request *r, const char *data, size_t len)
+{
+	struct upload *u = r->state;
+	if (r->app->max_file_size && r->bytes_in >= r->app->max_file_size) {
+		upload_discard(r);
+		reply_too_large(r);
+		return;
+	}
+	digest3_update(u->digest, data, len);
+	int ret = r->app->blobs->ops->write(u->writer, data, len);
+	if (ret != 0) {
+		upload_discard(r);
+		reply_storage_error(r, ret, "cannot write the upload");
+	}
+}
+
+/* select=package_file: the raw package-file record, in GitLab's field order. */
+static json_t *package_file_record(const struct upload *u, const struct meta_package_file *f)
+{
+	char created[ISO8601_LEN + 1], updated[ISO8601_LEN + 1], pid[24], h[SHA256_HEX_LEN + 1];
+	unsigned char raw[32];
+	iso8601_ms(f->created_at_ms, created);
+	iso8601_ms(f->updated_at_ms, updated);
+	snprintf(pid, sizeof(pid), "%lld", (long long)u->project.id);
+	sha256_raw(pid, strlen(pid), raw);
+	hex_encode(raw, sizeof(raw), h);
+	char *url = NULL;
+	if (asprintf(&url, "/%.2s/%.2s/%s/packages/%lld/files/%lld/%s", h, h + 2, h,
+		     (long long)f->package_id, (long long)f->id, f->file_name) < 0)
+		return NULL;
+	json_t *o = json_pack(
+		"{s:I,s:I,s:s,s:s,s:I,s:i,s:s,s:s,s:s,s:{s:s},s:s,s:n,s:n,s:n,s:n,s:n,s:i,s:n,"
+		"s:s,s:n,s:I,s:n}",
+		"id", (json_int_t)f->id, "package_id", (json_int_t)f->package_id, "created_at",
+		created, "updated_at", updated, "size", (json_int_t)f->size, "file_store", 1,
+		"file_md5", f->digests.md5, "file_sha1", f->digests.sha1, "file_name", f->file_name,
+		"file", "url", url, "file_sha256", f->digests.sha256, "verification_retry_at",
+		"verified_at", "verification_failure", "verification_retry_count",
+		"verification_checksum", "verification_state", 0, "verification_started_at",
+		"status", "default", "file_final_path", "project_id", (json_int_t)u->project.id,
+		"new_file_path");
+	free(url);
+	return o;
+}
+
+void generic_upload_done(struct request *r)
+{
+	struct app *app = r->app;
+	struct upload *u = r->state;
+	struct digest_hex dh;
+	if (digest3_final(u->digest, &dh) != 0) {
+		upload_discard(r);
+		http_reply_internal(r, "digest failed", -EIO);
+		return;
+	}
+	struct blob_writer *w = u->writer;
+	u->writer = NULL; /* commit frees it, whatever the outcome */
+	int ret = app->blobs->ops->commit(w, dh.sha256);
+	if (ret != 0) {
+		reply_storage_error(r, ret, "cannot store the upload");
+		return;
+	}
+	struct meta_publish p = {
+		.project_id = u->project.id,
+		.name = u->t.name,
+		.version = u->t.version,
+		.status = u->status,
+		.creator_id = r->ident.kind == IDENT_USER ? r->ident.user.id : 0,
+		.file_name = u->t.stored,
+		.size = (int64_t)r->bytes_in,
+		.digests = &dh,
+	};
+	struct meta_package_file f;
+	ret = app->meta->ops->file_publish(app->meta, &p, &f);
+	if (ret != 0) {
+		/* The blob may now be unreferenced; the orphan sweep removes it. */
+		reply_storage_error(r, ret, "cannot record the upload");
+		return;
+	}
+	if (u->select_file)
+		http_reply_json(r, MHD_HTTP_OK, package_file_record(u, &f));
+	else
+		http_reply_message(r, MHD_HTTP_CREATED, "201 Created");
+}
+
+void generic_upload_free(struct request *r)
+{
+	struct upload *u = r->state;
+	if (!u)
+		return;
+	r->app->blobs->ops->abort(u->writer);
+	digest3_free(u->digest);
+	free(u);
+	r->state = NULL;
+}
+
+/* GET work happens on the second callback (on_done): answering on the first makes
+ * libmicrohttpd close the connection instead of keeping it alive. */
+void generic_download_start(struct request *r)
+{
+	(void)r;
+}
+
+/* The read-side checks shared by download and listing: caller, project, read_package. */
+static int readable_project_or_reply(struct request *r, struct meta_project *project)
+{
+	struct abilities ab;
+	if (api_identify_or_reply(r) != 0 ||
+	    api_project_or_reply(r, CAP_ID, "404 Not Found", project, &ab) != 0)
+		return -1;
+	if (!ab.read_package) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
+		return -1;
+	}
+	return 0;
+}
+
+/* Content-Disposition for the file's base name: an ASCII-safe filename and an RFC 5987
+ * filename*, percent-encoding what each may not carry (Rails' ContentDisposition). */
+static void content_disposition(const char *name, char *out, size_t cap)
+{
+	char ascii[3 * FILE_NAME_MAX + 1], utf8[3 * FILE_NAME_MAX + 1];
+	size_t a = 0, b = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p && a + 4 < sizeof(ascii); p++) {
+		unsigned char c = *p;
+		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (alnum || (c && strchr(" !#$+.^_`|~-", c)))
+			ascii[a++] = (char)c;
+		else
+			a += (size_t)snprintf(ascii + a, 4, "%%%02X", c);
+		if (alnum || (c && strchr("!#$&+.^_`|~-", c)))
+			utf8[b++] = (char)c;
+		else
+			b += (size_t)snprintf(utf8 + b, 4, "%%%02X", c);
+	}
+	ascii[a] = utf8[b] = '\0';
+	snprintf(out, cap, "attachment; filename=\"%s\"; filename*=UTF-8''%s", ascii, utf8);
+}
+
+void generic_download_done(struct request *r)
+{
+	struct app *app = r->app;
+	struct target t;
+	struct meta_project project;
+	if (target_or_reply(r, &t) != 0 || readable_project_or_reply(r, &project) != 0)
+		return;
+	struct meta_package pkg;
+	struct meta_package_file f;
+	int ret = app->meta->ops->file_lookup(app->meta, project.id, t.name, t.version, t.stored,
+					      &pkg, &f);
+	if (ret == -ENOENT) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+		return;
+	}
+	if (ret != 0) {
+		http_reply_internal(r, "file lookup failed", ret);
+		return;
+	}
+	struct blob_reader br;
+	ret = app->blobs->ops->open(app->blobs, f.digests.sha256, &br);
+	if (ret != 0) {
+		log_line("depot: blob %s of file %lld is missing: %s", f.digests.sha256,
+			 (long long)f.id, strerror(-ret));
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
+		return;
+	}
+	if (r->method == HTTP_GET) {
+		ret = app->meta->ops->package_touch_download(app->meta, pkg.id, now_ms());
+		if (ret != 0)
+			log_line("depot: cannot record last_downloaded_at of package %lld: %s",
+				 (long long)pkg.id, strerror(-ret));
+	}
+	char disposition[2 * 3 * FILE_NAME_MAX + 64];
+	content_disposition(t.base, disposition, sizeof(disposition));
+	const char *headers[] = {
+		MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream",
+		MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition,
+		"Content-Transfer-Encoding", "binary",
+		"X-Checksum-SHA256", f.digests.sha256,
+		"X-Checksum-SHA1", f.digests.sha1,
+		"X-Checksum-MD5", f.digests.md5,
+		NULL,
+	};
+	http_reply_fd(r, MHD_HTTP_OK, br.fd, br.size, headers);
+}
+
+static int file_to_json(void *ctx, const struct meta_package_file *f)
+{
+	char created[ISO8601_LEN + 1];
+	iso8601_ms(f->created_at_ms, created);
+	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s,s:s}", "id", (json_int_t)f->id,
+			      "package_id", (json_int_t)f->package_id, "created_at", created,
+			      "file_name", f->file_name, "size", (json_int_t)f->size, "file_md5",
+			      f->digests.md5, "file_sha1", f->digests.sha1, "file_sha256",
+			      f->digests.sha256);
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+}
+
+void generic_files_done(struct request *r)
+{
+	struct app *app = r->app;
+	struct target t;
+	struct meta_project project;
+	if (name_version_or_reply(r, &t) != 0 || readable_project_or_reply(r, &project) != 0)
+		return;
+	struct meta_package pkg;
+	int ret = app->meta->ops->package_find(app->meta, project.id, t.name, t.version, &pkg);
+	if (ret == -ENOENT) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+		return;
+	}
+	json_t *list = json_array();
+	if (ret == 0 && list)
+		ret = app->meta->ops->package_files_latest(app->meta, pkg.id, file_to_json, list);
+	if (ret != 0 || !list) {
+		json_decref(list);
+		http_reply_internal(r, "file listing failed", ret ? ret : -ENOMEM);
+		return;
+	}
+	http_reply_json(r, MHD_HTTP_OK, list);
+}

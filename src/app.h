@@ -1,0 +1,16 @@
+/* The state every handler shares: the two stores and the server's limits. */
+#ifndef DEPOT_APP_H
+#define DEPOT_APP_H
+
+#include <stdint.h>
+
+#include "blob.h"
+#include "meta.h"
+
+struct app {
+	struct meta *meta;
+	struct blob_store *blobs;
+	uint64_t max_file_size; /* 0: unlimited */
+};
+
+#endif

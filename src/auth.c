@@ -1,0 +1,230 @@
+/* Authentication and authorization (see auth.h). */
+#include "auth.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <strings.h>
+
+int credentials_parse_authorization(const char *value, struct credentials *c)
+{
+	if (strncasecmp(value, "Bearer ", 7) == 0) {
+		c->bearer = value + 7 + strspn(value + 7, " ");
+		return 0;
+	}
+	if (strncasecmp(value, "Basic ", 6) != 0)
+		return 0;
+	const char *b64 = value + 6 + strspn(value + 6, " ");
+	size_t n = strlen(b64);
+	while (n > 0 && b64[n - 1] == ' ')
+		n--;
+	if (n == 0 || n % 4 != 0 || n > (BASIC_USER_MAX + TOKEN_PRESENTED_MAX + 1) / 3 * 4 + 4)
+		return -1;
+	unsigned char dec[(BASIC_USER_MAX + TOKEN_PRESENTED_MAX + 1) / 3 * 3 + 8];
+	int len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
+	if (len < 0)
+		return -1;
+	/* EVP_DecodeBlock counts '=' padding as zero bytes; drop them. */
+	if (n >= 1 && b64[n - 1] == '=')
+		len--;
+	if (n >= 2 && b64[n - 2] == '=')
+		len--;
+	const unsigned char *colon = memchr(dec, ':', (size_t)len);
+	if (!colon || memchr(dec, '\0', (size_t)len))
+		return -1;
+	size_t ulen = (size_t)(colon - dec), plen = (size_t)len - ulen - 1;
+	if (ulen > BASIC_USER_MAX || plen > TOKEN_PRESENTED_MAX)
+		return -1;
+	memcpy(c->basic_user, dec, ulen);
+	c->basic_user[ulen] = '\0';
+	memcpy(c->basic_pass, colon + 1, plen);
+	c->basic_pass[plen] = '\0';
+	c->has_basic = true;
+	return 0;
+}
+
+/* Looks a presented secret up by its hash. The stored hash is compared again in constant
+ * time, so equality never rests on the index lookup alone. */
+static int token_lookup(struct meta *m, const char *secret, struct meta_token *out)
+{
+	size_t n = strlen(secret);
+	if (n == 0 || n > TOKEN_PRESENTED_MAX)
+		return -ENOENT;
+	char hash[TOKEN_HASH_HEX_LEN + 1];
+	token_hash_hex(secret, n, hash);
+	int ret = m->ops->token_find_by_hash(m, hash, out);
+	if (ret == 0 && CRYPTO_memcmp(hash, out->hash, TOKEN_HASH_HEX_LEN) != 0)
+		ret = -ENOENT;
+	return ret;
+}
+
+static enum auth_error token_state(const struct meta_token *t, int64_t now)
+{
+	if (t->revoked)
+		return AUTH_REVOKED;
+	if (t->expires_at_ms != 0 && t->expires_at_ms <= now)
+		return AUTH_EXPIRED;
+	return AUTH_OK;
+}
+
+static enum auth_error become_user(struct meta *m, const struct meta_token *t, struct identity *out)
+{
+	int ret = m->ops->user_get(m, t->user_id, &out->user);
+	if (ret == -ENOENT)
+		return AUTH_INVALID;
+	if (ret != 0)
+		return AUTH_BACKEND;
+	out->kind = IDENT_USER;
+	out->token = *t;
+	return AUTH_OK;
+}
+
+static bool is_access_token(const struct meta_token *t)
+{
+	return t->kind == TOKEN_PERSONAL || t->kind == TOKEN_PROJECT;
+}
+
+/* A token that must exist (PRIVATE-TOKEN, JOB-TOKEN, Bearer): unknown means 401. */
+static enum auth_error required_token(struct meta *m, const char *secret, int64_t now,
+				      bool (*kind_ok)(const struct meta_token *),
+				      struct identity *out)
+{
+	struct meta_token t;
+	int ret = token_lookup(m, secret, &t);
+	if (ret == -ENOENT || (ret == 0 && !kind_ok(&t)))
+		return AUTH_INVALID;
+	if (ret != 0)
+		return AUTH_BACKEND;
+	enum auth_error st = token_state(&t, now);
+	if (st != AUTH_OK)
+		return t.kind == TOKEN_JOB ? AUTH_INVALID : st; /* a finished job is just unknown */
+	if (t.kind == TOKEN_DEPLOY) {
+		out->kind = IDENT_DEPLOY;
+		out->token = t;
+		return AUTH_OK;
+	}
+	return become_user(m, &t, out);
+}
+
+static bool kind_job(const struct meta_token *t)
+{
+	return t->kind == TOKEN_JOB;
+}
+
+static bool kind_any(const struct meta_token *t)
+{
+	(void)t;
+	return true;
+}
+
+enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_t now,
+			     struct identity *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = IDENT_ANONYMOUS;
+	struct meta_token t;
+	int ret;
+
+	/* 1. Deploy token; a Basic password replaces the DEPLOY-TOKEN header. Unknown or
+	 * inactive deploy tokens leave the request anonymous. */
+	const char *deploy = c->has_basic ? c->basic_pass : c->deploy_token;
+	if (deploy) {
+		ret = token_lookup(m, deploy, &t);
+		if (ret != 0 && ret != -ENOENT)
+			return AUTH_BACKEND;
+		if (ret == 0 && t.kind == TOKEN_DEPLOY && token_state(&t, now) == AUTH_OK) {
+			out->kind = IDENT_DEPLOY;
+			out->token = t;
+			return AUTH_OK;
+		}
+	}
+	/* 2. Bearer (job or access token), then PRIVATE-TOKEN, then the Basic password as an
+	 * access token (unknown there falls through silently). */
+	if (c->bearer)
+		return required_token(m, c->bearer, now, kind_any, out);
+	if (c->private_token)
+		return required_token(m, c->private_token, now, is_access_token, out);
+	if (c->has_basic && strcmp(c->basic_user, "gitlab-ci-token") != 0) {
+		ret = token_lookup(m, c->basic_pass, &t);
+		if (ret != 0 && ret != -ENOENT)
+			return AUTH_BACKEND;
+		if (ret == 0 && is_access_token(&t)) {
+			enum auth_error st = token_state(&t, now);
+			return st != AUTH_OK ? st : become_user(m, &t, out);
+		}
+	}
+	/* 3. Job token: Basic as gitlab-ci-token (depot: for uploads too, as the seed page
+	 * shows), then JOB-TOKEN. */
+	if (c->has_basic && strcmp(c->basic_user, "gitlab-ci-token") == 0)
+		return required_token(m, c->basic_pass, now, kind_job, out);
+	if (c->job_token)
+		return required_token(m, c->job_token, now, kind_job, out);
+	return AUTH_OK;
+}
+
+bool auth_scope_allows(const struct identity *id, bool is_read)
+{
+	if (id->kind != IDENT_USER || !is_access_token(&id->token))
+		return true;
+	if (id->token.scopes & SCOPE_API)
+		return true;
+	return is_read && (id->token.scopes & SCOPE_READ_API);
+}
+
+void auth_decide(const struct access_facts *f, struct abilities *out)
+{
+	memset(out, 0, sizeof(*out));
+	enum identity_kind kind = f->kind;
+	/* A job token acts for its user only in its own project; elsewhere it is anonymous. */
+	if (kind == IDENT_USER && f->job_project_id != 0 && f->job_project_id != f->project_id)
+		kind = IDENT_ANONYMOUS;
+
+	if (kind == IDENT_USER && f->is_admin) {
+		out->read_project = out->read_package = true;
+		out->create_package = out->destroy_package = true;
+		return;
+	}
+	if (f->visibility == VIS_PUBLIC || (f->visibility == VIS_INTERNAL && kind == IDENT_USER))
+		out->read_project = out->read_package = true;
+	if (kind == IDENT_USER && f->level >= ACCESS_GUEST) {
+		out->read_project = out->read_package = true;
+		out->create_package = f->level >= ACCESS_DEVELOPER;
+		out->destroy_package = f->level >= ACCESS_MAINTAINER;
+	}
+	if (kind == IDENT_DEPLOY && f->deploy_covers_project) {
+		out->read_project = true;
+		if (f->scopes & (SCOPE_READ_PACKAGE_REGISTRY | SCOPE_WRITE_PACKAGE_REGISTRY))
+			out->read_package = true;
+		if (f->scopes & SCOPE_WRITE_PACKAGE_REGISTRY)
+			out->create_package = out->destroy_package = true;
+	}
+}
+
+int auth_abilities(struct meta *m, const struct identity *id, const struct meta_project *project,
+		   struct abilities *out)
+{
+	struct access_facts f = {
+		.kind = id->kind,
+		.project_id = project->id,
+		.visibility = project->visibility,
+	};
+	int ret = 0;
+	if (id->kind == IDENT_USER) {
+		f.is_admin = id->user.is_admin;
+		if (id->token.kind == TOKEN_JOB)
+			f.job_project_id = id->token.project_id;
+		ret = m->ops->access_level(m, id->user.id, project->id, &f.level);
+	} else if (id->kind == IDENT_DEPLOY) {
+		f.scopes = id->token.scopes;
+		if (id->token.project_id)
+			f.deploy_covers_project = id->token.project_id == project->id;
+		else
+			ret = m->ops->project_in_group(m, project->id, id->token.group_id,
+						       &f.deploy_covers_project);
+	}
+	if (ret != 0)
+		return ret;
+	auth_decide(&f, out);
+	return 0;
+}

@@ -1,0 +1,220 @@
+/* The local-disk blob store: blobs/<k[0:2]>/<k[2:4]>/<k>. Uploads stage in an O_TMPFILE
+ * (an unnamed file that vanishes on crash) under tmp/, are fsync'ed, then linked into place
+ * and the directory fsync'ed. Filesystems without O_TMPFILE fall back to a named temp file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+
+#define FS_PATH_MAX 4096
+
+struct blob_fs {
+	struct blob_store base;
+	char *blob_dir;
+	char *tmp_dir;
+};
+
+struct blob_writer {
+	struct blob_fs *fs;
+	int fd;
+	char tmp_name[FS_PATH_MAX]; /* empty for an O_TMPFILE */
+};
+
+void blob_reader_close(struct blob_reader *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+static int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ret = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* mkdir that is durable: the parent is fsync'ed when the directory is new. */
+static int mkdir_durable(const char *path, const char *parent)
+{
+	if (mkdir(path, 0755) == 0)
+		return fsync_path(parent);
+	return errno == EEXIST ? 0 : -errno;
+}
+
+static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	struct blob_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fs = fs;
+	w->fd = open(fs->tmp_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (w->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		snprintf(w->tmp_name, sizeof(w->tmp_name), "%s/upload-XXXXXX", fs->tmp_dir);
+		w->fd = mkostemp(w->tmp_name, O_CLOEXEC);
+	}
+	if (w->fd < 0) {
+		int err = -errno;
+		free(w);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
+
+static int fs_write(struct blob_writer *w, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(w->fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void fs_abort(struct blob_writer *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	if (w->tmp_name[0])
+		unlink(w->tmp_name);
+	free(w);
+}
+
+static void key_dirs(const struct blob_fs *fs, const char *key, char *d1, char *d2, size_t cap)
+{
+	snprintf(d1, cap, "%s/%.2s", fs->blob_dir, key);
+	snprintf(d2, cap, "%s/%.2s/%.2s", fs->blob_dir, key, key + 2);
+}
+
+static int key_ok(const char *key)
+{
+	return strlen(key) == 64 && strspn(key, "0123456789abcdef") == 64;
+}
+
+static int fs_commit(struct blob_writer *w, const char *key)
+{
+	struct blob_fs *fs = w->fs;
+	char d1[FS_PATH_MAX], d2[FS_PATH_MAX], final[FS_PATH_MAX + 80];
+	int ret;
+	if (!key_ok(key)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (fsync(w->fd) != 0) {
+		ret = -errno;
+		goto out;
+	}
+	key_dirs(fs, key, d1, d2, sizeof(d1));
+	snprintf(final, sizeof(final), "%s/%s", d2, key);
+	if ((ret = mkdir_durable(d1, fs->blob_dir)) != 0 || (ret = mkdir_durable(d2, d1)) != 0)
+		goto out;
+	if (w->tmp_name[0]) {
+		/* link() rather than rename() so an existing blob is never replaced. */
+		ret = link(w->tmp_name, final) == 0 || errno == EEXIST ? 0 : -errno;
+	} else {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+		ret = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) == 0 ||
+				      errno == EEXIST
+			      ? 0
+			      : -errno;
+	}
+	if (ret == 0)
+		ret = fsync_path(d2);
+out:
+	fs_abort(w); /* the staged name (if any) goes; the linked blob stays */
+	return ret;
+}
+
+static int fs_open(struct blob_store *bs, const char *key, struct blob_reader *out)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	char path[FS_PATH_MAX];
+	if (!key_ok(key))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", fs->blob_dir, key, key + 2, key);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	out->fd = fd;
+	out->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int fs_remove(struct blob_store *bs, const char *key)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	char path[FS_PATH_MAX];
+	if (!key_ok(key))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", fs->blob_dir, key, key + 2, key);
+	return unlink(path) == 0 ? 0 : -errno;
+}
+
+static void fs_close(struct blob_store *bs)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	if (!fs)
+		return;
+	free(fs->blob_dir);
+	free(fs->tmp_dir);
+	free(fs);
+}
+
+static const struct blob_ops fs_ops = {
+	.close = fs_close,
+	.writer_new = fs_writer_new,
+	.write = fs_write,
+	.commit = fs_commit,
+	.abort = fs_abort,
+	.open = fs_open,
+	.remove = fs_remove,
+};
+
+struct blob_store *blob_fs_open(const char *dir, const char **err)
+{
+	struct blob_fs *fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		*err = "out of memory";
+		return NULL;
+	}
+	fs->base.ops = &fs_ops;
+	if (asprintf(&fs->blob_dir, "%s/blobs", dir) < 0)
+		fs->blob_dir = NULL;
+	if (asprintf(&fs->tmp_dir, "%s/tmp", dir) < 0)
+		fs->tmp_dir = NULL;
+	if (!fs->blob_dir || !fs->tmp_dir) {
+		fs_close(&fs->base);
+		*err = "out of memory";
+		return NULL;
+	}
+	if (mkdir_durable(fs->blob_dir, dir) != 0 || mkdir_durable(fs->tmp_dir, dir) != 0) {
+		fs_close(&fs->base);
+		*err = "cannot create the blob directories";
+		return NULL;
+	}
+	return &fs->base;
+}

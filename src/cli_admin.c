@@ -1,0 +1,165 @@
+/* Admin subcommands for users, groups, projects and memberships. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* GitLab-like path segments: [A-Za-z0-9_.-], starting with a letter, digit, '_' or '.',
+ * never "." or "..". Nested paths join segments with '/'. */
+static bool valid_namespace_path(const char *s, bool nested)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > FULL_PATH_MAX)
+		return false;
+	const char *seg = s;
+	for (;;) {
+		size_t len = strcspn(seg, "/");
+		if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && strncmp(seg, "..", 2) == 0) ||
+		    seg[0] == '-')
+			return false;
+		for (size_t i = 0; i < len; i++) {
+			char c = seg[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '_' || c == '.' || c == '-'))
+				return false;
+		}
+		if (seg[len] == '\0')
+			return true;
+		if (!nested)
+			return false;
+		seg += len + 1;
+	}
+}
+
+int cli_user(int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "create") != 0)
+		return cli_fail("usage: depot user create NAME [--admin]");
+	struct cli_opt opts[] = {{.name = "admin"}};
+	const char *pos[1], *data;
+	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
+		return 2;
+	if (!valid_namespace_path(pos[0], false))
+		return cli_fail("invalid user name '%s'", pos[0]);
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	int64_t id;
+	int ret = m->ops->user_create(m, pos[0], opts[0].present, &id);
+	m->ops->close(m);
+	if (ret == -EEXIST)
+		return cli_fail("user '%s' already exists", pos[0]);
+	if (ret != 0)
+		return cli_fail("cannot create user '%s': %s", pos[0], strerror(-ret));
+	fprintf(stderr, "depot: created user %s (id %lld)\n", pos[0], (long long)id);
+	return 0;
+}
+
+static int parse_visibility(const char *v, enum visibility *out)
+{
+	*out = VIS_PRIVATE;
+	if (v && visibility_parse(v, out) != 0)
+		return cli_fail("unknown visibility '%s' (private, internal or public)", v);
+	return 0;
+}
+
+int cli_group(int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "create") != 0)
+		return cli_fail("usage: depot group create PATH [--visibility private|internal|public]");
+	struct cli_opt opts[] = {{.name = "visibility", .has_value = true}};
+	const char *pos[1], *data;
+	enum visibility vis;
+	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
+		return 2;
+	if (parse_visibility(opts[0].value, &vis) != 0)
+		return 2;
+	if (!valid_namespace_path(pos[0], true))
+		return cli_fail("invalid group path '%s'", pos[0]);
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	int64_t id;
+	int ret = m->ops->group_create(m, pos[0], vis, &id);
+	m->ops->close(m);
+	if (ret == -EEXIST)
+		return cli_fail("group '%s' already exists", pos[0]);
+	if (ret == -EINVAL)
+		return cli_fail("the parent group of '%s' does not exist", pos[0]);
+	if (ret != 0)
+		return cli_fail("cannot create group '%s': %s", pos[0], strerror(-ret));
+	fprintf(stderr, "depot: created group %s (id %lld)\n", pos[0], (long long)id);
+	return 0;
+}
+
+int cli_project(int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "create") != 0)
+		return cli_fail("usage: depot project create GROUP/NAME [--visibility ...]");
+	struct cli_opt opts[] = {{.name = "visibility", .has_value = true}};
+	const char *pos[1], *data;
+	enum visibility vis;
+	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
+		return 2;
+	if (parse_visibility(opts[0].value, &vis) != 0)
+		return 2;
+	if (!valid_namespace_path(pos[0], true) || !strchr(pos[0], '/'))
+		return cli_fail("invalid project path '%s' (GROUP/NAME)", pos[0]);
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	int64_t id;
+	int ret = m->ops->project_create(m, pos[0], vis, &id);
+	m->ops->close(m);
+	if (ret == -EEXIST)
+		return cli_fail("project '%s' already exists", pos[0]);
+	if (ret == -EINVAL)
+		return cli_fail("the group of '%s' does not exist", pos[0]);
+	if (ret != 0)
+		return cli_fail("cannot create project '%s': %s", pos[0], strerror(-ret));
+	printf("%lld\n", (long long)id);
+	return 0;
+}
+
+int cli_member(int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "add") != 0)
+		return cli_fail("usage: depot member add (--project PATH | --group PATH) --user NAME"
+				" --role ROLE");
+	struct cli_opt opts[] = {
+		{.name = "project", .has_value = true},
+		{.name = "group", .has_value = true},
+		{.name = "user", .has_value = true},
+		{.name = "role", .has_value = true},
+	};
+	const char *data;
+	if (cli_parse(argc - 1, argv + 1, opts, 4, NULL, 0, &data) != 0)
+		return 2;
+	const char *project = opts[0].value, *group = opts[1].value;
+	if (!!project == !!group || !opts[2].present || !opts[3].present)
+		return cli_fail("member add needs one of --project/--group, and --user and --role");
+	enum access_level level;
+	if (access_level_parse(opts[3].value, &level) != 0 || level == ACCESS_ADMIN)
+		return cli_fail("unknown role '%s' (guest, reporter, developer, maintainer, owner)",
+				opts[3].value);
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	int rc = 1;
+	struct meta_user u;
+	struct meta_project p = {0};
+	struct meta_group g = {0};
+	if (m->ops->user_find(m, opts[2].value, &u) != 0)
+		cli_fail("no user '%s'", opts[2].value);
+	else if (project && m->ops->project_find(m, project, &p) != 0)
+		cli_fail("no project '%s'", project);
+	else if (group && m->ops->group_find(m, group, &g) != 0)
+		cli_fail("no group '%s'", group);
+	else if (m->ops->member_set(m, u.id, p.id, g.id, level) != 0)
+		cli_fail("cannot add the membership");
+	else
+		rc = 0;
+	m->ops->close(m);
+	return rc;
+}

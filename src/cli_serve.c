@@ -1,0 +1,132 @@
+/* `depot serve`: opens the stores in the data directory, optionally seeds a demo on first
+ * start, serves the API until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "app.h"
+#include "cli.h"
+#include "http.h"
+
+/* "HOST:PORT", "[v6]:PORT" or ":PORT" into host and port. */
+static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon)
+		return -1;
+	const char *h = s;
+	size_t hlen = (size_t)(colon - s);
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']')
+		h++, hlen -= 2;
+	if (hlen >= cap)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	char *end;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p > 65535)
+		return -1;
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* First start with --demo: a user, a group, a project and a token to try the API with. */
+static int seed_demo(struct meta *m, const char *listen)
+{
+	int64_t uid, gid, pid;
+	int ret;
+	if ((ret = m->ops->user_create(m, "demo", false, &uid)) != 0 ||
+	    (ret = m->ops->group_create(m, "demo", VIS_PRIVATE, &gid)) != 0 ||
+	    (ret = m->ops->project_create(m, "demo/project", VIS_PRIVATE, &pid)) != 0 ||
+	    (ret = m->ops->member_set(m, uid, 0, gid, ACCESS_OWNER)) != 0)
+		return ret;
+	struct token_request req = {.kind = TOKEN_PERSONAL, .user_id = uid, .scopes = SCOPE_API,
+				    .name = "demo"};
+	char secret[TOKEN_SECRET_MAX + 1];
+	struct meta_token t;
+	if ((ret = cli_token_issue(m, &req, secret, &t)) != 0)
+		return ret;
+	printf("depot: first start, created a demo to try the API with:\n"
+	       "  user demo, owner of group demo, project demo/project (id %lld)\n"
+	       "  personal access token (shown once): %s\n\n"
+	       "  echo hello > file.txt\n"
+	       "  curl --header \"PRIVATE-TOKEN: %s\" --upload-file file.txt \\\n"
+	       "       \"http://%s/api/v4/projects/%lld/packages/generic/my_package/1.0.0/file.txt\"\n\n",
+	       (long long)pid, secret, secret, listen, (long long)pid);
+	fflush(stdout);
+	return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{.name = "listen", .has_value = true},
+		{.name = "max-file-size", .has_value = true},
+		{.name = "threads", .has_value = true},
+		{.name = "demo"},
+	};
+	const char *data;
+	if (cli_parse(argc, argv, opts, 4, NULL, 0, &data) != 0)
+		return 2;
+	const char *listen = opts[0].present ? opts[0].value : "127.0.0.1:8080";
+	struct http_options hopt = {.threads = 4};
+	char host[256];
+	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
+		return cli_fail("--listen takes HOST:PORT");
+	hopt.host = host;
+	uint64_t max_size = 5368709120ULL;
+	if (opts[1].present) {
+		char *end;
+		errno = 0;
+		max_size = strtoull(opts[1].value, &end, 10);
+		if (*end || errno || opts[1].value[0] == '-')
+			return cli_fail("--max-file-size takes a number of bytes (0: unlimited)");
+	}
+	if (opts[2].present) {
+		hopt.threads = (unsigned)strtoul(opts[2].value, NULL, 10);
+		if (hopt.threads == 0 || hopt.threads > 256)
+			return cli_fail("--threads takes 1 to 256");
+	}
+
+	bool created = false;
+	struct meta *m = cli_open_meta(data, &created);
+	if (!m)
+		return 1;
+	const char *err = NULL;
+	struct blob_store *bs = blob_fs_open(data, &err);
+	if (!bs) {
+		m->ops->close(m);
+		return cli_fail("cannot open the blob store in %s: %s", data, err);
+	}
+	int rc = 1;
+	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size};
+	if (opts[3].present && created && seed_demo(m, listen) != 0) {
+		cli_fail("cannot create the demo data");
+		goto out;
+	}
+
+	/* Signals are taken synchronously by this thread; the server's threads inherit the
+	 * blocked mask, so none of them is interrupted. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct http_server *srv = http_server_start(&app, &hopt, api_routes, api_routes_count);
+	if (!srv)
+		goto out;
+	int sig = 0;
+	sigwait(&set, &sig);
+	fprintf(stderr, "depot: %s, stopping\n", strsignal(sig));
+	http_server_stop(srv);
+	rc = 0;
+out:
+	bs->ops->close(bs);
+	m->ops->close(m);
+	return rc;
+}

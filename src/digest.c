@@ -1,0 +1,75 @@
+/* Streaming triple digest over OpenSSL's EVP interface. */
+#include "digest.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+
+struct digest3 {
+	EVP_MD_CTX *md5, *sha1, *sha256;
+};
+
+void hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+void digest3_free(struct digest3 *d)
+{
+	if (!d)
+		return;
+	EVP_MD_CTX_free(d->md5);
+	EVP_MD_CTX_free(d->sha1);
+	EVP_MD_CTX_free(d->sha256);
+	free(d);
+}
+
+struct digest3 *digest3_new(void)
+{
+	struct digest3 *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->md5 = EVP_MD_CTX_new();
+	d->sha1 = EVP_MD_CTX_new();
+	d->sha256 = EVP_MD_CTX_new();
+	if (!d->md5 || !d->sha1 || !d->sha256 || !EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) ||
+	    !EVP_DigestInit_ex(d->sha1, EVP_sha1(), NULL) ||
+	    !EVP_DigestInit_ex(d->sha256, EVP_sha256(), NULL)) {
+		digest3_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void digest3_update(struct digest3 *d, const void *data, size_t len)
+{
+	EVP_DigestUpdate(d->md5, data, len);
+	EVP_DigestUpdate(d->sha1, data, len);
+	EVP_DigestUpdate(d->sha256, data, len);
+}
+
+int digest3_final(struct digest3 *d, struct digest_hex *out)
+{
+	unsigned char buf[EVP_MAX_MD_SIZE];
+	unsigned int n;
+	if (!EVP_DigestFinal_ex(d->md5, buf, &n))
+		return -1;
+	hex_encode(buf, n, out->md5);
+	if (!EVP_DigestFinal_ex(d->sha1, buf, &n))
+		return -1;
+	hex_encode(buf, n, out->sha1);
+	if (!EVP_DigestFinal_ex(d->sha256, buf, &n))
+		return -1;
+	hex_encode(buf, n, out->sha256);
+	return 0;
+}
+
+void sha256_raw(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 32;
+	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}

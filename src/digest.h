@@ -1,0 +1,31 @@
+/* MD5, SHA-1 and SHA-256 of one stream, computed together (OpenSSL EVP). */
+#ifndef DEPOT_DIGEST_H
+#define DEPOT_DIGEST_H
+
+#include <stddef.h>
+
+#define MD5_HEX_LEN 32
+#define SHA1_HEX_LEN 40
+#define SHA256_HEX_LEN 64
+
+struct digest_hex {
+	char md5[MD5_HEX_LEN + 1];
+	char sha1[SHA1_HEX_LEN + 1];
+	char sha256[SHA256_HEX_LEN + 1];
+};
+
+struct digest3;
+
+/* Returns NULL when out of memory. digest3_free accepts NULL. */
+struct digest3 *digest3_new(void);
+void digest3_update(struct digest3 *d, const void *data, size_t len);
+/* Writes the three lowercase hex digests; the context may not be updated afterwards. */
+int digest3_final(struct digest3 *d, struct digest_hex *out);
+void digest3_free(struct digest3 *d);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void hex_encode(const unsigned char *in, size_t len, char *out);
+/* SHA-256 of a buffer, raw 32 bytes. */
+void sha256_raw(const void *data, size_t len, unsigned char out[32]);
+
+#endif

@@ -1,0 +1,87 @@
+/* The thin layer over libmicrohttpd: the request context handlers see, the explicit route
+ * table, and reply helpers that produce GitLab's JSON bodies and common headers. */
+#ifndef DEPOT_HTTP_H
+#define DEPOT_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "route.h"
+
+struct app;
+
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_PUT, HTTP_POST, HTTP_DELETE, HTTP_PATCH, HTTP_OTHER };
+
+struct request;
+
+/* A route's handlers. on_start runs once the headers are in; on_body for each chunk of the
+ * body (may be NULL when the route takes none); on_done once the body is complete;
+ * on_free when the request ends, whether it completed or not, to release state. A handler
+ * that replies early (an error before the body) makes the rest of the body be discarded. */
+struct route {
+	enum http_method method;
+	const char *pattern;
+	void (*on_start)(struct request *r);
+	void (*on_body)(struct request *r, const char *data, size_t len);
+	void (*on_done)(struct request *r);
+	void (*on_free)(struct request *r);
+};
+
+struct request {
+	struct MHD_Connection *conn;
+	struct app *app;
+	enum http_method method;
+	const char *url; /* raw path, still percent-encoded */
+	const struct route *route;
+	struct route_capture caps[ROUTE_MAX_CAPTURES];
+	int ncaps;
+	struct credentials creds;
+	struct identity ident;
+	bool replied;
+	bool body_started;
+	unsigned status;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	int64_t start_us;
+	void *state; /* the route's own; released by route->on_free */
+};
+
+/* Decodes capture i into out (cap bytes). Returns 0, or -1 if malformed or too long. */
+int http_capture(const struct request *r, int i, char *out, size_t cap);
+/* A request header, or NULL. */
+const char *http_header(const struct request *r, const char *name);
+/* A decoded query parameter: 1 present, 0 absent, -1 malformed or too long. */
+int http_query(const struct request *r, const char *name, char *out, size_t cap);
+bool http_is_read(const struct request *r);
+
+/* Replies; each returns nothing and marks the request replied. Bodies are JSON. */
+void http_reply_json(struct request *r, unsigned status, json_t *body); /* steals body */
+void http_reply_message(struct request *r, unsigned status, const char *message);
+void http_reply_error(struct request *r, unsigned status, const char *error);
+/* 401 with GitLab's realm header. */
+void http_reply_unauthorized(struct request *r);
+/* An auth_resolve failure, with GitLab's body for it. */
+void http_reply_auth_error(struct request *r, enum auth_error err);
+/* 500 with GitLab's body, logging why. */
+void http_reply_internal(struct request *r, const char *why, int err);
+/* Serves fd (owned by the reply from now on) with extra headers as name/value pairs,
+ * NULL-terminated. */
+void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t size,
+		   const char *const *headers);
+
+struct http_server;
+struct http_options {
+	const char *host;
+	unsigned port;
+	unsigned threads;
+};
+/* Starts serving the route table; returns NULL on failure (message on stderr). */
+struct http_server *http_server_start(struct app *app, const struct http_options *opt,
+				      const struct route *routes, size_t nroutes);
+void http_server_stop(struct http_server *s);
+
+#endif

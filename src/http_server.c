@@ -1,0 +1,341 @@
+/* The libmicrohttpd glue: one access callback that routes, gathers credentials and drives
+ * a route's handlers through the request's life; reply helpers; one log line per request. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct app *app;
+	const struct route *routes;
+	size_t nroutes;
+};
+
+/* Query-string tokens are decoded into these; freed with the request. */
+struct request_owned {
+	struct request req;
+	char *private_token_param;
+	char *job_token_param;
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum http_method parse_method(const char *m)
+{
+	static const char *const names[] = {"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"};
+	for (int i = 0; i < 6; i++)
+		if (strcmp(m, names[i]) == 0)
+			return (enum http_method)i;
+	return HTTP_OTHER;
+}
+
+static const char *method_name(enum http_method m)
+{
+	static const char *const names[] = {"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OTHER"};
+	return names[m];
+}
+
+int http_capture(const struct request *r, int i, char *out, size_t cap)
+{
+	if (i >= r->ncaps)
+		return -1;
+	return pct_decode(r->caps[i].start, r->caps[i].len, out, cap, false) < 0 ? -1 : 0;
+}
+
+const char *http_header(const struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int http_query(const struct request *r, const char *name, char *out, size_t cap)
+{
+	const char *raw = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (!raw)
+		return 0;
+	return pct_decode(raw, strlen(raw), out, cap, true) < 0 ? -1 : 1;
+}
+
+bool http_is_read(const struct request *r)
+{
+	return r->method == HTTP_GET || r->method == HTTP_HEAD;
+}
+
+static void add_common_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Frame-Options", "SAMEORIGIN");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
+{
+	if (!resp) {
+		log_line("depot: cannot create a response");
+		return;
+	}
+	add_common_headers(resp);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, "WWW-Authenticate",
+					"Basic realm=\"GitLab Packages Registry\"");
+	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
+		log_line("depot: cannot queue a %u response for %s", status, r->url);
+	MHD_destroy_response(resp);
+	r->replied = true;
+	r->status = status;
+}
+
+void http_reply_json(struct request *r, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(body);
+	if (!text) {
+		text = strdup("{\"message\":\"500 Internal Server Error\"}");
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		if (!text)
+			return;
+	}
+	size_t len = strlen(text);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	r->bytes_out = len;
+	queue(r, status, resp);
+}
+
+void http_reply_message(struct request *r, unsigned status, const char *message)
+{
+	http_reply_json(r, status, json_pack("{s:s}", "message", message));
+}
+
+void http_reply_error(struct request *r, unsigned status, const char *error)
+{
+	http_reply_json(r, status, json_pack("{s:s}", "error", error));
+}
+
+void http_reply_unauthorized(struct request *r)
+{
+	http_reply_message(r, MHD_HTTP_UNAUTHORIZED, "401 Unauthorized");
+}
+
+void http_reply_auth_error(struct request *r, enum auth_error err)
+{
+	switch (err) {
+	case AUTH_EXPIRED:
+		http_reply_json(r, MHD_HTTP_UNAUTHORIZED,
+				json_pack("{s:s,s:s}", "error", "invalid_token", "error_description",
+					  "Token is expired. You can either do re-authorization "
+					  "or token refresh."));
+		break;
+	case AUTH_REVOKED:
+		http_reply_json(r, MHD_HTTP_UNAUTHORIZED,
+				json_pack("{s:s,s:s}", "error", "invalid_token", "error_description",
+					  "Token was revoked. You have to re-authorize from the user."));
+		break;
+	case AUTH_BACKEND:
+		http_reply_internal(r, "token lookup failed", -EIO);
+		break;
+	default:
+		http_reply_unauthorized(r);
+		break;
+	}
+}
+
+void http_reply_internal(struct request *r, const char *why, int err)
+{
+	log_line("depot: %s %s: %s (%s)", method_name(r->method), r->url, why, strerror(-err));
+	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
+}
+
+void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t size,
+		   const char *const *headers)
+{
+	struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+	if (!resp) {
+		close(fd);
+		http_reply_internal(r, "cannot create a file response", -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	r->bytes_out = r->method == HTTP_HEAD ? 0 : size;
+	queue(r, status, resp);
+}
+
+static const struct route *find_route(const struct http_server *s, struct request *r)
+{
+	for (size_t i = 0; i < s->nroutes; i++) {
+		const struct route *rt = &s->routes[i];
+		bool method_ok = rt->method == r->method ||
+				 (rt->method == HTTP_GET && r->method == HTTP_HEAD);
+		if (!method_ok)
+			continue;
+		int n = route_match(rt->pattern, r->url, r->caps, ROUTE_MAX_CAPTURES);
+		if (n >= 0) {
+			r->ncaps = n;
+			return rt;
+		}
+	}
+	return NULL;
+}
+
+/* Decodes a query-string token into an owned copy; NULL when absent or malformed. */
+static char *query_token(struct request *r, const char *name)
+{
+	char buf[TOKEN_PRESENTED_MAX + 1];
+	return http_query(r, name, buf, sizeof(buf)) == 1 ? strdup(buf) : NULL;
+}
+
+static void gather_credentials(struct request_owned *ro)
+{
+	struct request *r = &ro->req;
+	struct credentials *c = &r->creds;
+	c->private_token = http_header(r, "PRIVATE-TOKEN");
+	c->job_token = http_header(r, "JOB-TOKEN");
+	c->deploy_token = http_header(r, "DEPLOY-TOKEN");
+	if (!c->private_token)
+		c->private_token = ro->private_token_param = query_token(r, "private_token");
+	if (!c->job_token)
+		c->job_token = ro->job_token_param = query_token(r, "job_token");
+	const char *authz = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (authz && credentials_parse_authorization(authz, c) != 0)
+		c->has_basic = false; /* a malformed Basic value presents nothing */
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version,
+				 const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	struct http_server *s = cls;
+	struct request *r = *con_cls;
+	if (!r) {
+		struct request_owned *ro = calloc(1, sizeof(*ro));
+		if (!ro)
+			return MHD_NO;
+		r = &ro->req;
+		*con_cls = r;
+		r->conn = conn;
+		r->app = s->app;
+		r->url = url;
+		r->method = parse_method(method);
+		r->start_us = mono_us();
+		r->route = find_route(s, r);
+		if (!r->route) {
+			http_reply_error(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
+			return MHD_YES;
+		}
+		gather_credentials(ro);
+		r->route->on_start(r);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		r->bytes_in += *upload_data_size;
+		if (!r->replied && r->route->on_body)
+			r->route->on_body(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->replied)
+		r->route->on_done(r);
+	if (!r->replied)
+		http_reply_internal(r, "handler sent no reply", -EIO);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)conn;
+	struct request *r = *con_cls;
+	if (!r)
+		return;
+	struct request_owned *ro = (struct request_owned *)r;
+	const struct meta_token *t = &r->ident.token;
+	log_line("%s %s %u in=%llu out=%llu %.1fms token=%s%s%lld%s", method_name(r->method), r->url,
+		 r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+		 (double)(mono_us() - r->start_us) / 1000.0, t->id ? token_kind_name(t->kind) : "-",
+		 t->id ? ":" : "", (long long)t->id,
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+	if (r->route && r->route->on_free)
+		r->route->on_free(r);
+	free(ro->private_token_param);
+	free(ro->job_token_param);
+	free(ro);
+	*con_cls = NULL;
+}
+
+/* Keeps the raw URL: %2F in a project path must stay distinguishable from '/'. Handlers
+ * decode each segment and parameter themselves. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls, (void)c;
+	return strlen(s);
+}
+
+struct http_server *http_server_start(struct app *app, const struct http_options *opt,
+				      const struct route *routes, size_t nroutes)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%u", opt->port);
+	int gai = getaddrinfo(opt->host[0] ? opt->host : NULL, port, &hints, &ai);
+	if (gai != 0) {
+		fprintf(stderr, "depot: cannot resolve %s: %s\n", opt->host, gai_strerror(gai));
+		return NULL;
+	}
+	struct http_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		freeaddrinfo(ai);
+		return NULL;
+	}
+	s->app = app;
+	s->routes = routes;
+	s->nroutes = nroutes;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->daemon = MHD_start_daemon(
+		flags, (uint16_t)opt->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
+		ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+		unescape_none, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!s->daemon) {
+		fprintf(stderr, "depot: cannot listen on %s:%u\n", opt->host, opt->port);
+		free(s);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	fprintf(stderr, "depot: listening on http://%s:%u\n", opt->host,
+		info ? info->port : opt->port);
+	return s;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}

@@ -1,0 +1,161 @@
+/* The metadata store interface: users, groups, projects, memberships, tokens, packages and
+ * package files, in domain terms. A backend (meta_sqlite.c; PostgreSQL later) fills a
+ * struct meta_ops; handlers call through it and never see SQL.
+ *
+ * Every function returns 0 on success or a negative errno: -ENOENT (no such row),
+ * -EEXIST (unique conflict), -EINVAL (bad reference), -EIO (backend failure).
+ * Out-structs are caller-owned and hold fixed-size strings, so nothing needs freeing.
+ * Every function may be called from any thread. */
+#ifndef DEPOT_META_H
+#define DEPOT_META_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "roles.h"
+#include "token.h"
+#include "validate.h"
+
+#define USERNAME_MAX 255
+#define FULL_PATH_MAX 255
+#define TOKEN_NAME_MAX 255
+
+/* GitLab's package status values (gitlab-behaviour.md section 5). */
+enum package_status {
+	PKG_DEFAULT = 0,
+	PKG_HIDDEN = 1,
+	PKG_PROCESSING = 2,
+	PKG_ERROR = 3,
+	PKG_PENDING_DESTRUCTION = 4,
+	PKG_DEPRECATED = 5,
+};
+enum package_file_status { FILE_DEFAULT = 0, FILE_PENDING_DESTRUCTION = 1 };
+
+struct meta_user {
+	int64_t id;
+	char username[USERNAME_MAX + 1];
+	bool is_admin;
+};
+
+struct meta_group {
+	int64_t id;
+	int64_t parent_id; /* 0 for a top-level group */
+	char path[FULL_PATH_MAX + 1];
+	enum visibility visibility;
+};
+
+struct meta_project {
+	int64_t id;
+	int64_t group_id;
+	char path[FULL_PATH_MAX + 1]; /* full path: group/sub/project */
+	enum visibility visibility;
+};
+
+struct meta_token {
+	int64_t id;
+	enum token_kind kind;
+	char hash[TOKEN_HASH_HEX_LEN + 1];
+	char name[TOKEN_NAME_MAX + 1];
+	char username[USERNAME_MAX + 1]; /* deploy tokens: the HTTP Basic user name */
+	int64_t user_id;		 /* personal, project (its bot user), job */
+	int64_t project_id;		 /* project tokens, job tokens, project deploy tokens */
+	int64_t group_id;		 /* group deploy tokens */
+	unsigned scopes;		 /* enum token_scope bits */
+	int64_t expires_at_ms;		 /* 0: never */
+	bool revoked;
+};
+
+struct meta_package {
+	int64_t id;
+	int64_t project_id;
+	char name[PACKAGE_NAME_MAX + 1];
+	char version[PACKAGE_VERSION_MAX + 1];
+	enum package_status status;
+	int64_t created_at_ms;
+	int64_t last_downloaded_at_ms; /* 0: never */
+};
+
+struct meta_package_file {
+	int64_t id;
+	int64_t package_id;
+	char file_name[STORED_NAME_MAX + 1];
+	int64_t size;
+	struct digest_hex digests;
+	enum package_file_status status;
+	int64_t created_at_ms;
+	int64_t updated_at_ms;
+};
+
+/* One upload to record: find or create the package (name, version) among the project's
+ * packages that are not pending destruction, apply status if given, add the file. */
+struct meta_publish {
+	int64_t project_id;
+	const char *name;
+	const char *version;
+	int status; /* enum package_status, or -1 when the client gave none */
+	int64_t creator_id; /* 0: none (deploy tokens) */
+	const char *file_name;
+	int64_t size;
+	const struct digest_hex *digests;
+};
+
+typedef int (*meta_file_cb)(void *ctx, const struct meta_package_file *file);
+
+struct meta;
+
+struct meta_ops {
+	void (*close)(struct meta *m);
+
+	int (*user_create)(struct meta *m, const char *username, bool is_admin, int64_t *id_out);
+	int (*user_get)(struct meta *m, int64_t id, struct meta_user *out);
+	int (*user_find)(struct meta *m, const char *username, struct meta_user *out);
+
+	/* The parent of a nested path must exist already. */
+	int (*group_create)(struct meta *m, const char *path, enum visibility vis, int64_t *id_out);
+	int (*group_find)(struct meta *m, const char *path, struct meta_group *out);
+	int (*project_create)(struct meta *m, const char *path, enum visibility vis, int64_t *id_out);
+	int (*project_get)(struct meta *m, int64_t id, struct meta_project *out);
+	int (*project_find)(struct meta *m, const char *path, struct meta_project *out);
+	/* Is the project inside the group or one of its subgroups? */
+	int (*project_in_group)(struct meta *m, int64_t project_id, int64_t group_id, bool *out);
+
+	/* Adds or changes a membership of a project (group_id 0) or a group (project_id 0). */
+	int (*member_set)(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id,
+			  enum access_level level);
+	/* The user's highest level on the project, directly or through any ancestor group;
+	 * ACCESS_NONE for a non-member. */
+	int (*access_level)(struct meta *m, int64_t user_id, int64_t project_id,
+			    enum access_level *out);
+
+	/* Stores t and sets t->id; a deploy token without a username gets
+	 * "gitlab+deploy-token-<id>". */
+	int (*token_insert)(struct meta *m, struct meta_token *t);
+	int (*token_find_by_hash)(struct meta *m, const char *hash_hex, struct meta_token *out);
+	int (*token_revoke)(struct meta *m, int64_t id);
+
+	/* Records one uploaded file in a single transaction; fills *out. */
+	int (*file_publish)(struct meta *m, const struct meta_publish *p,
+			    struct meta_package_file *out);
+	/* The newest installable file of that name in the installable package (name, version). */
+	int (*file_lookup)(struct meta *m, int64_t project_id, const char *name,
+			   const char *version, const char *file_name, struct meta_package *pkg,
+			   struct meta_package_file *file);
+	/* Finds the installable package (name, version). */
+	int (*package_find)(struct meta *m, int64_t project_id, const char *name,
+			    const char *version, struct meta_package *out);
+	/* Calls cb for the newest installable file of each name in the package, by name;
+	 * a non-zero return from cb stops the walk and is returned. */
+	int (*package_files_latest)(struct meta *m, int64_t package_id, meta_file_cb cb,
+				    void *ctx);
+	int (*package_touch_download)(struct meta *m, int64_t package_id, int64_t when_ms);
+};
+
+struct meta {
+	const struct meta_ops *ops;
+};
+
+/* Opens (creating if needed) the SQLite store at path. Returns NULL and sets *err. */
+struct meta *meta_sqlite_open(const char *path, const char **err);
+
+#endif

@@ -1,0 +1,791 @@
+/* The SQLite metadata store: WAL mode, one connection per thread (opened on first use),
+ * prepared statements cached per connection, writes in short IMMEDIATE transactions. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta.h"
+#include "timeutil.h"
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS users("
+	" id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	" is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS groups("
+	" id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES groups(id),"
+	" path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS projects("
+	" id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL REFERENCES groups(id),"
+	" path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS members("
+	" user_id INTEGER NOT NULL REFERENCES users(id), project_id INTEGER NOT NULL DEFAULT 0,"
+	" group_id INTEGER NOT NULL DEFAULT 0, access_level INTEGER NOT NULL,"
+	" PRIMARY KEY(user_id, project_id, group_id));"
+	"CREATE TABLE IF NOT EXISTS tokens("
+	" id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, token_sha256 TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL DEFAULT '', username TEXT NOT NULL DEFAULT '',"
+	" user_id INTEGER NOT NULL DEFAULT 0, project_id INTEGER NOT NULL DEFAULT 0,"
+	" group_id INTEGER NOT NULL DEFAULT 0, scopes INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS packages("
+	" id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id),"
+	" name TEXT NOT NULL, version TEXT NOT NULL, package_type TEXT NOT NULL DEFAULT 'generic',"
+	" status INTEGER NOT NULL DEFAULT 0, creator_id INTEGER, created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL, last_downloaded_at INTEGER);"
+	/* GitLab's rule, enforced by the database: one live package per name and version. */
+	"CREATE UNIQUE INDEX IF NOT EXISTS packages_live"
+	" ON packages(project_id, package_type, name, version) WHERE status != 4;"
+	"CREATE TABLE IF NOT EXISTS package_files("
+	" id INTEGER PRIMARY KEY, package_id INTEGER NOT NULL REFERENCES packages(id),"
+	" file_name TEXT NOT NULL, size INTEGER NOT NULL, file_md5 TEXT NOT NULL,"
+	" file_sha1 TEXT NOT NULL, file_sha256 TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS package_files_by_name ON package_files(package_id, file_name, id);"
+	"CREATE INDEX IF NOT EXISTS package_files_by_sha ON package_files(file_sha256);";
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_USER_INSERT,
+	S_USER_GET,
+	S_USER_FIND,
+	S_GROUP_INSERT,
+	S_GROUP_FIND,
+	S_PROJECT_INSERT,
+	S_PROJECT_GET,
+	S_PROJECT_FIND,
+	S_PROJECT_IN_GROUP,
+	S_MEMBER_SET,
+	S_ACCESS_LEVEL,
+	S_TOKEN_INSERT,
+	S_TOKEN_DEPLOY_NAME,
+	S_TOKEN_FIND,
+	S_TOKEN_REVOKE,
+	S_PKG_FIND_LIVE,
+	S_PKG_INSERT,
+	S_PKG_UPDATE,
+	S_FILE_INSERT,
+	S_FILE_LOOKUP,
+	S_PKG_FIND_INSTALLABLE,
+	S_FILES_LATEST,
+	S_PKG_TOUCH,
+	S_COUNT
+};
+
+#define PKG_COLS "p.id, p.project_id, p.name, p.version, p.status, p.created_at," \
+		 " COALESCE(p.last_downloaded_at, 0)"
+#define FILE_COLS "f.id, f.package_id, f.file_name, f.size, f.file_md5, f.file_sha1," \
+		  " f.file_sha256, f.status, f.created_at, f.updated_at"
+#define ANCESTORS(project_param) \
+	"WITH RECURSIVE anc(id) AS (SELECT group_id FROM projects WHERE id = " project_param \
+	" UNION SELECT g.parent_id FROM groups g JOIN anc ON g.id = anc.id" \
+	" WHERE g.parent_id IS NOT NULL) "
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_USER_INSERT] = "INSERT INTO users(username, is_admin, created_at) VALUES(?1, ?2, ?3)",
+	[S_USER_GET] = "SELECT id, username, is_admin FROM users WHERE id = ?1",
+	[S_USER_FIND] = "SELECT id, username, is_admin FROM users WHERE username = ?1",
+	[S_GROUP_INSERT] = "INSERT INTO groups(parent_id, path, visibility, created_at)"
+			   " VALUES(?1, ?2, ?3, ?4)",
+	[S_GROUP_FIND] = "SELECT id, COALESCE(parent_id, 0), path, visibility FROM groups"
+			 " WHERE path = ?1",
+	[S_PROJECT_INSERT] = "INSERT INTO projects(group_id, path, visibility, created_at)"
+			     " VALUES(?1, ?2, ?3, ?4)",
+	[S_PROJECT_GET] = "SELECT id, group_id, path, visibility FROM projects WHERE id = ?1",
+	[S_PROJECT_FIND] = "SELECT id, group_id, path, visibility FROM projects WHERE path = ?1",
+	[S_PROJECT_IN_GROUP] = ANCESTORS("?1") "SELECT COUNT(*) FROM anc WHERE id = ?2",
+	[S_MEMBER_SET] = "INSERT INTO members(user_id, project_id, group_id, access_level)"
+			 " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(user_id, project_id, group_id)"
+			 " DO UPDATE SET access_level = excluded.access_level",
+	[S_ACCESS_LEVEL] = ANCESTORS("?2") "SELECT COALESCE(MAX(access_level), 0) FROM members"
+			   " WHERE user_id = ?1 AND (project_id = ?2 OR"
+			   " (project_id = 0 AND group_id IN (SELECT id FROM anc)))",
+	[S_TOKEN_INSERT] = "INSERT INTO tokens(kind, token_sha256, name, username, user_id,"
+			   " project_id, group_id, scopes, expires_at, created_at)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_TOKEN_DEPLOY_NAME] = "UPDATE tokens SET username = 'gitlab+deploy-token-' || id"
+				" WHERE id = ?1",
+	[S_TOKEN_FIND] = "SELECT id, kind, token_sha256, name, username, user_id, project_id,"
+			 " group_id, scopes, expires_at, revoked FROM tokens WHERE token_sha256 = ?1",
+	[S_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1",
+	[S_PKG_FIND_LIVE] = "SELECT id, status FROM packages WHERE project_id = ?1"
+			    " AND package_type = 'generic' AND name = ?2 AND version = ?3"
+			    " AND status != 4",
+	[S_PKG_INSERT] = "INSERT INTO packages(project_id, name, version, status, creator_id,"
+			 " created_at, updated_at) VALUES(?1, ?2, ?3, ?4, NULLIF(?5, 0), ?6, ?6)",
+	[S_PKG_UPDATE] = "UPDATE packages SET status = ?2, updated_at = ?3 WHERE id = ?1",
+	[S_FILE_INSERT] = "INSERT INTO package_files(package_id, file_name, size, file_md5,"
+			  " file_sha1, file_sha256, status, created_at, updated_at)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
+	[S_FILE_LOOKUP] = "SELECT " PKG_COLS ", " FILE_COLS
+			  " FROM packages p JOIN package_files f ON f.package_id = p.id"
+			  " WHERE p.project_id = ?1 AND p.package_type = 'generic' AND p.name = ?2"
+			  " AND p.version = ?3 AND p.status IN (0, 1, 5) AND f.file_name = ?4"
+			  " AND f.status = 0 ORDER BY f.id DESC LIMIT 1",
+	[S_PKG_FIND_INSTALLABLE] = "SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
+				   " AND p.package_type = 'generic' AND p.name = ?2"
+				   " AND p.version = ?3 AND p.status IN (0, 1, 5)",
+	[S_FILES_LATEST] = "SELECT " FILE_COLS " FROM package_files f WHERE f.package_id = ?1"
+			   " AND f.status = 0 AND f.id = (SELECT MAX(g.id) FROM package_files g"
+			   " WHERE g.package_id = f.package_id AND g.file_name = f.file_name"
+			   " AND g.status = 0) ORDER BY f.file_name",
+	[S_PKG_TOUCH] = "UPDATE packages SET last_downloaded_at = ?2 WHERE id = ?1",
+};
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S_COUNT];
+};
+
+struct meta_sqlite {
+	struct meta base;
+	char *path;
+	pthread_key_t key;
+};
+
+static void conn_free(void *p)
+{
+	struct conn *c = p;
+	if (!c)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static struct conn *conn_open(const char *path)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(c->db, 10000);
+	/* synchronous=FULL: a commit is on disk before the client hears 201. */
+	if (sqlite3_exec(c->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 " PRAGMA foreign_keys=ON;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return c;
+fail:
+	conn_free(c);
+	return NULL;
+}
+
+/* The calling thread's connection, opened on first use. */
+static struct conn *conn_get(struct meta *m)
+{
+	struct meta_sqlite *ms = (struct meta_sqlite *)m;
+	struct conn *c = pthread_getspecific(ms->key);
+	if (c)
+		return c;
+	c = conn_open(ms->path);
+	if (c && pthread_setspecific(ms->key, c) != 0) {
+		conn_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* A ready-to-bind statement of this thread's connection, or NULL. */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+	if (!c->stmts[id]) {
+		if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &c->stmts[id], NULL) != SQLITE_OK) {
+			fprintf(stderr, "depot: sqlite prepare: %s\n", sqlite3_errmsg(c->db));
+			return NULL;
+		}
+	} else {
+		sqlite3_reset(c->stmts[id]);
+		sqlite3_clear_bindings(c->stmts[id]);
+	}
+	return c->stmts[id];
+}
+
+static int map_rc(int rc)
+{
+	switch (rc) {
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+	case SQLITE_OK:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	default:
+		return -EIO;
+	}
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : map_rc(sqlite3_extended_errcode(sqlite3_db_handle(st)) & 0xff);
+}
+
+static int exec_id(struct conn *c, enum stmt_id id)
+{
+	sqlite3_stmt *st = stmt(c, id);
+	return st ? exec_done(st) : -EIO;
+}
+
+/* Steps a single-row query: 0 with the row ready, -ENOENT when empty, -EIO on error.
+ * The caller resets the statement. */
+static int step_row(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static void row_package(sqlite3_stmt *st, int col, struct meta_package *p)
+{
+	p->id = sqlite3_column_int64(st, col);
+	p->project_id = sqlite3_column_int64(st, col + 1);
+	copy_text(p->name, sizeof(p->name), st, col + 2);
+	copy_text(p->version, sizeof(p->version), st, col + 3);
+	p->status = (enum package_status)sqlite3_column_int(st, col + 4);
+	p->created_at_ms = sqlite3_column_int64(st, col + 5);
+	p->last_downloaded_at_ms = sqlite3_column_int64(st, col + 6);
+}
+
+static void row_file(sqlite3_stmt *st, int col, struct meta_package_file *f)
+{
+	f->id = sqlite3_column_int64(st, col);
+	f->package_id = sqlite3_column_int64(st, col + 1);
+	copy_text(f->file_name, sizeof(f->file_name), st, col + 2);
+	f->size = sqlite3_column_int64(st, col + 3);
+	copy_text(f->digests.md5, sizeof(f->digests.md5), st, col + 4);
+	copy_text(f->digests.sha1, sizeof(f->digests.sha1), st, col + 5);
+	copy_text(f->digests.sha256, sizeof(f->digests.sha256), st, col + 6);
+	f->status = (enum package_file_status)sqlite3_column_int(st, col + 7);
+	f->created_at_ms = sqlite3_column_int64(st, col + 8);
+	f->updated_at_ms = sqlite3_column_int64(st, col + 9);
+}
+
+static int user_row(sqlite3_stmt *st, struct meta_user *out)
+{
+	int ret = step_row(st);
+	if (ret == 0) {
+		out->id = sqlite3_column_int64(st, 0);
+		copy_text(out->username, sizeof(out->username), st, 1);
+		out->is_admin = sqlite3_column_int(st, 2) != 0;
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_user_create(struct meta *m, const char *username, bool is_admin, int64_t *id_out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_USER_INSERT) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, username);
+	sqlite3_bind_int(st, 2, is_admin);
+	sqlite3_bind_int64(st, 3, now_ms());
+	int ret = exec_done(st);
+	if (ret == 0)
+		*id_out = sqlite3_last_insert_rowid(c->db);
+	return ret;
+}
+
+static int ms_user_get(struct meta *m, int64_t id, struct meta_user *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_USER_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	return user_row(st, out);
+}
+
+static int ms_user_find(struct meta *m, const char *username, struct meta_user *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_USER_FIND) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, username);
+	return user_row(st, out);
+}
+
+static int ms_group_find(struct meta *m, const char *path, struct meta_group *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_GROUP_FIND) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, path);
+	int ret = step_row(st);
+	if (ret == 0) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->parent_id = sqlite3_column_int64(st, 1);
+		copy_text(out->path, sizeof(out->path), st, 2);
+		out->visibility = (enum visibility)sqlite3_column_int(st, 3);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* Splits "a/b/c" into its parent "a/b"; returns -ENOENT for a top-level path. */
+static int parent_path(const char *path, char *parent, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return -ENOENT;
+	snprintf(parent, cap, "%.*s", (int)(slash - path), path);
+	return 0;
+}
+
+static int ms_group_create(struct meta *m, const char *path, enum visibility vis, int64_t *id_out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_GROUP_INSERT) : NULL;
+	if (!st)
+		return -EIO;
+	char parent[FULL_PATH_MAX + 1];
+	struct meta_group pg;
+	int64_t parent_id = 0;
+	if (parent_path(path, parent, sizeof(parent)) == 0) {
+		if (ms_group_find(m, parent, &pg) != 0)
+			return -EINVAL;
+		parent_id = pg.id;
+	}
+	if (parent_id)
+		sqlite3_bind_int64(st, 1, parent_id);
+	bind_text(st, 2, path);
+	sqlite3_bind_int(st, 3, vis);
+	sqlite3_bind_int64(st, 4, now_ms());
+	int ret = exec_done(st);
+	if (ret == 0)
+		*id_out = sqlite3_last_insert_rowid(c->db);
+	return ret;
+}
+
+static int project_row(sqlite3_stmt *st, struct meta_project *out)
+{
+	int ret = step_row(st);
+	if (ret == 0) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->group_id = sqlite3_column_int64(st, 1);
+		copy_text(out->path, sizeof(out->path), st, 2);
+		out->visibility = (enum visibility)sqlite3_column_int(st, 3);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_project_create(struct meta *m, const char *path, enum visibility vis,
+			     int64_t *id_out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_INSERT) : NULL;
+	if (!st)
+		return -EIO;
+	char parent[FULL_PATH_MAX + 1];
+	struct meta_group g;
+	if (parent_path(path, parent, sizeof(parent)) != 0 || ms_group_find(m, parent, &g) != 0)
+		return -EINVAL;
+	sqlite3_bind_int64(st, 1, g.id);
+	bind_text(st, 2, path);
+	sqlite3_bind_int(st, 3, vis);
+	sqlite3_bind_int64(st, 4, now_ms());
+	int ret = exec_done(st);
+	if (ret == 0)
+		*id_out = sqlite3_last_insert_rowid(c->db);
+	return ret;
+}
+
+static int ms_project_get(struct meta *m, int64_t id, struct meta_project *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	return project_row(st, out);
+}
+
+static int ms_project_find(struct meta *m, const char *path, struct meta_project *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_FIND) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, path);
+	return project_row(st, out);
+}
+
+static int ms_project_in_group(struct meta *m, int64_t project_id, int64_t group_id, bool *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_IN_GROUP) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	sqlite3_bind_int64(st, 2, group_id);
+	int ret = step_row(st);
+	if (ret == 0)
+		*out = sqlite3_column_int(st, 0) > 0;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_member_set(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id,
+			 enum access_level level)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_MEMBER_SET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, project_id);
+	sqlite3_bind_int64(st, 3, group_id);
+	sqlite3_bind_int(st, 4, level);
+	return exec_done(st);
+}
+
+static int ms_access_level(struct meta *m, int64_t user_id, int64_t project_id,
+			   enum access_level *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_ACCESS_LEVEL) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, project_id);
+	int ret = step_row(st);
+	if (ret == 0)
+		*out = (enum access_level)sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_token_insert(struct meta *m, struct meta_token *t)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	int ret = exec_id(c, S_BEGIN);
+	if (ret != 0)
+		return ret;
+	sqlite3_stmt *st = stmt(c, S_TOKEN_INSERT);
+	if (!st) {
+		ret = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, t->kind);
+	bind_text(st, 2, t->hash);
+	bind_text(st, 3, t->name);
+	bind_text(st, 4, t->username);
+	sqlite3_bind_int64(st, 5, t->user_id);
+	sqlite3_bind_int64(st, 6, t->project_id);
+	sqlite3_bind_int64(st, 7, t->group_id);
+	sqlite3_bind_int(st, 8, (int)t->scopes);
+	sqlite3_bind_int64(st, 9, t->expires_at_ms);
+	sqlite3_bind_int64(st, 10, now_ms());
+	if ((ret = exec_done(st)) != 0)
+		goto out;
+	t->id = sqlite3_last_insert_rowid(c->db);
+	if (t->kind == TOKEN_DEPLOY && t->username[0] == '\0') {
+		st = stmt(c, S_TOKEN_DEPLOY_NAME);
+		if (!st) {
+			ret = -EIO;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, t->id);
+		if ((ret = exec_done(st)) != 0)
+			goto out;
+		snprintf(t->username, sizeof(t->username), "gitlab+deploy-token-%lld",
+			 (long long)t->id);
+	}
+	ret = exec_id(c, S_COMMIT);
+out:
+	if (ret != 0)
+		exec_id(c, S_ROLLBACK);
+	return ret;
+}
+
+static int ms_token_find_by_hash(struct meta *m, const char *hash_hex, struct meta_token *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_TOKEN_FIND) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, hash_hex);
+	int ret = step_row(st);
+	if (ret == 0) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->kind = (enum token_kind)sqlite3_column_int(st, 1);
+		copy_text(out->hash, sizeof(out->hash), st, 2);
+		copy_text(out->name, sizeof(out->name), st, 3);
+		copy_text(out->username, sizeof(out->username), st, 4);
+		out->user_id = sqlite3_column_int64(st, 5);
+		out->project_id = sqlite3_column_int64(st, 6);
+		out->group_id = sqlite3_column_int64(st, 7);
+		out->scopes = (unsigned)sqlite3_column_int(st, 8);
+		out->expires_at_ms = sqlite3_column_int64(st, 9);
+		out->revoked = sqlite3_column_int(st, 10) != 0;
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_token_revoke(struct meta *m, int64_t id)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_TOKEN_REVOKE) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	int ret = exec_done(st);
+	if (ret == 0 && sqlite3_changes(c->db) == 0)
+		ret = -ENOENT;
+	return ret;
+}
+
+/* Inside an open transaction: the live package's id, created if needed. */
+static int package_for_publish(struct conn *c, const struct meta_publish *p, int64_t now,
+			       int64_t *pkg_id)
+{
+	sqlite3_stmt *st = stmt(c, S_PKG_FIND_LIVE);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, p->project_id);
+	bind_text(st, 2, p->name);
+	bind_text(st, 3, p->version);
+	int ret = step_row(st);
+	int status = 0;
+	if (ret == 0) {
+		*pkg_id = sqlite3_column_int64(st, 0);
+		status = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	if (ret == -ENOENT) {
+		st = stmt(c, S_PKG_INSERT);
+		if (!st)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, p->project_id);
+		bind_text(st, 2, p->name);
+		bind_text(st, 3, p->version);
+		sqlite3_bind_int(st, 4, p->status >= 0 ? p->status : PKG_DEFAULT);
+		sqlite3_bind_int64(st, 5, p->creator_id);
+		sqlite3_bind_int64(st, 6, now);
+		if ((ret = exec_done(st)) == 0)
+			*pkg_id = sqlite3_last_insert_rowid(c->db);
+		return ret;
+	}
+	if (ret != 0)
+		return ret;
+	/* An upload with an explicit status re-labels the package (hide or un-hide it). */
+	st = stmt(c, S_PKG_UPDATE);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, *pkg_id);
+	sqlite3_bind_int(st, 2, p->status >= 0 ? p->status : status);
+	sqlite3_bind_int64(st, 3, now);
+	return exec_done(st);
+}
+
+static int ms_file_publish(struct meta *m, const struct meta_publish *p,
+			   struct meta_package_file *out)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	int64_t now = now_ms(), pkg_id = 0;
+	int ret = exec_id(c, S_BEGIN);
+	if (ret != 0)
+		return ret;
+	if ((ret = package_for_publish(c, p, now, &pkg_id)) != 0)
+		goto out;
+	sqlite3_stmt *st = stmt(c, S_FILE_INSERT);
+	if (!st) {
+		ret = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, pkg_id);
+	bind_text(st, 2, p->file_name);
+	sqlite3_bind_int64(st, 3, p->size);
+	bind_text(st, 4, p->digests->md5);
+	bind_text(st, 5, p->digests->sha1);
+	bind_text(st, 6, p->digests->sha256);
+	sqlite3_bind_int64(st, 7, now);
+	if ((ret = exec_done(st)) != 0)
+		goto out;
+	out->id = sqlite3_last_insert_rowid(c->db);
+	out->package_id = pkg_id;
+	snprintf(out->file_name, sizeof(out->file_name), "%s", p->file_name);
+	out->size = p->size;
+	out->digests = *p->digests;
+	out->status = FILE_DEFAULT;
+	out->created_at_ms = out->updated_at_ms = now;
+	ret = exec_id(c, S_COMMIT);
+out:
+	if (ret != 0)
+		exec_id(c, S_ROLLBACK);
+	return ret;
+}
+
+static int ms_file_lookup(struct meta *m, int64_t project_id, const char *name,
+			  const char *version, const char *file_name, struct meta_package *pkg,
+			  struct meta_package_file *file)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_FILE_LOOKUP) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	bind_text(st, 2, name);
+	bind_text(st, 3, version);
+	bind_text(st, 4, file_name);
+	int ret = step_row(st);
+	if (ret == 0) {
+		row_package(st, 0, pkg);
+		row_file(st, 7, file);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_package_find(struct meta *m, int64_t project_id, const char *name,
+			   const char *version, struct meta_package *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PKG_FIND_INSTALLABLE) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	bind_text(st, 2, name);
+	bind_text(st, 3, version);
+	int ret = step_row(st);
+	if (ret == 0)
+		row_package(st, 0, out);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_package_files_latest(struct meta *m, int64_t package_id, meta_file_cb cb, void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_FILES_LATEST) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, package_id);
+	int rc, ret = 0;
+	struct meta_package_file f;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_file(st, 0, &f);
+		if ((ret = cb(ctx, &f)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_package_touch_download(struct meta *m, int64_t package_id, int64_t when_ms)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PKG_TOUCH) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, package_id);
+	sqlite3_bind_int64(st, 2, when_ms);
+	return exec_done(st);
+}
+
+static void ms_close(struct meta *m)
+{
+	struct meta_sqlite *ms = (struct meta_sqlite *)m;
+	if (!ms)
+		return;
+	conn_free(pthread_getspecific(ms->key));
+	pthread_setspecific(ms->key, NULL);
+	pthread_key_delete(ms->key);
+	free(ms->path);
+	free(ms);
+}
+
+static const struct meta_ops sqlite_ops = {
+	.close = ms_close,
+	.user_create = ms_user_create,
+	.user_get = ms_user_get,
+	.user_find = ms_user_find,
+	.group_create = ms_group_create,
+	.group_find = ms_group_find,
+	.project_create = ms_project_create,
+	.project_get = ms_project_get,
+	.project_find = ms_project_find,
+	.project_in_group = ms_project_in_group,
+	.member_set = ms_member_set,
+	.access_level = ms_access_level,
+	.token_insert = ms_token_insert,
+	.token_find_by_hash = ms_token_find_by_hash,
+	.token_revoke = ms_token_revoke,
+	.file_publish = ms_file_publish,
+	.file_lookup = ms_file_lookup,
+	.package_find = ms_package_find,
+	.package_files_latest = ms_package_files_latest,
+	.package_touch_download = ms_package_touch_download,
+};
+
+struct meta *meta_sqlite_open(const char *path, const char **err)
+{
+	struct meta_sqlite *ms = calloc(1, sizeof(*ms));
+	if (!ms || !(ms->path = strdup(path))) {
+		free(ms);
+		*err = "out of memory";
+		return NULL;
+	}
+	ms->base.ops = &sqlite_ops;
+	if (pthread_key_create(&ms->key, conn_free) != 0) {
+		free(ms->path);
+		free(ms);
+		*err = "pthread_key_create failed";
+		return NULL;
+	}
+	struct conn *c = conn_get(&ms->base);
+	if (!c) {
+		*err = "cannot open the database";
+		ms_close(&ms->base);
+		return NULL;
+	}
+	if (sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		*err = "cannot create the schema";
+		ms_close(&ms->base);
+		return NULL;
+	}
+	return &ms->base;
+}
