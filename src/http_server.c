@@ -268,10 +268,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	struct request_owned *ro = (struct request_owned *)r;
 	const struct meta_token *t = &r->ident.token;
-	log_line("%s %s %u in=%llu out=%llu %.1fms token=%s%s%lld%s", method_name(r->method), r->url,
+	char who[48] = "-"; /* the token's kind and id, never its secret */
+	if (t->id)
+		snprintf(who, sizeof(who), "%s:%lld", token_kind_name(t->kind), (long long)t->id);
+	log_line("%s %s %u in=%llu out=%llu %.1fms token=%s%s", method_name(r->method), r->url,
 		 r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-		 (double)(mono_us() - r->start_us) / 1000.0, t->id ? token_kind_name(t->kind) : "-",
-		 t->id ? ":" : "", (long long)t->id,
+		 (double)(mono_us() - r->start_us) / 1000.0, who,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	if (r->route && r->route->on_free)
 		r->route->on_free(r);
