@@ -42,7 +42,12 @@ struct request {
 	struct credentials creds;
 	struct identity ident;
 	bool replied;
-	bool body_started;
+	bool in_body; /* between the first and the last callback of a body */
+	/* libmicrohttpd cannot queue a reply mid-body: one decided then waits here until the
+	 * body ends, while the rest of the body is discarded. */
+	struct MHD_Response *pending;
+	unsigned pending_status;
+	uint64_t discarded;
 	unsigned status;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
@@ -58,7 +63,10 @@ const char *http_header(const struct request *r, const char *name);
 int http_query(const struct request *r, const char *name, char *out, size_t cap);
 bool http_is_read(const struct request *r);
 
-/* Replies; each returns nothing and marks the request replied. Bodies are JSON. */
+/* Replies; each returns nothing and marks the request replied. Bodies are JSON. A reply
+ * made while the body is still arriving is sent once the body has ended; a client that
+ * keeps sending more than HTTP_DISCARD_MAX bytes after it has its connection closed. */
+#define HTTP_DISCARD_MAX (16u << 20)
 void http_reply_json(struct request *r, unsigned status, json_t *body); /* steals body */
 void http_reply_message(struct request *r, unsigned status, const char *message);
 void http_reply_error(struct request *r, unsigned status, const char *error);

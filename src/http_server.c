@@ -90,11 +90,16 @@ static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, "WWW-Authenticate",
 					"Basic realm=\"GitLab Packages Registry\"");
+	r->replied = true;
+	r->status = status;
+	if (r->in_body) {
+		r->pending = resp;
+		r->pending_status = status;
+		return;
+	}
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
 		log_line("depot: cannot queue a %u response for %s", status, r->url);
 	MHD_destroy_response(resp);
-	r->replied = true;
-	r->status = status;
 }
 
 void http_reply_json(struct request *r, unsigned status, json_t *body)
@@ -247,9 +252,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (*upload_data_size > 0) {
 		r->bytes_in += *upload_data_size;
+		r->in_body = true;
 		if (!r->replied && r->route->on_body)
 			r->route->on_body(r, upload_data, *upload_data_size);
+		else if ((r->discarded += *upload_data_size) > HTTP_DISCARD_MAX)
+			return MHD_NO; /* refused, and still sending: hang up */
 		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	r->in_body = false;
+	if (r->pending) {
+		if (MHD_queue_response(conn, r->pending_status, r->pending) != MHD_YES)
+			log_line("depot: cannot queue a %u response for %s", r->pending_status, r->url);
+		MHD_destroy_response(r->pending);
+		r->pending = NULL;
 		return MHD_YES;
 	}
 	if (!r->replied)
@@ -277,6 +293,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	if (r->route && r->route->on_free)
 		r->route->on_free(r);
+	if (r->pending)
+		MHD_destroy_response(r->pending);
 	free(ro->private_token_param);
 	free(ro->job_token_param);
 	free(ro);
