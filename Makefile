@@ -27,19 +27,22 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
-TEST_DEPS  := curl jq python3 python3-requests python3-gitlab python3-pytest
+TEST_DEPS  := curl jq python3 python3-requests python3-gitlab gitlab-cli python3-pytest
 
 .PHONY: all run test unit integration deps test-deps clean san
 all: $(BUILD)/depot
 
 $(BUILD)/depot: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/unit
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/unit:
 	mkdir -p $@

@@ -24,12 +24,17 @@ int api_project_or_reply(struct request *r, int cap, const char *not_found,
 /* 400 {"error": "<param> <fragment>"} when fragment is non-NULL; returns -1 then, else 0. */
 int api_param_or_reply(struct request *r, const char *param, const char *fragment);
 
+/* The current user (api_user.c). */
+void api_user_done(struct request *r);
+/* A GET/HEAD route's on_start: the work waits for on_done, because answering on the first
+ * callback makes libmicrohttpd close the connection instead of keeping it alive. */
+void api_read_start(struct request *r);
+
 /* Generic packages (api_generic.c). */
 void generic_upload_start(struct request *r);
 void generic_upload_body(struct request *r, const char *data, size_t len);
 void generic_upload_done(struct request *r);
 void generic_upload_free(struct request *r);
-void generic_download_start(struct request *r);
 void generic_download_done(struct request *r);
 void generic_files_done(struct request *r);
 

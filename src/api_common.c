@@ -9,12 +9,18 @@
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
 
 const struct route api_routes[] = {
-	{HTTP_GET, GENERIC "/files", generic_download_start, NULL, generic_files_done, NULL},
-	{HTTP_GET, GENERIC "/*file", generic_download_start, NULL, generic_download_done, NULL},
+	{HTTP_GET, "/api/v4/user", api_read_start, NULL, api_user_done, NULL},
+	{HTTP_GET, GENERIC "/files", api_read_start, NULL, generic_files_done, NULL},
+	{HTTP_GET, GENERIC "/*file", api_read_start, NULL, generic_download_done, NULL},
 	{HTTP_PUT, GENERIC "/*file", generic_upload_start, generic_upload_body,
 	 generic_upload_done, generic_upload_free},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
+
+void api_read_start(struct request *r)
+{
+	(void)r;
+}
 
 int api_identify_or_reply(struct request *r)
 {

@@ -268,13 +268,6 @@ void generic_upload_free(struct request *r)
 	r->state = NULL;
 }
 
-/* GET work happens on the second callback (on_done): answering on the first makes
- * libmicrohttpd close the connection instead of keeping it alive. */
-void generic_download_start(struct request *r)
-{
-	(void)r;
-}
-
 /* The read-side checks shared by download and listing: caller, project, read_package. */
 static int readable_project_or_reply(struct request *r, struct meta_project *project)
 {

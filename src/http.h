@@ -62,6 +62,8 @@ const char *http_header(const struct request *r, const char *name);
 /* A decoded query parameter: 1 present, 0 absent, -1 malformed or too long. */
 int http_query(const struct request *r, const char *name, char *out, size_t cap);
 bool http_is_read(const struct request *r);
+/* "http://<Host>" of the request (or the configured external URL) into out. */
+void http_base_url(const struct request *r, char *out, size_t cap);
 
 /* Replies; each returns nothing and marks the request replied. Bodies are JSON. A reply
  * made while the body is still arriving is sent once the body has ended; a client that

@@ -74,6 +74,12 @@ bool http_is_read(const struct request *r)
 	return r->method == HTTP_GET || r->method == HTTP_HEAD;
 }
 
+void http_base_url(const struct request *r, char *out, size_t cap)
+{
+	const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
+	snprintf(out, cap, "http://%s", host && *host ? host : "localhost");
+}
+
 static void add_common_headers(struct MHD_Response *resp)
 {
 	MHD_add_response_header(resp, "X-Frame-Options", "SAMEORIGIN");

@@ -266,3 +266,17 @@ def test_unknown_project(depot, world, ref):
     assert (r.status_code, r.json()) == (404, {"message": "404 Not Found"})
     r = requests.get(url)
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == REALM
+
+
+def test_current_user(depot, world):
+    r = requests.get(depot.api("/user"), headers={"PRIVATE-TOKEN": world.pat["dev"]})
+    assert r.status_code == 200
+    assert (r.json()["username"], r.json()["is_admin"]) == ("dev", False)
+    assert r.json()["web_url"] == depot.url + "/dev"
+    assert requests.get(depot.api("/user"),
+                        headers={"PRIVATE-TOKEN": world.pat["admin"]}).json()["is_admin"] is True
+    assert requests.get(depot.api("/user")).status_code == 401
+    assert requests.get(depot.api("/user"),
+                        headers={"DEPLOY-TOKEN": world.deploy_ro}).status_code == 401
+    assert requests.get(depot.api("/user"),
+                        headers={"PRIVATE-TOKEN": "glpat-nope"}).status_code == 401
