@@ -35,7 +35,7 @@ static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 }
 
 /* First start with --demo: a user, a group, a project and a token to try the API with. */
-static int seed_demo(struct meta *m, const char *listen)
+static int seed_demo(struct meta *m, int64_t *pid_out, char *secret)
 {
 	int64_t uid, gid, pid;
 	int ret;
@@ -46,10 +46,15 @@ static int seed_demo(struct meta *m, const char *listen)
 		return ret;
 	struct token_request req = {.kind = TOKEN_PERSONAL, .user_id = uid, .scopes = SCOPE_API,
 				    .name = "demo"};
-	char secret[TOKEN_SECRET_MAX + 1];
 	struct meta_token t;
-	if ((ret = cli_token_issue(m, &req, secret, &t)) != 0)
-		return ret;
+	*pid_out = pid;
+	return cli_token_issue(m, &req, secret, &t);
+}
+
+static void print_demo(int64_t pid, const char *secret, const char *host, unsigned port)
+{
+	char listen[300];
+	snprintf(listen, sizeof(listen), "%s:%u", host, port);
 	printf("depot: first start, created a demo to try the API with:\n"
 	       "  user demo, owner of group demo, project demo/project (id %lld)\n"
 	       "  personal access token (shown once): %s\n\n"
@@ -58,7 +63,6 @@ static int seed_demo(struct meta *m, const char *listen)
 	       "       \"http://%s/api/v4/projects/%lld/packages/generic/my_package/1.0.0/file.txt\"\n\n",
 	       (long long)pid, secret, secret, listen, (long long)pid);
 	fflush(stdout);
-	return 0;
 }
 
 int cli_serve(int argc, char **argv)
@@ -104,7 +108,9 @@ int cli_serve(int argc, char **argv)
 	}
 	int rc = 1;
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size};
-	if (opts[3].present && created && seed_demo(m, listen) != 0) {
+	int64_t demo_pid = 0;
+	char demo_secret[TOKEN_SECRET_MAX + 1];
+	if (opts[3].present && created && seed_demo(m, &demo_pid, demo_secret) != 0) {
 		cli_fail("cannot create the demo data");
 		goto out;
 	}
@@ -120,6 +126,8 @@ int cli_serve(int argc, char **argv)
 	struct http_server *srv = http_server_start(&app, &hopt, api_routes, api_routes_count);
 	if (!srv)
 		goto out;
+	if (demo_pid)
+		print_demo(demo_pid, demo_secret, host, http_server_port(srv));
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "depot: %s, stopping\n", strsignal(sig));

@@ -93,5 +93,7 @@ struct http_options {
 struct http_server *http_server_start(struct app *app, const struct http_options *opt,
 				      const struct route *routes, size_t nroutes);
 void http_server_stop(struct http_server *s);
+/* The port actually bound (differs from the requested one when that was 0). */
+unsigned http_server_port(const struct http_server *s);
 
 #endif

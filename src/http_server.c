@@ -352,10 +352,14 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		free(s);
 		return NULL;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	fprintf(stderr, "depot: listening on http://%s:%u\n", opt->host,
-		info ? info->port : opt->port);
+	fprintf(stderr, "depot: listening on http://%s:%u\n", opt->host, http_server_port(s));
 	return s;
+}
+
+unsigned http_server_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info ? info->port : 0;
 }
 
 void http_server_stop(struct http_server *s)

@@ -43,12 +43,14 @@ class Depot:
 
     def start(self, *args):
         self.log = open(self.log_path, "ab")
+        offset = self.log.tell()  # a restart appends: look only at what this run writes
         self.proc = subprocess.Popen(
             [DEPOT, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *args],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:
             with open(self.log_path, "rb") as f:
+                f.seek(offset)
                 m = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", f.read())
             if m:
                 self.url = m.group(1).decode()

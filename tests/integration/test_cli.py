@@ -1,0 +1,155 @@
+"""The admin command line is a contract: exact stdout, messages on stderr, exit codes,
+--data and $DEPOT_DATA, and that it works while the server runs."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import requests
+
+from conftest import DEPOT, Depot, generic_path
+
+
+@pytest.fixture()
+def fresh():
+    d = Depot()
+    yield d
+    d.close()
+
+
+def test_setup_outputs(fresh):
+    d = fresh
+    r = d.cli("user", "create", "ann")
+    assert (r.returncode, r.stdout) == (0, "")
+    assert d.cli("group", "create", "top").stdout == ""
+    assert d.cli("group", "create", "top/nested", "--visibility", "internal").stdout == ""
+    out = d.cli("project", "create", "top/nested/proj", "--visibility", "public").stdout
+    assert re.fullmatch(r"\d+\n", out)
+    assert d.query("SELECT path, visibility FROM projects") == [("top/nested/proj", 20)]
+    assert d.query("SELECT path, visibility FROM groups ORDER BY id") == \
+        [("top", 0), ("top/nested", 10)]
+    assert d.cli("member", "add", "--group", "top", "--user", "ann", "--role", "maintainer").stdout == ""
+    assert d.query("SELECT access_level FROM members") == [(40,)]
+
+
+def test_token_outputs(fresh):
+    d = fresh
+    d.cli("user", "create", "ann")
+    d.cli("group", "create", "g")
+    d.cli("project", "create", "g/p")
+    secret = d.cli("token", "create", "personal", "--user", "ann", "--scopes", "api").stdout
+    assert re.fullmatch(r"glpat-[A-Za-z0-9_-]{40}\n", secret)
+    j = json.loads(d.cli("token", "create", "personal", "--user", "ann", "--scopes",
+                         "api,read_api", "--expires", "2099-12-31", "--name", "ci", "--json").stdout)
+    assert j["username"] == "ann" and j["token"].startswith("glpat-") and j["id"] > 0
+    assert j["expires_at"] == "2099-12-31T00:00:00.000Z"
+    dep = json.loads(d.cli("token", "create", "deploy", "--project", "g/p", "--scopes",
+                           "read_package_registry", "--json").stdout)
+    assert dep["username"] == f"gitlab+deploy-token-{dep['id']}"
+    assert dep["token"].startswith("gldt-")
+    dep2 = json.loads(d.cli("token", "create", "deploy", "--group", "g", "--scopes",
+                            "write_package_registry", "--username", "robot", "--json").stdout)
+    assert dep2["username"] == "robot"
+    job = json.loads(d.cli("token", "create", "job", "--project", "g/p", "--user", "ann",
+                           "--ttl", "60", "--json").stdout)
+    assert job["token"].startswith("glcbt-") and job["username"] == "ann"
+    proj = json.loads(d.cli("token", "create", "project", "--project", "g/p", "--role",
+                            "developer", "--scopes", "api", "--json").stdout)
+    assert proj["username"].startswith("project_") and "_bot_" in proj["username"]
+    # secrets are stored only as SHA-256 hashes
+    import hashlib
+    stored = {h for (h,) in d.query("SELECT token_sha256 FROM tokens")}
+    for t in [secret.strip(), j["token"], dep["token"], job["token"], proj["token"]]:
+        assert hashlib.sha256(t.encode()).hexdigest() in stored
+    raw = open(os.path.join(d.data, "depot.db"), "rb").read()
+    assert secret.strip().encode() not in raw
+    assert d.cli("token", "revoke", str(j["id"])).stdout == ""
+    assert d.query("SELECT revoked FROM tokens WHERE id = ?", j["id"]) == [(1,)]
+
+
+@pytest.mark.parametrize("args", [
+    ["user", "create"],
+    ["user", "create", "a", "b"],
+    ["user", "remove", "a"],
+    ["user", "create", "bad name"],
+    ["group", "create", "x/y"],  # parent missing
+    ["group", "create", "g", "--visibility", "secret"],
+    ["project", "create", "nogroup"],
+    ["project", "create", "missing/p"],
+    ["member", "add", "--project", "g/p", "--user", "nobody", "--role", "developer"],
+    ["member", "add", "--project", "g/p", "--user", "ann", "--role", "boss"],
+    ["member", "add", "--user", "ann", "--role", "developer"],
+    ["token", "create", "personal", "--user", "ann", "--scopes", "write_package_registry"],
+    ["token", "create", "personal", "--user", "ann", "--scopes", "sudo"],
+    ["token", "create", "personal", "--user", "ann"],
+    ["token", "create", "personal", "--user", "ann", "--scopes", "api", "--expires", "soon"],
+    ["token", "create", "deploy", "--project", "g/p", "--scopes", "api"],
+    ["token", "create", "deploy", "--project", "g/p", "--group", "g", "--scopes",
+     "read_package_registry"],
+    ["token", "create", "job", "--project", "g/p", "--user", "ann", "--ttl", "-5"],
+    ["token", "create", "job", "--project", "g/p", "--user", "ann", "--scopes", "api"],
+    ["token", "create", "magic", "--user", "ann"],
+    ["token", "revoke", "999"],
+    ["token", "revoke", "abc"],
+    ["serve", "--listen", "nowhere"],
+    ["frobnicate"],
+])
+def test_errors_are_one_line_and_nonzero(fresh, args):
+    d = fresh
+    d.cli("user", "create", "ann")
+    d.cli("group", "create", "g")
+    d.cli("project", "create", "g/p")
+    r = d.cli(*args, check=False)
+    assert r.returncode != 0
+    assert r.stdout == ""
+    if args[0] != "frobnicate":
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_duplicates_refused(fresh):
+    d = fresh
+    d.cli("user", "create", "ann")
+    assert d.cli("user", "create", "ann", check=False).returncode != 0
+    d.cli("group", "create", "g")
+    assert d.cli("group", "create", "g", check=False).returncode != 0
+    d.cli("project", "create", "g/p")
+    assert d.cli("project", "create", "g/p", check=False).returncode != 0
+
+
+def test_depot_data_env(tmp_path):
+    env = dict(os.environ, DEPOT_DATA=str(tmp_path / "envdata"))
+    r = subprocess.run([DEPOT, "user", "create", "envuser"], env=env, capture_output=True)
+    assert r.returncode == 0
+    assert os.path.exists(tmp_path / "envdata" / "depot.db")
+
+
+def test_cli_while_server_runs(fresh):
+    d = fresh
+    d.start()
+    d.cli("user", "create", "live")
+    d.cli("group", "create", "lg")
+    pid = int(d.cli("project", "create", "lg/lp").stdout)
+    d.cli("member", "add", "--project", "lg/lp", "--user", "live", "--role", "developer")
+    tok = d.cli("token", "create", "personal", "--user", "live", "--scopes", "api").stdout.strip()
+    url = d.api(generic_path(pid, "p", "1", "f"))
+    assert requests.put(url, data=b"x", headers={"PRIVATE-TOKEN": tok}).status_code == 201
+    tid = d.query("SELECT id FROM tokens WHERE user_id = (SELECT id FROM users"
+                  " WHERE username = 'live')")[0][0]
+    d.cli("token", "revoke", str(tid))
+    assert requests.get(url, headers={"PRIVATE-TOKEN": tok}).status_code == 401
+
+
+def test_serve_demo(fresh, tmp_path):
+    d = fresh
+    d.start("--demo")
+    log = d.server_log()
+    m = re.search(r"personal access token \(shown once\): (glpat-\S+)", log)
+    assert m, log
+    pid = d.query("SELECT id FROM projects WHERE path = 'demo/project'")[0][0]
+    url = d.api(generic_path(pid, "my_package", "1.0.0", "file.txt"))
+    assert requests.put(url, data=b"demo", headers={"PRIVATE-TOKEN": m.group(1)}).status_code == 201
+    # the demo is made once: a restart does not make another
+    d.stop()
+    d.start("--demo")
+    assert d.query("SELECT COUNT(*) FROM users WHERE username = 'demo'") == [(1,)]
