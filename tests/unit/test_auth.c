@@ -1,0 +1,103 @@
+/* Unit tests for the authorization decision table and credential parsing (auth.c). */
+#include <string.h>
+
+#include "auth.h"
+#include "check.h"
+
+static struct abilities decide(enum identity_kind kind, bool admin, enum access_level level,
+			       enum visibility vis, int64_t job_project, bool covers, unsigned scopes)
+{
+	struct access_facts f = {.kind = kind, .is_admin = admin, .level = level,
+				 .job_project_id = job_project, .project_id = 7, .visibility = vis,
+				 .deploy_covers_project = covers, .scopes = scopes};
+	struct abilities a;
+	auth_decide(&f, &a);
+	return a;
+}
+
+#define ABILITIES(a, rp, rk, c, d) \
+	CHECK((a).read_project == (rp) && (a).read_package == (rk) && (a).create_package == (c) && \
+	      (a).destroy_package == (d))
+
+static void table(void)
+{
+	const unsigned R = SCOPE_READ_PACKAGE_REGISTRY, W = SCOPE_WRITE_PACKAGE_REGISTRY;
+	/* members of a private project, by role */
+	ABILITIES(decide(IDENT_USER, false, ACCESS_NONE, VIS_PRIVATE, 0, false, 0), 0, 0, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_GUEST, VIS_PRIVATE, 0, false, 0), 1, 1, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_REPORTER, VIS_PRIVATE, 0, false, 0), 1, 1, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_DEVELOPER, VIS_PRIVATE, 0, false, 0), 1, 1, 1, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_MAINTAINER, VIS_PRIVATE, 0, false, 0), 1, 1, 1, 1);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_OWNER, VIS_PRIVATE, 0, false, 0), 1, 1, 1, 1);
+	ABILITIES(decide(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, 0, false, 0), 1, 1, 1, 1);
+	/* visibility */
+	ABILITIES(decide(IDENT_ANONYMOUS, false, ACCESS_NONE, VIS_PUBLIC, 0, false, 0), 1, 1, 0, 0);
+	ABILITIES(decide(IDENT_ANONYMOUS, false, ACCESS_NONE, VIS_INTERNAL, 0, false, 0), 0, 0, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_NONE, VIS_INTERNAL, 0, false, 0), 1, 1, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_NONE, VIS_PUBLIC, 0, false, 0), 1, 1, 0, 0);
+	/* job tokens: the user's role in their own project, anonymous elsewhere */
+	ABILITIES(decide(IDENT_USER, false, ACCESS_DEVELOPER, VIS_PRIVATE, 7, false, 0), 1, 1, 1, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_DEVELOPER, VIS_PRIVATE, 8, false, 0), 0, 0, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_DEVELOPER, VIS_PUBLIC, 8, false, 0), 1, 1, 0, 0);
+	ABILITIES(decide(IDENT_USER, false, ACCESS_DEVELOPER, VIS_INTERNAL, 8, false, 0), 0, 0, 0, 0);
+	ABILITIES(decide(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, 8, false, 0), 0, 0, 0, 0);
+	/* deploy tokens */
+	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, true, R), 1, 1, 0, 0);
+	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, true, W), 1, 1, 1, 1);
+	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, true, R | W), 1, 1, 1, 1);
+	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, false, R | W), 0, 0, 0, 0);
+	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_INTERNAL, 0, false, R | W), 0, 0, 0, 0);
+	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PUBLIC, 0, false, R | W), 1, 1, 0, 0);
+}
+
+static void scopes(void)
+{
+	struct identity id = {.kind = IDENT_USER};
+	id.token.kind = TOKEN_PERSONAL;
+	id.token.scopes = SCOPE_READ_API;
+	CHECK(auth_scope_allows(&id, true));
+	CHECK(!auth_scope_allows(&id, false));
+	id.token.scopes = SCOPE_API;
+	CHECK(auth_scope_allows(&id, false));
+	id.token.kind = TOKEN_JOB;
+	id.token.scopes = 0;
+	CHECK(auth_scope_allows(&id, false));
+	unsigned mask;
+	CHECK(scopes_parse("api,read_api", &mask) == 0 && mask == (SCOPE_API | SCOPE_READ_API));
+	CHECK(scopes_parse("read_package_registry write_package_registry", &mask) == 0);
+	CHECK(scopes_parse("api,sudo", &mask) == -1);
+	CHECK(scopes_parse("", &mask) == -1);
+}
+
+static void credentials(void)
+{
+	struct credentials c;
+	memset(&c, 0, sizeof(c));
+	CHECK(credentials_parse_authorization("Basic dXNlcjpzZWNyZXQ=", &c) == 0); /* user:secret */
+	CHECK(c.has_basic && strcmp(c.basic_user, "user") == 0 && strcmp(c.basic_pass, "secret") == 0);
+	memset(&c, 0, sizeof(c));
+	CHECK(credentials_parse_authorization("basic Z2l0bGFiLWNpLXRva2VuOmE6Yg==", &c) == 0);
+	CHECK(strcmp(c.basic_user, "gitlab-ci-token") == 0 && strcmp(c.basic_pass, "a:b") == 0);
+	memset(&c, 0, sizeof(c));
+	CHECK(credentials_parse_authorization("Basic OnRvaw==", &c) == 0); /* ":tok" */
+	CHECK(c.basic_user[0] == '\0' && strcmp(c.basic_pass, "tok") == 0);
+	memset(&c, 0, sizeof(c));
+	CHECK(credentials_parse_authorization("Basic bm9jb2xvbg==", &c) == -1); /* "nocolon" */
+	CHECK(credentials_parse_authorization("Basic !!!!", &c) == -1);
+	CHECK(credentials_parse_authorization("Basic abc", &c) == -1);
+	CHECK(credentials_parse_authorization("Basic ", &c) == -1);
+	CHECK(credentials_parse_authorization("Basic dXNlcgA6eA==", &c) == -1); /* NUL inside */
+	CHECK(!c.has_basic);
+	CHECK(credentials_parse_authorization("Bearer glpat-x", &c) == 0);
+	CHECK(c.bearer && strcmp(c.bearer, "glpat-x") == 0);
+	memset(&c, 0, sizeof(c));
+	CHECK(credentials_parse_authorization("Digest whatever", &c) == 0 && !c.bearer && !c.has_basic);
+}
+
+int main(void)
+{
+	table();
+	scopes();
+	credentials();
+	return check_done("test_auth");
+}
