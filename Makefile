@@ -27,9 +27,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
-TEST_DEPS  := curl jq python3 python3-requests python3-gitlab gitlab-cli python3-pytest
+TEST_DEPS  := curl jq python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
 
-.PHONY: all run test unit integration deps test-deps clean san
+.PHONY: all run test unit integration valgrind deps test-deps clean
 all: $(BUILD)/depot
 
 $(BUILD)/depot: $(OBJS)
@@ -68,10 +68,19 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/depot
 	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
 
-# The whole suite: plain build (unit + integration), then the same under ASan+UBSan.
+# A short integration subset with the server under valgrind's memcheck: any error or
+# definite leak makes the server exit non-zero, which the harness turns into a failure.
+valgrind: $(BUILD)/depot
+	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot DEPOT_SANITIZED=1 \
+	DEPOT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	/usr/bin/python3 -m pytest -q -x tests/integration/test_upload.py tests/integration/test_clients.py
+
+# The whole suite: plain build (unit + integration), valgrind on a subset, then everything
+# again under ASan+UBSan.
 test: test-deps
 	$(MAKE) all unit
 	$(MAKE) integration
+	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
 

@@ -19,6 +19,8 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPOT = os.environ.get("DEPOT_BIN") or os.path.join(ROOT, "build", "depot")
 SANITIZED = os.environ.get("DEPOT_SANITIZED") == "1"
+# A command to run the server under, e.g. "valgrind --error-exitcode=99 --leak-check=full".
+WRAPPER = os.environ.get("DEPOT_WRAPPER", "").split()
 
 
 class Depot:
@@ -45,9 +47,9 @@ class Depot:
         self.log = open(self.log_path, "ab")
         offset = self.log.tell()  # a restart appends: look only at what this run writes
         self.proc = subprocess.Popen(
-            [DEPOT, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *args],
+            [*WRAPPER, DEPOT, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *args],
             stdout=self.log, stderr=self.log)
-        deadline = time.time() + 20
+        deadline = time.time() + (120 if WRAPPER else 20)
         while time.time() < deadline:
             with open(self.log_path, "rb") as f:
                 f.seek(offset)
@@ -69,7 +71,7 @@ class Depot:
         if not self.proc:
             return
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=30)
+        rc = self.proc.wait(timeout=120 if WRAPPER else 30)
         self.proc = None
         self.log.close()
         log = self.server_log()
