@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "blob.h"
 #include "http.h"
 #include "meta.h"
 
@@ -16,13 +17,35 @@ extern const size_t api_routes_count;
 int api_identify_or_reply(struct request *r);
 
 /* Loads the project named by capture cap and the caller's abilities on it. A project that
- * does not exist or that the caller cannot see answers 401 to anonymous callers and
- * 404 {"message": not_found} to others. Returns 0, or -1 having replied. */
+ * does not exist or that the caller cannot see answers 404 {"message": not_found}, or, with
+ * anonymous_401, 401 to anonymous callers. Returns 0, or -1 having replied. */
+int api_project_or_reply_as(struct request *r, int cap, const char *not_found, bool anonymous_401,
+			    struct meta_project *project, struct abilities *ab);
+/* The generic packages' rule: anonymous callers get 401. */
 int api_project_or_reply(struct request *r, int cap, const char *not_found,
 			 struct meta_project *project, struct abilities *ab);
 
 /* 400 {"error": "<param> <fragment>"} when fragment is non-NULL; returns -1 then, else 0. */
 int api_param_or_reply(struct request *r, const char *param, const char *fragment);
+
+/* GitLab pagination: page (from 1) and per_page (default 20, at most 100). */
+struct page {
+	int64_t page;
+	int64_t per_page;
+};
+
+/* Reads page and per_page; 400 {"error":"page is invalid"} for a non-number. */
+int api_page_or_reply(struct request *r, struct page *pg);
+/* Replies 200 with items (stolen) and GitLab's pagination headers: X-Page, X-Per-Page,
+ * X-Total, X-Total-Pages, X-Next-Page, X-Prev-Page and Link (absolute URLs). */
+void api_reply_page(struct request *r, json_t *items, int64_t total, const struct page *pg);
+
+/* Reads an enumerated parameter: sets *out to the index of its value in values (a
+ * NULL-terminated list), leaves *out alone when absent; 400 "<name> does not have a valid
+ * value" otherwise. */
+int api_enum_or_reply(struct request *r, const char *name, const char *const *values, int *out);
+/* Reads a Boolean parameter (true/false/1/0); 400 "<name> is invalid" otherwise. */
+int api_bool_or_reply(struct request *r, const char *name, bool *out);
 
 /* The current user (api_user.c). */
 void api_user_done(struct request *r);
@@ -37,5 +60,27 @@ void generic_upload_done(struct request *r);
 void generic_upload_free(struct request *r);
 void generic_download_done(struct request *r);
 void generic_files_done(struct request *r);
+void generic_delete_version_done(struct request *r);
+void generic_delete_file_done(struct request *r);
+
+/* The Packages API (api_packages.c). */
+void packages_list_done(struct request *r);
+void packages_get_done(struct request *r);
+void packages_delete_done(struct request *r);
+void package_files_list_done(struct request *r);
+void package_file_delete_done(struct request *r);
+void package_file_download_done(struct request *r);
+void group_packages_list_done(struct request *r);
+
+/* Serves a stored file with the download headers; shared by the generic and by-id
+ * downloads. checksum_headers adds X-Checksum-SHA256/SHA1/MD5. */
+void api_send_file(struct request *r, const struct meta_package *pkg,
+		   const struct meta_package_file *f);
+
+/* Records the file in the metadata store and makes its blob visible, under the store's
+ * write lock so a concurrent sweep cannot remove the blob in between. The writer is
+ * consumed. */
+int api_publish(struct app *app, struct blob_writer *w, const struct meta_publish *p,
+		struct meta_package_file *out);
 
 #endif

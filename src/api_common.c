@@ -1,17 +1,31 @@
 /* Helpers shared by the API handlers, and the route table. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "api.h"
 #include "app.h"
 #include "timeutil.h"
 
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
+#define PACKAGES "/api/v4/projects/:id/packages"
+#define READ(method, pattern, done) {method, pattern, api_read_start, NULL, done, NULL}
 
 const struct route api_routes[] = {
-	{HTTP_GET, "/api/v4/user", api_read_start, NULL, api_user_done, NULL},
-	{HTTP_GET, GENERIC "/files", api_read_start, NULL, generic_files_done, NULL},
-	{HTTP_GET, GENERIC "/*file", api_read_start, NULL, generic_download_done, NULL},
+	READ(HTTP_GET, "/api/v4/user", api_user_done),
+	READ(HTTP_GET, GENERIC "/files", generic_files_done),
+	READ(HTTP_GET, GENERIC "/*file", generic_download_done),
+	READ(HTTP_DELETE, GENERIC, generic_delete_version_done),
+	READ(HTTP_DELETE, GENERIC "/*file", generic_delete_file_done),
+	READ(HTTP_GET, PACKAGES, packages_list_done),
+	READ(HTTP_GET, PACKAGES "/:package_id", packages_get_done),
+	READ(HTTP_DELETE, PACKAGES "/:package_id", packages_delete_done),
+	READ(HTTP_GET, PACKAGES "/:package_id/package_files", package_files_list_done),
+	READ(HTTP_DELETE, PACKAGES "/:package_id/package_files/:file_id", package_file_delete_done),
+	READ(HTTP_GET, PACKAGES "/:package_id/package_files/:file_id/download",
+	     package_file_download_done),
+	READ(HTTP_GET, "/api/v4/groups/:id/packages", group_packages_list_done),
 	{HTTP_PUT, GENERIC "/*file", generic_upload_start, generic_upload_body,
 	 generic_upload_done, generic_upload_free},
 };
@@ -44,6 +58,12 @@ int api_identify_or_reply(struct request *r)
 int api_project_or_reply(struct request *r, int cap, const char *not_found,
 			 struct meta_project *project, struct abilities *ab)
 {
+	return api_project_or_reply_as(r, cap, not_found, true, project, ab);
+}
+
+int api_project_or_reply_as(struct request *r, int cap, const char *not_found, bool anonymous_401,
+			    struct meta_project *project, struct abilities *ab)
+{
 	struct meta *m = r->app->meta;
 	char ref[FULL_PATH_MAX + 1];
 	int64_t id = 0;
@@ -67,7 +87,7 @@ int api_project_or_reply(struct request *r, int cap, const char *not_found,
 		return -1;
 	}
 	if (ret == -ENOENT || !ab->read_project) {
-		if (r->ident.kind == IDENT_ANONYMOUS)
+		if (anonymous_401 && r->ident.kind == IDENT_ANONYMOUS)
 			http_reply_unauthorized(r);
 		else
 			http_reply_message(r, MHD_HTTP_NOT_FOUND, not_found);
@@ -84,4 +104,155 @@ int api_param_or_reply(struct request *r, const char *param, const char *fragmen
 	snprintf(msg, sizeof(msg), "%s %s", param, fragment);
 	http_reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
 	return -1;
+}
+
+/* A whole decimal number; -1 for anything else. */
+static int parse_int64(const char *s, int64_t *out)
+{
+	char *end;
+	if (!*s)
+		return -1;
+	long long v = strtoll(s, &end, 10);
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int api_page_or_reply(struct request *r, struct page *pg)
+{
+	char v[32];
+	int got;
+	pg->page = 1;
+	pg->per_page = 20;
+	if ((got = http_query(r, "page", v, sizeof(v))) != 0 &&
+	    (got < 0 || parse_int64(v, &pg->page) != 0))
+		return api_param_or_reply(r, "page", "is invalid");
+	if ((got = http_query(r, "per_page", v, sizeof(v))) != 0 &&
+	    (got < 0 || parse_int64(v, &pg->per_page) != 0))
+		return api_param_or_reply(r, "per_page", "is invalid");
+	if (pg->page < 1)
+		pg->page = 1;
+	if (pg->per_page < 1)
+		pg->per_page = 20;
+	if (pg->per_page > 100)
+		pg->per_page = 100;
+	if (pg->page > INT64_MAX / pg->per_page)
+		pg->page = INT64_MAX / pg->per_page;
+	return 0;
+}
+
+/* Builds the query string of the current request without page and per_page. */
+struct query_copy {
+	char *buf;
+	size_t len, cap;
+};
+
+static void query_copy_one(void *ctx, const char *key, const char *value)
+{
+	struct query_copy *q = ctx;
+	if (strcmp(key, "page") == 0 || strcmp(key, "per_page") == 0)
+		return;
+	int n = snprintf(q->buf + q->len, q->cap - q->len, "%s%s%s", key, value ? "=" : "",
+			 value ? value : "");
+	if (n > 0 && (size_t)n + 1 < q->cap - q->len) {
+		q->len += (size_t)n;
+		q->buf[q->len++] = '&';
+		q->buf[q->len] = '\0';
+	}
+}
+
+static void page_link(char *out, size_t cap, const char *base, const char *path,
+		      const char *query, int64_t page, int64_t per_page, const char *rel)
+{
+	size_t n = strlen(out);
+	snprintf(out + n, cap - n, "%s<%s%s?%spage=%lld&per_page=%lld>; rel=\"%s\"", n ? ", " : "",
+		 base, path, query, (long long)page, (long long)per_page, rel);
+}
+
+void api_reply_page(struct request *r, json_t *items, int64_t total, const struct page *pg)
+{
+	int64_t pages = total > 0 ? (total + pg->per_page - 1) / pg->per_page : 1;
+	char base[512], query[2048] = "", link[8192] = "";
+	char x_page[24], x_per[24], x_total[24], x_pages[24], x_next[24] = "", x_prev[24] = "";
+	struct query_copy qc = {query, 0, sizeof(query)};
+	http_base_url(r, base, sizeof(base));
+	http_query_each(r, query_copy_one, &qc);
+	snprintf(x_page, sizeof(x_page), "%lld", (long long)pg->page);
+	snprintf(x_per, sizeof(x_per), "%lld", (long long)pg->per_page);
+	snprintf(x_total, sizeof(x_total), "%lld", (long long)total);
+	snprintf(x_pages, sizeof(x_pages), "%lld", (long long)pages);
+	if (pg->page > 1) {
+		snprintf(x_prev, sizeof(x_prev), "%lld", (long long)(pg->page - 1));
+		page_link(link, sizeof(link), base, r->url, query, pg->page - 1, pg->per_page, "prev");
+	}
+	if (pg->page < pages) {
+		snprintf(x_next, sizeof(x_next), "%lld", (long long)(pg->page + 1));
+		page_link(link, sizeof(link), base, r->url, query, pg->page + 1, pg->per_page, "next");
+	}
+	page_link(link, sizeof(link), base, r->url, query, 1, pg->per_page, "first");
+	page_link(link, sizeof(link), base, r->url, query, pages, pg->per_page, "last");
+	const char *headers[] = {"X-Page", x_page, "X-Per-Page", x_per, "X-Total", x_total,
+				 "X-Total-Pages", x_pages, "X-Next-Page", x_next, "X-Prev-Page",
+				 x_prev, "Link", link, NULL};
+	http_reply_json_headers(r, MHD_HTTP_OK, items, headers);
+}
+
+int api_enum_or_reply(struct request *r, const char *name, const char *const *values, int *out)
+{
+	char v[64];
+	int got = http_query(r, name, v, sizeof(v));
+	if (got == 0)
+		return 0;
+	for (int i = 0; got > 0 && values[i]; i++)
+		if (strcmp(v, values[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	return api_param_or_reply(r, name, "does not have a valid value");
+}
+
+int api_bool_or_reply(struct request *r, const char *name, bool *out)
+{
+	char v[16];
+	int got = http_query(r, name, v, sizeof(v));
+	if (got == 0)
+		return 0;
+	if (got > 0 && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0))
+		*out = true;
+	else if (got > 0 && (strcmp(v, "false") == 0 || strcmp(v, "0") == 0))
+		*out = false;
+	else
+		return api_param_or_reply(r, name, "is invalid");
+	return 0;
+}
+
+struct publish_ctx {
+	struct app *app;
+	struct blob_writer *w;
+	const struct meta_publish *p;
+	struct meta_package_file *out;
+};
+
+static int publish_locked(struct meta *m, void *ctx)
+{
+	struct publish_ctx *pc = ctx;
+	struct blob_writer *w = pc->w;
+	pc->w = NULL;
+	int ret = pc->app->blobs->ops->commit(w, pc->p->digests->sha256);
+	return ret ? ret : m->ops->file_publish(m, pc->p, pc->out);
+}
+
+int api_publish(struct app *app, struct blob_writer *w, const struct meta_publish *p,
+		struct meta_package_file *out)
+{
+	int ret = app->blobs->ops->sync(w);
+	if (ret != 0) {
+		app->blobs->ops->abort(w);
+		return ret;
+	}
+	struct publish_ctx pc = {app, w, p, out};
+	ret = app->meta->ops->locked(app->meta, publish_locked, &pc);
+	app->blobs->ops->abort(pc.w); /* only when the lock was never taken */
+	return ret;
 }

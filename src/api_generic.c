@@ -20,7 +20,6 @@ struct target {
 	char name[PACKAGE_NAME_MAX + 1];
 	char version[PACKAGE_VERSION_MAX + 1];
 	char stored[STORED_NAME_MAX + 1]; /* "dir/sub/file.txt" or "file.txt" */
-	const char *base;		  /* the file name part of stored */
 };
 
 struct upload {
@@ -81,7 +80,6 @@ static int target_or_reply(struct request *r, struct target *t)
 	int n = snprintf(t->stored, sizeof(t->stored), "%s%s%s", dir, dir[0] ? "/" : "", file);
 	if (n < 0 || (size_t)n >= sizeof(t->stored))
 		return api_param_or_reply(r, "path", "should be a valid file path");
-	t->base = t->stored + strlen(t->stored) - strlen(file);
 	return 0;
 }
 
@@ -227,13 +225,6 @@ void generic_upload_done(struct request *r)
 		http_reply_internal(r, "digest failed", -EIO);
 		return;
 	}
-	struct blob_writer *w = u->writer;
-	u->writer = NULL; /* commit frees it, whatever the outcome */
-	int ret = app->blobs->ops->commit(w, dh.sha256);
-	if (ret != 0) {
-		reply_storage_error(r, ret, "cannot store the upload");
-		return;
-	}
 	struct meta_publish p = {
 		.project_id = u->project.id,
 		.name = u->t.name,
@@ -245,10 +236,12 @@ void generic_upload_done(struct request *r)
 		.digests = &dh,
 	};
 	struct meta_package_file f;
-	ret = app->meta->ops->file_publish(app->meta, &p, &f);
+	struct blob_writer *w = u->writer;
+	u->writer = NULL; /* api_publish consumes it, whatever the outcome */
+	int ret = api_publish(app, w, &p, &f);
 	if (ret != 0) {
-		/* The blob may now be unreferenced; the orphan sweep removes it. */
-		reply_storage_error(r, ret, "cannot record the upload");
+		/* A blob linked before a failed commit is unreferenced; the sweep removes it. */
+		reply_storage_error(r, ret, "cannot store the upload");
 		return;
 	}
 	if (u->select_file)
@@ -323,29 +316,37 @@ void generic_download_done(struct request *r)
 		http_reply_internal(r, "file lookup failed", ret);
 		return;
 	}
+	api_send_file(r, &pkg, &f);
+}
+
+void api_send_file(struct request *r, const struct meta_package *pkg,
+		   const struct meta_package_file *f)
+{
+	struct app *app = r->app;
 	struct blob_reader br;
-	ret = app->blobs->ops->open(app->blobs, f.digests.sha256, &br);
+	int ret = app->blobs->ops->open(app->blobs, f->digests.sha256, &br);
 	if (ret != 0) {
-		log_line("depot: blob %s of file %lld is missing: %s", f.digests.sha256,
-			 (long long)f.id, strerror(-ret));
+		log_line("depot: blob %s of file %lld is missing: %s", f->digests.sha256,
+			 (long long)f->id, strerror(-ret));
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
 		return;
 	}
 	if (r->method == HTTP_GET) {
-		ret = app->meta->ops->package_touch_download(app->meta, pkg.id, now_ms());
+		ret = app->meta->ops->package_touch_download(app->meta, pkg->id, now_ms());
 		if (ret != 0)
 			log_line("depot: cannot record last_downloaded_at of package %lld: %s",
-				 (long long)pkg.id, strerror(-ret));
+				 (long long)pkg->id, strerror(-ret));
 	}
+	const char *slash = strrchr(f->file_name, '/');
 	char disposition[2 * 3 * FILE_NAME_MAX + 64];
-	content_disposition(t.base, disposition, sizeof(disposition));
+	content_disposition(slash ? slash + 1 : f->file_name, disposition, sizeof(disposition));
 	const char *headers[] = {
 		MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream",
 		MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition,
 		"Content-Transfer-Encoding", "binary",
-		"X-Checksum-SHA256", f.digests.sha256,
-		"X-Checksum-SHA1", f.digests.sha1,
-		"X-Checksum-MD5", f.digests.md5,
+		"X-Checksum-SHA256", f->digests.sha256,
+		"X-Checksum-SHA1", f->digests.sha1,
+		"X-Checksum-MD5", f->digests.md5,
 		NULL,
 	};
 	http_reply_fd(r, MHD_HTTP_OK, br.fd, br.size, headers);
@@ -370,19 +371,85 @@ void generic_files_done(struct request *r)
 	struct meta_project project;
 	if (name_version_or_reply(r, &t) != 0 || readable_project_or_reply(r, &project) != 0)
 		return;
+	struct page pg;
+	if (api_page_or_reply(r, &pg) != 0)
+		return;
 	struct meta_package pkg;
 	int ret = app->meta->ops->package_find(app->meta, project.id, t.name, t.version, &pkg);
 	if (ret == -ENOENT) {
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
 		return;
 	}
+	struct file_query q = {.package_id = pkg.id, .latest_only = true,
+			       .order = FILE_ORDER_FILE_NAME, .limit = pg.per_page,
+			       .offset = (pg.page - 1) * pg.per_page};
+	int64_t total = 0;
 	json_t *list = json_array();
 	if (ret == 0 && list)
-		ret = app->meta->ops->package_files_latest(app->meta, pkg.id, file_to_json, list);
+		ret = app->meta->ops->package_files_list(app->meta, &q, file_to_json, list, &total);
 	if (ret != 0 || !list) {
 		json_decref(list);
 		http_reply_internal(r, "file listing failed", ret ? ret : -ENOMEM);
 		return;
 	}
-	http_reply_json(r, MHD_HTTP_OK, list);
+	api_reply_page(r, list, total, &pg);
+}
+
+/* The checks before a by-name delete: a signed-in caller (deploy tokens are not accepted,
+ * as on the id-based deletes), the project, the destroy permission, the package. */
+static int deletable_package_or_reply(struct request *r, struct target *t,
+				      struct meta_package *pkg)
+{
+	struct meta_project project;
+	struct abilities ab;
+	if (name_version_or_reply(r, t) != 0 || api_identify_or_reply(r) != 0)
+		return -1;
+	if (r->ident.kind != IDENT_USER) {
+		http_reply_unauthorized(r);
+		return -1;
+	}
+	if (api_project_or_reply(r, CAP_ID, "404 Not Found", &project, &ab) != 0)
+		return -1;
+	if (!ab.destroy_package) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
+		return -1;
+	}
+	struct meta *m = r->app->meta;
+	int ret = m->ops->package_find(m, project.id, t->name, t->version, pkg);
+	if (ret == -ENOENT)
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+	else if (ret != 0)
+		http_reply_internal(r, "package lookup failed", ret);
+	return ret == 0 ? 0 : -1;
+}
+
+void generic_delete_version_done(struct request *r)
+{
+	struct target t;
+	struct meta_package pkg;
+	if (deletable_package_or_reply(r, &t, &pkg) != 0)
+		return;
+	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
+	if (ret != 0)
+		http_reply_internal(r, "package delete failed", ret);
+	else
+		http_reply_no_content(r);
+}
+
+void generic_delete_file_done(struct request *r)
+{
+	struct target t;
+	struct meta_package pkg;
+	if (deletable_package_or_reply(r, &t, &pkg) != 0)
+		return;
+	struct target full;
+	if (target_or_reply(r, &full) != 0)
+		return;
+	int ret = r->app->meta->ops->files_destroy(r->app->meta, pkg.id, 0, full.stored, true);
+	if (ret == -ENOENT)
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+	else if (ret != 0)
+		http_reply_internal(r, "file delete failed", ret);
+	else
+		http_reply_no_content(r);
 }

@@ -24,13 +24,19 @@ struct blob_ops {
 	/* Starts a staged write; *out is owned by the caller until commit or abort. */
 	int (*writer_new)(struct blob_store *bs, struct blob_writer **out);
 	int (*write)(struct blob_writer *w, const void *data, size_t len);
-	/* Makes the staged bytes durable under key and frees w, whatever the outcome.
+	/* Makes the staged bytes durable (the slow part: call it outside any lock). */
+	int (*sync)(struct blob_writer *w);
+	/* Makes the synced bytes visible under key and frees w, whatever the outcome.
 	 * Content already stored under key is kept (same key, same bytes). */
 	int (*commit)(struct blob_writer *w, const char *key);
 	/* Discards the staged bytes and frees w; accepts NULL. */
 	void (*abort)(struct blob_writer *w);
 	int (*open)(struct blob_store *bs, const char *key, struct blob_reader *out);
 	int (*remove)(struct blob_store *bs, const char *key);
+	/* Calls cb for every stored key; a non-zero return stops the walk and is returned. */
+	int (*list)(struct blob_store *bs, int (*cb)(void *ctx, const char *key), void *ctx);
+	/* Removes staged uploads left by a crash that are older than max_age_s seconds. */
+	int (*clean_staging)(struct blob_store *bs, int64_t max_age_s, int64_t *removed);
 };
 
 struct blob_store {

@@ -1,12 +1,14 @@
 /* The local-disk blob store: blobs/<k[0:2]>/<k[2:4]>/<k>. Uploads stage in an O_TMPFILE
  * (an unnamed file that vanishes on crash) under tmp/, are fsync'ed, then linked into place
  * and the directory fsync'ed. Filesystems without O_TMPFILE fall back to a named temp file. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -108,6 +110,11 @@ static int key_ok(const char *key)
 	return strlen(key) == 64 && strspn(key, "0123456789abcdef") == 64;
 }
 
+static int fs_sync(struct blob_writer *w)
+{
+	return fsync(w->fd) == 0 ? 0 : -errno;
+}
+
 static int fs_commit(struct blob_writer *w, const char *key)
 {
 	struct blob_fs *fs = w->fs;
@@ -115,10 +122,6 @@ static int fs_commit(struct blob_writer *w, const char *key)
 	int ret;
 	if (!key_ok(key)) {
 		ret = -EINVAL;
-		goto out;
-	}
-	if (fsync(w->fd) != 0) {
-		ret = -errno;
 		goto out;
 	}
 	key_dirs(fs, key, d1, d2, sizeof(d1));
@@ -174,6 +177,65 @@ static int fs_remove(struct blob_store *bs, const char *key)
 	return unlink(path) == 0 ? 0 : -errno;
 }
 
+/* Walks blobs/<2>/<2>/<key>; anything else in the tree is not a blob and is skipped. */
+static int fs_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key), void *ctx)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	char path[FS_PATH_MAX + 16];
+	int ret = 0;
+	DIR *top = opendir(fs->blob_dir);
+	if (!top)
+		return -errno;
+	struct dirent *a, *b, *c;
+	while (ret == 0 && (a = readdir(top))) {
+		if (strlen(a->d_name) != 2 || a->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fs->blob_dir, a->d_name);
+		DIR *mid = opendir(path);
+		if (!mid)
+			continue;
+		while (ret == 0 && (b = readdir(mid))) {
+			if (strlen(b->d_name) != 2 || b->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s", fs->blob_dir, a->d_name, b->d_name);
+			DIR *leaf = opendir(path);
+			if (!leaf)
+				continue;
+			while (ret == 0 && (c = readdir(leaf)))
+				if (key_ok(c->d_name) && strncmp(c->d_name, a->d_name, 2) == 0 &&
+				    strncmp(c->d_name + 2, b->d_name, 2) == 0)
+					ret = cb(ctx, c->d_name);
+			closedir(leaf);
+		}
+		closedir(mid);
+	}
+	closedir(top);
+	return ret;
+}
+
+static int fs_clean_staging(struct blob_store *bs, int64_t max_age_s, int64_t *removed)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	DIR *d = opendir(fs->tmp_dir);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	char path[FS_PATH_MAX + 300];
+	struct stat st;
+	time_t now = time(NULL);
+	*removed = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fs->tmp_dir, e->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime >= max_age_s &&
+		    unlink(path) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	return 0;
+}
+
 static void fs_close(struct blob_store *bs)
 {
 	struct blob_fs *fs = (struct blob_fs *)bs;
@@ -188,10 +250,13 @@ static const struct blob_ops fs_ops = {
 	.close = fs_close,
 	.writer_new = fs_writer_new,
 	.write = fs_write,
+	.sync = fs_sync,
 	.commit = fs_commit,
 	.abort = fs_abort,
 	.open = fs_open,
 	.remove = fs_remove,
+	.list = fs_list,
+	.clean_staging = fs_clean_staging,
 };
 
 struct blob_store *blob_fs_open(const char *dir, const char **err)

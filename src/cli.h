@@ -40,6 +40,7 @@ int cli_project(int argc, char **argv);
 int cli_member(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_gc(int argc, char **argv);
 
 /* Shared by the admin commands and the demo bootstrap: creates a token and prints it
  * (alone, or as JSON). Returns 0 or an errno-style negative value. */

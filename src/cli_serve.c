@@ -7,10 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include "api.h"
 #include "app.h"
 #include "cli.h"
+#include "gc.h"
 #include "http.h"
+#include "log.h"
 
 /* "HOST:PORT", "[v6]:PORT" or ":PORT" into host and port. */
 static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
@@ -65,6 +70,64 @@ static void print_demo(int64_t pid, const char *secret, const char *host, unsign
 	fflush(stdout);
 }
 
+/* The periodic sweep runs on its own thread so a long one never delays a request. */
+struct gc_thread {
+	struct app *app;
+	int64_t interval_s;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	pthread_t thread;
+};
+
+static void *gc_loop(void *arg)
+{
+	struct gc_thread *t = arg;
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += t->interval_s;
+		while (!t->stop && pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
+			;
+		if (t->stop)
+			break;
+		pthread_mutex_unlock(&t->lock);
+		struct gc_stats st;
+		int ret = gc_run(t->app->meta, t->app->blobs, 3600, &st);
+		if (ret != 0)
+			log_line("depot: gc failed: %s", strerror(-ret));
+		pthread_mutex_lock(&t->lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+int cli_gc(int argc, char **argv)
+{
+	const char *data;
+	if (cli_parse(argc, argv, NULL, 0, NULL, 0, &data) != 0)
+		return 2;
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	const char *err = NULL;
+	struct blob_store *bs = blob_fs_open(data, &err);
+	if (!bs) {
+		m->ops->close(m);
+		return cli_fail("cannot open the blob store in %s: %s", data, err);
+	}
+	struct gc_stats st;
+	int ret = gc_run(m, bs, 3600, &st);
+	bs->ops->close(bs);
+	m->ops->close(m);
+	if (ret != 0)
+		return cli_fail("gc failed: %s", strerror(-ret));
+	fprintf(stderr, "depot: gc removed %lld blob(s) of deleted files, %lld orphan blob(s)\n",
+		(long long)st.swept, (long long)st.orphans);
+	return 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
@@ -72,16 +135,26 @@ int cli_serve(int argc, char **argv)
 		{.name = "max-file-size", .has_value = true},
 		{.name = "threads", .has_value = true},
 		{.name = "demo"},
+		{.name = "external-url", .has_value = true},
+		{.name = "gc-interval", .has_value = true},
 	};
 	const char *data;
-	if (cli_parse(argc, argv, opts, 4, NULL, 0, &data) != 0)
+	if (cli_parse(argc, argv, opts, 6, NULL, 0, &data) != 0)
 		return 2;
+	long long gc_interval = 600;
+	if (opts[5].present) {
+		char *end;
+		gc_interval = strtoll(opts[5].value, &end, 10);
+		if (*end || gc_interval < 0)
+			return cli_fail("--gc-interval takes seconds (0: never)");
+	}
 	const char *listen = opts[0].present ? opts[0].value : "127.0.0.1:8080";
 	struct http_options hopt = {.threads = 4};
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
 		return cli_fail("--listen takes HOST:PORT");
 	hopt.host = host;
+	hopt.external_url = opts[4].value;
 	uint64_t max_size = 5368709120ULL;
 	if (opts[1].present) {
 		char *end;
@@ -126,12 +199,27 @@ int cli_serve(int argc, char **argv)
 	struct http_server *srv = http_server_start(&app, &hopt, api_routes, api_routes_count);
 	if (!srv)
 		goto out;
+	struct gc_stats st;
+	gc_run(m, bs, 0, &st); /* staged uploads of a crashed run, and what it left half-done */
+	struct gc_thread gct = {.app = &app, .interval_s = gc_interval};
+	pthread_mutex_init(&gct.lock, NULL);
+	pthread_cond_init(&gct.wake, NULL);
+	bool gc_started = gc_interval > 0 && pthread_create(&gct.thread, NULL, gc_loop, &gct) == 0;
 	if (demo_pid)
 		print_demo(demo_pid, demo_secret, host, http_server_port(srv));
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "depot: %s, stopping\n", strsignal(sig));
 	http_server_stop(srv);
+	if (gc_started) {
+		pthread_mutex_lock(&gct.lock);
+		gct.stop = true;
+		pthread_cond_signal(&gct.wake);
+		pthread_mutex_unlock(&gct.lock);
+		pthread_join(gct.thread, NULL);
+	}
+	pthread_mutex_destroy(&gct.lock);
+	pthread_cond_destroy(&gct.wake);
 	rc = 0;
 out:
 	bs->ops->close(bs);

@@ -36,6 +36,7 @@ struct request {
 	struct app *app;
 	enum http_method method;
 	const char *url; /* raw path, still percent-encoded */
+	const char *external_url; /* configured base URL for links, or NULL */
 	const struct route *route;
 	struct route_capture caps[ROUTE_MAX_CAPTURES];
 	int ncaps;
@@ -64,12 +65,20 @@ int http_query(const struct request *r, const char *name, char *out, size_t cap)
 bool http_is_read(const struct request *r);
 /* "http://<Host>" of the request (or the configured external URL) into out. */
 void http_base_url(const struct request *r, char *out, size_t cap);
+/* Calls cb for each raw (still encoded) query parameter; value may be NULL. */
+void http_query_each(const struct request *r,
+		     void (*cb)(void *ctx, const char *key, const char *value), void *ctx);
 
 /* Replies; each returns nothing and marks the request replied. Bodies are JSON. A reply
  * made while the body is still arriving is sent once the body has ended; a client that
  * keeps sending more than HTTP_DISCARD_MAX bytes after it has its connection closed. */
 #define HTTP_DISCARD_MAX (16u << 20)
 void http_reply_json(struct request *r, unsigned status, json_t *body); /* steals body */
+/* The same with extra headers as name/value pairs, NULL-terminated. */
+void http_reply_json_headers(struct request *r, unsigned status, json_t *body,
+			     const char *const *headers);
+/* 204 with no body. */
+void http_reply_no_content(struct request *r);
 void http_reply_message(struct request *r, unsigned status, const char *message);
 void http_reply_error(struct request *r, unsigned status, const char *error);
 /* 401 with GitLab's realm header. */
@@ -88,6 +97,7 @@ struct http_options {
 	const char *host;
 	unsigned port;
 	unsigned threads;
+	const char *external_url; /* base of absolute URLs in replies; NULL: from Host */
 };
 /* Starts serving the route table; returns NULL on failure (message on stderr). */
 struct http_server *http_server_start(struct app *app, const struct http_options *opt,

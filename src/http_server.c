@@ -15,6 +15,7 @@
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	char *external_url;
 	struct app *app;
 	const struct route *routes;
 	size_t nroutes;
@@ -76,8 +77,33 @@ bool http_is_read(const struct request *r)
 
 void http_base_url(const struct request *r, char *out, size_t cap)
 {
+	if (r->external_url) {
+		snprintf(out, cap, "%s", r->external_url);
+		return;
+	}
 	const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
 	snprintf(out, cap, "http://%s", host && *host ? host : "localhost");
+}
+
+struct query_walk {
+	void (*cb)(void *ctx, const char *key, const char *value);
+	void *ctx;
+};
+
+static enum MHD_Result query_walk_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	(void)kind;
+	struct query_walk *w = cls;
+	w->cb(w->ctx, key, value);
+	return MHD_YES;
+}
+
+void http_query_each(const struct request *r,
+		     void (*cb)(void *ctx, const char *key, const char *value), void *ctx)
+{
+	struct query_walk w = {cb, ctx};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_walk_one, &w);
 }
 
 static void add_common_headers(struct MHD_Response *resp)
@@ -110,6 +136,18 @@ static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
 
 void http_reply_json(struct request *r, unsigned status, json_t *body)
 {
+	http_reply_json_headers(r, status, body, NULL);
+}
+
+void http_reply_no_content(struct request *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	queue(r, MHD_HTTP_NO_CONTENT, resp);
+}
+
+void http_reply_json_headers(struct request *r, unsigned status, json_t *body,
+			     const char *const *headers)
+{
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
 	if (!text) {
@@ -126,6 +164,8 @@ void http_reply_json(struct request *r, unsigned status, json_t *body)
 		return;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
 	r->bytes_out = len;
 	queue(r, status, resp);
 }
@@ -244,6 +284,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*con_cls = r;
 		r->conn = conn;
 		r->app = s->app;
+		r->external_url = s->external_url;
 		r->url = url;
 		r->method = parse_method(method);
 		r->start_us = mono_us();
@@ -334,6 +375,11 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->app = app;
+	if (opt->external_url && !(s->external_url = strdup(opt->external_url))) {
+		freeaddrinfo(ai);
+		free(s);
+		return NULL;
+	}
 	s->routes = routes;
 	s->nroutes = nroutes;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
@@ -349,6 +395,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	freeaddrinfo(ai);
 	if (!s->daemon) {
 		fprintf(stderr, "depot: cannot listen on %s:%u\n", opt->host, opt->port);
+		free(s->external_url);
 		free(s);
 		return NULL;
 	}
@@ -367,5 +414,6 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	free(s->external_url);
 	free(s);
 }

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
 	{"serve", cli_serve},	  {"user", cli_user},	{"group", cli_group},
 	{"project", cli_project}, {"member", cli_member}, {"token", cli_token},
+	{"gc", cli_gc},
 };
 
 static int usage(void)
@@ -22,6 +23,7 @@ static int usage(void)
 	      "       depot member add (--project PATH | --group PATH) --user NAME --role ROLE\n"
 	      "       depot token create personal|project|deploy|job ... [--json]\n"
 	      "       depot token revoke ID\n"
+	      "       depot gc\n"
 	      "Every command takes --data DIR (default $DEPOT_DATA or ./depot-data).\n",
 	      stderr);
 	return 2;

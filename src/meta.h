@@ -69,6 +69,7 @@ struct meta_token {
 struct meta_package {
 	int64_t id;
 	int64_t project_id;
+	char project_path[FULL_PATH_MAX + 1]; /* filled by listings */
 	char name[PACKAGE_NAME_MAX + 1];
 	char version[PACKAGE_VERSION_MAX + 1];
 	enum package_status status;
@@ -101,6 +102,38 @@ struct meta_publish {
 };
 
 typedef int (*meta_file_cb)(void *ctx, const struct meta_package_file *file);
+typedef int (*meta_package_cb)(void *ctx, const struct meta_package *pkg);
+
+/* Listing order; each ties on id in the same direction. */
+enum package_order { PKG_ORDER_CREATED_AT, PKG_ORDER_NAME, PKG_ORDER_VERSION, PKG_ORDER_TYPE,
+		     PKG_ORDER_PROJECT_PATH };
+enum file_order { FILE_ORDER_ID, FILE_ORDER_CREATED_AT, FILE_ORDER_FILE_NAME };
+
+/* Filters and paging for package listings. */
+struct package_query {
+	const int64_t *project_ids; /* the projects to list from */
+	size_t nprojects;
+	const char *name_like; /* case-insensitive substring, or NULL */
+	const char *version;   /* exact, or NULL */
+	int status;	       /* an enum package_status, or -1 for the displayable ones */
+	enum package_order order;
+	bool desc;
+	int64_t limit;
+	int64_t offset;
+};
+
+struct file_query {
+	int64_t package_id;
+	bool latest_only; /* only the newest file of each name */
+	enum file_order order;
+	bool desc;
+	int64_t limit;
+	int64_t offset;
+};
+
+/* Parses and names GitLab's package status values. */
+int package_status_parse(const char *name, enum package_status *out);
+const char *package_status_name(enum package_status s);
 
 struct meta;
 
@@ -144,11 +177,49 @@ struct meta_ops {
 	/* Finds the installable package (name, version). */
 	int (*package_find)(struct meta *m, int64_t project_id, const char *name,
 			    const char *version, struct meta_package *out);
-	/* Calls cb for the newest installable file of each name in the package, by name;
-	 * a non-zero return from cb stops the walk and is returned. */
-	int (*package_files_latest)(struct meta *m, int64_t package_id, meta_file_cb cb,
-				    void *ctx);
 	int (*package_touch_download)(struct meta *m, int64_t package_id, int64_t when_ms);
+
+	/* Listings call cb per row (a non-zero return stops the walk and is returned) and set
+	 * *total to the number of rows matching before paging. */
+	int (*packages_list)(struct meta *m, const struct package_query *q, meta_package_cb cb,
+			     void *ctx, int64_t *total);
+	/* The installable files of a package. */
+	int (*package_files_list)(struct meta *m, const struct file_query *q, meta_file_cb cb,
+				  void *ctx, int64_t *total);
+	/* A package of the project by id, whatever its status. */
+	int (*package_get)(struct meta *m, int64_t project_id, int64_t package_id,
+			   struct meta_package *out);
+	/* The other displayable versions of the same package name, oldest first. */
+	int (*package_versions)(struct meta *m, const struct meta_package *pkg,
+				meta_package_cb cb, void *ctx);
+	/* A file of the package by id, whatever its status. */
+	int (*package_file_get)(struct meta *m, int64_t package_id, int64_t file_id,
+				struct meta_package_file *out);
+	/* Marks the package and its files pending destruction. */
+	int (*package_destroy)(struct meta *m, int64_t package_id);
+	/* Marks the installable files with this id (file_id != 0) or this name pending
+	 * destruction; -ENOENT when none matched. With drop_empty, a package left without
+	 * installable files is marked too. */
+	int (*files_destroy)(struct meta *m, int64_t package_id, int64_t file_id,
+			     const char *file_name, bool drop_empty);
+	/* Projects in the group and, unless direct_only, its subgroups; by id. */
+	int (*group_projects)(struct meta *m, int64_t group_id, bool direct_only,
+			      int (*cb)(void *ctx, const struct meta_project *p), void *ctx);
+	int (*group_get)(struct meta *m, int64_t id, struct meta_group *out);
+	/* The user's highest level on the group, directly or through an ancestor. */
+	int (*group_access_level)(struct meta *m, int64_t user_id, int64_t group_id,
+				  enum access_level *out);
+
+	/* Runs fn holding the store's write lock: operations fn calls on this thread join
+	 * one transaction, committed when fn returns 0 and rolled back otherwise. Blob
+	 * visibility changes happen under it, so a sweep never races an upload. */
+	int (*locked)(struct meta *m, int (*fn)(struct meta *m, void *ctx), void *ctx);
+	/* Removes, in batches under the write lock, every blob that only rows pending
+	 * destruction refer to (remove_blob unlinks it), then those rows. Counts blobs. */
+	int (*sweep_pending)(struct meta *m, int (*remove_blob)(void *ctx, const char *sha256),
+			     void *ctx, int64_t *removed);
+	/* Does any row, live or pending, refer to this content? */
+	int (*blob_referenced)(struct meta *m, const char *sha256, bool *out);
 };
 
 struct meta {

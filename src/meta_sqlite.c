@@ -74,7 +74,20 @@ enum stmt_id {
 	S_FILE_INSERT,
 	S_FILE_LOOKUP,
 	S_PKG_FIND_INSTALLABLE,
-	S_FILES_LATEST,
+	S_PKG_GET,
+	S_PKG_VERSIONS,
+	S_FILE_GET,
+	S_PKG_DESTROY,
+	S_PKG_FILES_DESTROY,
+	S_FILES_DESTROY,
+	S_PKG_DROP_EMPTY,
+	S_GROUP_PROJECTS,
+	S_GROUP_GET,
+	S_GROUP_ACCESS,
+	S_SWEEP_SELECT,
+	S_SWEEP_DELETE_FILES,
+	S_SWEEP_DELETE_PKGS,
+	S_BLOB_REFERENCED,
 	S_PKG_TOUCH,
 	S_COUNT
 };
@@ -135,11 +148,43 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_PKG_FIND_INSTALLABLE] = "SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
 				   " AND p.package_type = 'generic' AND p.name = ?2"
 				   " AND p.version = ?3 AND p.status IN (0, 1, 5)",
-	[S_FILES_LATEST] = "SELECT " FILE_COLS " FROM package_files f WHERE f.package_id = ?1"
-			   " AND f.status = 0 AND f.id = (SELECT MAX(g.id) FROM package_files g"
-			   " WHERE g.package_id = f.package_id AND g.file_name = f.file_name"
-			   " AND g.status = 0) ORDER BY f.file_name",
 	[S_PKG_TOUCH] = "UPDATE packages SET last_downloaded_at = ?2 WHERE id = ?1",
+	[S_PKG_GET] = "SELECT " PKG_COLS " FROM packages p WHERE p.id = ?2 AND p.project_id = ?1",
+	[S_PKG_VERSIONS] = "SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
+			   " AND p.package_type = 'generic' AND p.name = ?2 AND p.id != ?3"
+			   " AND p.status IN (0, 3, 5) ORDER BY p.created_at, p.id",
+	[S_FILE_GET] = "SELECT " FILE_COLS " FROM package_files f WHERE f.id = ?2"
+		       " AND f.package_id = ?1",
+	[S_PKG_DESTROY] = "UPDATE packages SET status = 4, updated_at = ?2 WHERE id = ?1",
+	[S_PKG_FILES_DESTROY] = "UPDATE package_files SET status = 1, updated_at = ?2"
+				" WHERE package_id = ?1 AND status = 0",
+	[S_FILES_DESTROY] = "UPDATE package_files SET status = 1, updated_at = ?4"
+			    " WHERE package_id = ?1 AND status = 0 AND (id = ?2 OR file_name = ?3)",
+	[S_PKG_DROP_EMPTY] = "UPDATE packages SET status = 4, updated_at = ?2 WHERE id = ?1"
+			     " AND NOT EXISTS (SELECT 1 FROM package_files"
+			     " WHERE package_id = ?1 AND status = 0)",
+	[S_GROUP_PROJECTS] = "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION"
+			     " SELECT g.id FROM groups g JOIN sub ON g.parent_id = sub.id"
+			     " WHERE ?2 = 0)"
+			     " SELECT id, group_id, path, visibility FROM projects"
+			     " WHERE group_id IN (SELECT id FROM sub) ORDER BY id",
+	[S_GROUP_GET] = "SELECT id, COALESCE(parent_id, 0), path, visibility FROM groups"
+			" WHERE id = ?1",
+	[S_GROUP_ACCESS] = "WITH RECURSIVE anc(id) AS (SELECT ?2 UNION SELECT g.parent_id"
+			   " FROM groups g JOIN anc ON g.id = anc.id WHERE g.parent_id IS NOT NULL)"
+			   " SELECT COALESCE(MAX(access_level), 0) FROM members WHERE user_id = ?1"
+			   " AND project_id = 0 AND group_id IN (SELECT id FROM anc)",
+	/* Content that only rows pending destruction still name. */
+	[S_SWEEP_SELECT] = "SELECT DISTINCT f.file_sha256 FROM package_files f"
+			   " JOIN packages p ON p.id = f.package_id"
+			   " WHERE (f.status != 0 OR p.status = 4) AND NOT EXISTS ("
+			   " SELECT 1 FROM package_files g JOIN packages q ON q.id = g.package_id"
+			   " WHERE g.file_sha256 = f.file_sha256 AND g.status = 0 AND q.status != 4)"
+			   " LIMIT 100",
+	[S_SWEEP_DELETE_FILES] = "DELETE FROM package_files WHERE file_sha256 = ?1",
+	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
+				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
+	[S_BLOB_REFERENCED] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)",
 };
 
 struct conn {
@@ -244,6 +289,25 @@ static int exec_id(struct conn *c, enum stmt_id id)
 {
 	sqlite3_stmt *st = stmt(c, id);
 	return st ? exec_done(st) : -EIO;
+}
+
+/* Starts a write transaction, or joins the one this thread is in (see meta_ops.locked). */
+static int tx_begin(struct conn *c, bool *own)
+{
+	*own = sqlite3_get_autocommit(c->db) != 0;
+	return *own ? exec_id(c, S_BEGIN) : 0;
+}
+
+/* Ends what tx_begin started: commit on success, roll back on failure. */
+static int tx_end(struct conn *c, bool own, int ret)
+{
+	if (!own)
+		return ret;
+	if (ret == 0)
+		ret = exec_id(c, S_COMMIT);
+	if (ret != 0)
+		exec_id(c, S_ROLLBACK);
+	return ret;
 }
 
 /* Steps a single-row query: 0 with the row ready, -ENOENT when empty, -EIO on error.
@@ -496,7 +560,8 @@ static int ms_token_insert(struct meta *m, struct meta_token *t)
 	struct conn *c = conn_get(m);
 	if (!c)
 		return -EIO;
-	int ret = exec_id(c, S_BEGIN);
+	bool own;
+	int ret = tx_begin(c, &own);
 	if (ret != 0)
 		return ret;
 	sqlite3_stmt *st = stmt(c, S_TOKEN_INSERT);
@@ -529,11 +594,8 @@ static int ms_token_insert(struct meta *m, struct meta_token *t)
 		snprintf(t->username, sizeof(t->username), "gitlab+deploy-token-%lld",
 			 (long long)t->id);
 	}
-	ret = exec_id(c, S_COMMIT);
 out:
-	if (ret != 0)
-		exec_id(c, S_ROLLBACK);
-	return ret;
+	return tx_end(c, own, ret);
 }
 
 static int ms_token_find_by_hash(struct meta *m, const char *hash_hex, struct meta_token *out)
@@ -624,7 +686,8 @@ static int ms_file_publish(struct meta *m, const struct meta_publish *p,
 	if (!c)
 		return -EIO;
 	int64_t now = now_ms(), pkg_id = 0;
-	int ret = exec_id(c, S_BEGIN);
+	bool own;
+	int ret = tx_begin(c, &own);
 	if (ret != 0)
 		return ret;
 	if ((ret = package_for_publish(c, p, now, &pkg_id)) != 0)
@@ -650,11 +713,8 @@ static int ms_file_publish(struct meta *m, const struct meta_publish *p,
 	out->digests = *p->digests;
 	out->status = FILE_DEFAULT;
 	out->created_at_ms = out->updated_at_ms = now;
-	ret = exec_id(c, S_COMMIT);
 out:
-	if (ret != 0)
-		exec_id(c, S_ROLLBACK);
-	return ret;
+	return tx_end(c, own, ret);
 }
 
 static int ms_file_lookup(struct meta *m, int64_t project_id, const char *name,
@@ -695,26 +755,6 @@ static int ms_package_find(struct meta *m, int64_t project_id, const char *name,
 	return ret;
 }
 
-static int ms_package_files_latest(struct meta *m, int64_t package_id, meta_file_cb cb, void *ctx)
-{
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_FILES_LATEST) : NULL;
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, package_id);
-	int rc, ret = 0;
-	struct meta_package_file f;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_file(st, 0, &f);
-		if ((ret = cb(ctx, &f)) != 0)
-			break;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = -EIO;
-	sqlite3_reset(st);
-	return ret;
-}
-
 static int ms_package_touch_download(struct meta *m, int64_t package_id, int64_t when_ms)
 {
 	struct conn *c = conn_get(m);
@@ -724,6 +764,433 @@ static int ms_package_touch_download(struct meta *m, int64_t package_id, int64_t
 	sqlite3_bind_int64(st, 1, package_id);
 	sqlite3_bind_int64(st, 2, when_ms);
 	return exec_done(st);
+}
+
+
+static const char *const status_names[] = {"default", "hidden", "processing", "error",
+					    "pending_destruction", "deprecated"};
+
+int package_status_parse(const char *name, enum package_status *out)
+{
+	for (int i = 0; i < 6; i++)
+		if (strcmp(name, status_names[i]) == 0) {
+			*out = (enum package_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *package_status_name(enum package_status st)
+{
+	return (unsigned)st < 6 ? status_names[st] : "default";
+}
+
+/* Runs a query built at run time (ORDER BY cannot be bound); binds via bind_fn. */
+static sqlite3_stmt *prepare_dynamic(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "depot: sqlite prepare: %s\n", sqlite3_errmsg(c->db));
+		return NULL;
+	}
+	return st;
+}
+
+/* LIKE pattern for a substring, with %, _ and \ taken literally. Caller frees. */
+static char *like_pattern(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = malloc(2 * n + 3);
+	if (!p)
+		return NULL;
+	size_t o = 0;
+	p[o++] = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+			p[o++] = '\\';
+		p[o++] = s[i];
+	}
+	p[o++] = '%';
+	p[o] = '\0';
+	return p;
+}
+
+/* "[1,2,3]" for json_each(). Caller frees. */
+static char *id_array(const int64_t *ids, size_t n)
+{
+	size_t cap = n * 21 + 3;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	out[o++] = '[';
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%s%lld", i ? "," : "", (long long)ids[i]);
+	out[o++] = ']';
+	out[o] = '\0';
+	return out;
+}
+
+static int count_rows(sqlite3_stmt *st, int64_t *total)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*total = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+#define PKG_WHERE " FROM packages p JOIN projects pr ON pr.id = p.project_id" \
+		  " WHERE p.project_id IN (SELECT value FROM json_each(?1))" \
+		  " AND (?2 IS NULL OR p.name LIKE ?2 ESCAPE '\\')" \
+		  " AND (?3 IS NULL OR p.version = ?3)" \
+		  " AND (CASE WHEN ?4 < 0 THEN p.status IN (0, 3, 5) ELSE p.status = ?4 END)"
+
+static void bind_package_query(sqlite3_stmt *st, const struct package_query *q, const char *ids,
+			       const char *like)
+{
+	bind_text(st, 1, ids);
+	bind_text(st, 2, like);
+	bind_text(st, 3, q->version);
+	sqlite3_bind_int(st, 4, q->status);
+}
+
+static int ms_packages_list(struct meta *m, const struct package_query *q, meta_package_cb cb,
+			    void *ctx, int64_t *total)
+{
+	static const char *const cols[] = {"p.created_at", "p.name", "p.version",
+					   "p.package_type", "pr.path"};
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	int ret = -ENOMEM;
+	char *ids = id_array(q->project_ids, q->nprojects);
+	char *like = q->name_like ? like_pattern(q->name_like) : NULL;
+	char sql[1024];
+	if (!ids || (q->name_like && !like))
+		goto out;
+	ret = -EIO;
+	sqlite3_stmt *st = prepare_dynamic(c, "SELECT COUNT(*)" PKG_WHERE);
+	if (!st)
+		goto out;
+	bind_package_query(st, q, ids, like);
+	if ((ret = count_rows(st, total)) != 0)
+		goto out;
+	const char *dir = q->desc ? "DESC" : "ASC";
+	snprintf(sql, sizeof(sql), "SELECT " PKG_COLS ", pr.path" PKG_WHERE
+		 " ORDER BY %s %s, p.id %s LIMIT ?5 OFFSET ?6", cols[q->order], dir, dir);
+	if (!(st = prepare_dynamic(c, sql))) {
+		ret = -EIO;
+		goto out;
+	}
+	bind_package_query(st, q, ids, like);
+	sqlite3_bind_int64(st, 5, q->limit);
+	sqlite3_bind_int64(st, 6, q->offset);
+	struct meta_package p;
+	int rc;
+	ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_package(st, 0, &p);
+		copy_text(p.project_path, sizeof(p.project_path), st, 7);
+		if ((ret = cb(ctx, &p)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_finalize(st);
+out:
+	free(ids);
+	free(like);
+	return ret;
+}
+
+#define FILE_WHERE " FROM package_files f WHERE f.package_id = ?1 AND f.status = 0" \
+		   " AND (?2 = 0 OR f.id = (SELECT MAX(g.id) FROM package_files g" \
+		   " WHERE g.package_id = f.package_id AND g.file_name = f.file_name" \
+		   " AND g.status = 0))"
+
+static int ms_package_files_list(struct meta *m, const struct file_query *q, meta_file_cb cb,
+				 void *ctx, int64_t *total)
+{
+	static const char *const cols[] = {"f.id", "f.created_at", "f.file_name"};
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	sqlite3_stmt *st = prepare_dynamic(c, "SELECT COUNT(*)" FILE_WHERE);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, q->package_id);
+	sqlite3_bind_int(st, 2, q->latest_only);
+	int ret = count_rows(st, total);
+	if (ret != 0)
+		return ret;
+	char sql[512];
+	const char *dir = q->desc ? "DESC" : "ASC";
+	snprintf(sql, sizeof(sql), "SELECT " FILE_COLS FILE_WHERE
+		 " ORDER BY %s %s, f.id %s LIMIT ?3 OFFSET ?4", cols[q->order], dir, dir);
+	if (!(st = prepare_dynamic(c, sql)))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, q->package_id);
+	sqlite3_bind_int(st, 2, q->latest_only);
+	sqlite3_bind_int64(st, 3, q->limit);
+	sqlite3_bind_int64(st, 4, q->offset);
+	struct meta_package_file f;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_file(st, 0, &f);
+		if ((ret = cb(ctx, &f)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int ms_package_get(struct meta *m, int64_t project_id, int64_t package_id,
+			  struct meta_package *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PKG_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	sqlite3_bind_int64(st, 2, package_id);
+	int ret = step_row(st);
+	if (ret == 0)
+		row_package(st, 0, out);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_package_versions(struct meta *m, const struct meta_package *pkg, meta_package_cb cb,
+			       void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PKG_VERSIONS) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, pkg->project_id);
+	bind_text(st, 2, pkg->name);
+	sqlite3_bind_int64(st, 3, pkg->id);
+	int rc, ret = 0;
+	struct meta_package p;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_package(st, 0, &p);
+		if ((ret = cb(ctx, &p)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_package_file_get(struct meta *m, int64_t package_id, int64_t file_id,
+			       struct meta_package_file *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_FILE_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, package_id);
+	sqlite3_bind_int64(st, 2, file_id);
+	int ret = step_row(st);
+	if (ret == 0)
+		row_file(st, 0, out);
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* Runs one of the (package_id, now) updates. */
+static int exec_pkg_now(struct conn *c, enum stmt_id id, int64_t package_id, int64_t now)
+{
+	sqlite3_stmt *st = stmt(c, id);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, package_id);
+	sqlite3_bind_int64(st, 2, now);
+	return exec_done(st);
+}
+
+static int ms_package_destroy(struct meta *m, int64_t package_id)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	bool own;
+	int64_t now = now_ms();
+	int ret = tx_begin(c, &own);
+	if (ret == 0)
+		ret = exec_pkg_now(c, S_PKG_DESTROY, package_id, now);
+	if (ret == 0)
+		ret = exec_pkg_now(c, S_PKG_FILES_DESTROY, package_id, now);
+	return tx_end(c, own, ret);
+}
+
+static int ms_files_destroy(struct meta *m, int64_t package_id, int64_t file_id,
+			    const char *file_name, bool drop_empty)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	bool own;
+	int64_t now = now_ms();
+	int ret = tx_begin(c, &own);
+	if (ret != 0)
+		return ret;
+	sqlite3_stmt *st = stmt(c, S_FILES_DESTROY);
+	if (!st) {
+		ret = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, package_id);
+	sqlite3_bind_int64(st, 2, file_id);
+	bind_text(st, 3, file_name);
+	sqlite3_bind_int64(st, 4, now);
+	if ((ret = exec_done(st)) != 0)
+		goto out;
+	if (sqlite3_changes(c->db) == 0) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (drop_empty)
+		ret = exec_pkg_now(c, S_PKG_DROP_EMPTY, package_id, now);
+out:
+	return tx_end(c, own, ret);
+}
+
+static int ms_group_projects(struct meta *m, int64_t group_id, bool direct_only,
+			     int (*cb)(void *ctx, const struct meta_project *p), void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_GROUP_PROJECTS) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, group_id);
+	sqlite3_bind_int(st, 2, direct_only);
+	int rc, ret = 0;
+	struct meta_project p;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p.id = sqlite3_column_int64(st, 0);
+		p.group_id = sqlite3_column_int64(st, 1);
+		copy_text(p.path, sizeof(p.path), st, 2);
+		p.visibility = (enum visibility)sqlite3_column_int(st, 3);
+		if ((ret = cb(ctx, &p)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_group_get(struct meta *m, int64_t id, struct meta_group *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_GROUP_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	int ret = step_row(st);
+	if (ret == 0) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->parent_id = sqlite3_column_int64(st, 1);
+		copy_text(out->path, sizeof(out->path), st, 2);
+		out->visibility = (enum visibility)sqlite3_column_int(st, 3);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_group_access_level(struct meta *m, int64_t user_id, int64_t group_id,
+				 enum access_level *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_GROUP_ACCESS) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, group_id);
+	int ret = step_row(st);
+	if (ret == 0)
+		*out = (enum access_level)sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_locked(struct meta *m, int (*fn)(struct meta *m, void *ctx), void *ctx)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	bool own;
+	int ret = tx_begin(c, &own);
+	if (ret == 0)
+		ret = fn(m, ctx);
+	return tx_end(c, own, ret);
+}
+
+static int ms_blob_referenced(struct meta *m, const char *sha256, bool *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_BLOB_REFERENCED) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, sha256);
+	int ret = step_row(st);
+	if (ret == 0)
+		*out = sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* One batch of the sweep, inside the write lock. Sets *n to the blobs removed. */
+static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char *sha256),
+		       void *ctx, int *n)
+{
+	char shas[100][SHA256_HEX_LEN + 1];
+	int count = 0, rc, ret = 0;
+	sqlite3_stmt *st = stmt(c, S_SWEEP_SELECT);
+	if (!st)
+		return -EIO;
+	while (count < 100 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		copy_text(shas[count++], sizeof(shas[0]), st, 0);
+	sqlite3_reset(st);
+	for (int i = 0; i < count && ret == 0; i++) {
+		/* The blob goes first: were the rows to go first, a crash in between would
+		 * leave a blob no row names, found only by the orphan walk. */
+		if ((ret = remove_blob(ctx, shas[i])) != 0)
+			break;
+		if (!(st = stmt(c, S_SWEEP_DELETE_FILES)))
+			return -EIO;
+		bind_text(st, 1, shas[i]);
+		ret = exec_done(st);
+	}
+	if (ret == 0 && count > 0)
+		ret = exec_id(c, S_SWEEP_DELETE_PKGS);
+	*n = count;
+	return ret;
+}
+
+static int ms_sweep_pending(struct meta *m, int (*remove_blob)(void *ctx, const char *sha256),
+			    void *ctx, int64_t *removed)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	*removed = 0;
+	for (;;) {
+		bool own;
+		int n = 0, ret = tx_begin(c, &own);
+		if (ret == 0)
+			ret = sweep_batch(c, remove_blob, ctx, &n);
+		if ((ret = tx_end(c, own, ret)) != 0)
+			return ret;
+		*removed += n;
+		if (n < 100)
+			return 0;
+	}
 }
 
 static void ms_close(struct meta *m)
@@ -757,8 +1224,20 @@ static const struct meta_ops sqlite_ops = {
 	.file_publish = ms_file_publish,
 	.file_lookup = ms_file_lookup,
 	.package_find = ms_package_find,
-	.package_files_latest = ms_package_files_latest,
 	.package_touch_download = ms_package_touch_download,
+	.packages_list = ms_packages_list,
+	.package_files_list = ms_package_files_list,
+	.package_get = ms_package_get,
+	.package_versions = ms_package_versions,
+	.package_file_get = ms_package_file_get,
+	.package_destroy = ms_package_destroy,
+	.files_destroy = ms_files_destroy,
+	.group_projects = ms_group_projects,
+	.group_get = ms_group_get,
+	.group_access_level = ms_group_access_level,
+	.locked = ms_locked,
+	.sweep_pending = ms_sweep_pending,
+	.blob_referenced = ms_blob_referenced,
 };
 
 struct meta *meta_sqlite_open(const char *path, const char **err)

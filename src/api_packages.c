@@ -1,0 +1,448 @@
+/* GitLab's Packages API for a project and a group: list, inspect, delete, and download
+ * by id, with GitLab's filters, ordering, pagination and status rules
+ * (gitlab-behaviour.md 4.4-4.9). Deletes only mark rows pending destruction; the sweep
+ * (gc.c) removes blobs no live file needs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "timeutil.h"
+
+enum { CAP_ID, CAP_PACKAGE, CAP_FILE };
+
+static const char *const package_types[] = {
+	"generic", "maven", "npm", "conan", "nuget", "pypi", "composer", "helm", "terraform_module",
+	"golang", "debian", "rubygems", "rpm", "ml_model", "cargo", NULL};
+static const char *const sorts[] = {"asc", "desc", NULL};
+
+/* Statuses GitLab shows in listings, and the ones detail views serve. */
+static bool displayable(enum package_status s)
+{
+	return s == PKG_DEFAULT || s == PKG_ERROR || s == PKG_DEPRECATED;
+}
+
+/* The Packages API takes personal, project and job tokens, not deploy tokens: those
+ * callers are anonymous here. Anonymous callers may only read. */
+static int caller_or_reply(struct request *r)
+{
+	if (api_identify_or_reply(r) != 0)
+		return -1;
+	if (r->ident.kind == IDENT_DEPLOY)
+		memset(&r->ident, 0, sizeof(r->ident));
+	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
+		http_reply_unauthorized(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Caller and project, then the ability the method needs: read_package, or
+ * destroy_package for DELETE. */
+static int project_or_reply(struct request *r, struct meta_project *project, struct abilities *ab)
+{
+	if (caller_or_reply(r) != 0 ||
+	    api_project_or_reply_as(r, CAP_ID, "404 Project Not Found", false, project, ab) != 0)
+		return -1;
+	bool allowed = r->method == HTTP_DELETE ? ab->destroy_package : ab->read_package;
+	if (!allowed) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
+		return -1;
+	}
+	return 0;
+}
+
+static int id_capture(struct request *r, int cap, int64_t *out)
+{
+	char v[32], *end;
+	if (http_capture(r, cap, v, sizeof(v)) != 0)
+		return -1;
+	long long n = strtoll(v, &end, 10);
+	if (*end || end == v)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* The package the URL names, in this project; 404 "404 Not found" when it does not exist
+ * or is not displayable. */
+static int package_or_reply(struct request *r, const struct meta_project *project,
+			    struct meta_package *pkg, bool (*status_ok)(enum package_status))
+{
+	int64_t id;
+	int ret = id_capture(r, CAP_PACKAGE, &id) == 0
+			  ? r->app->meta->ops->package_get(r->app->meta, project->id, id, pkg)
+			  : -ENOENT;
+	if (ret == 0 && !status_ok(pkg->status))
+		ret = -ENOENT;
+	if (ret == -ENOENT)
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+	else if (ret != 0)
+		http_reply_internal(r, "package lookup failed", ret);
+	return ret == 0 ? 0 : -1;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+	char ts[ISO8601_LEN + 1];
+	if (!ms)
+		return json_null();
+	iso8601_ms(ms, ts);
+	return json_string(ts);
+}
+
+/* API::Entities::Package. */
+static json_t *package_json(struct request *r, const struct meta_package *p,
+			    const char *project_path, bool can_destroy, bool with_project)
+{
+	json_t *links = json_object();
+	char buf[1024];
+	if (p->status == PKG_DEFAULT || p->status == PKG_DEPRECATED) {
+		snprintf(buf, sizeof(buf), "/%s/-/packages/%lld", project_path, (long long)p->id);
+		json_object_set_new(links, "web_path", json_string(buf));
+	}
+	if (can_destroy) {
+		char base[512];
+		http_base_url(r, base, sizeof(base));
+		snprintf(buf, sizeof(buf), "%s/api/v4/projects/%lld/packages/%lld", base,
+			 (long long)p->project_id, (long long)p->id);
+		json_object_set_new(links, "delete_api_path", json_string(buf));
+	}
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:[]}", "id", (json_int_t)p->id,
+			      "name", p->name, "version", p->version, "package_type", "generic",
+			      "status", package_status_name(p->status), "_links", links,
+			      "created_at", time_or_null(p->created_at_ms), "last_downloaded_at",
+			      time_or_null(p->last_downloaded_at_ms), "tags");
+	if (o && with_project) {
+		json_object_set_new(o, "project_id", json_integer(p->project_id));
+		json_object_set_new(o, "project_path", json_string(project_path));
+	}
+	return o;
+}
+
+/* Listing state shared by the project and group listings. */
+struct listing {
+	struct request *r;
+	json_t *items;
+	const char *project_path; /* NULL: take each row's own */
+	bool can_destroy;	  /* project listing: the caller's right on that project */
+	bool group;
+};
+
+static int add_package(void *ctx, const struct meta_package *p)
+{
+	struct listing *l = ctx;
+	json_t *o = package_json(l->r, p, l->project_path ? l->project_path : p->project_path,
+				 l->can_destroy, l->group);
+	return o && json_array_append_new(l->items, o) == 0 ? 0 : -ENOMEM;
+}
+
+/* Reads the listing parameters shared by project and group listings into q. */
+static int package_query_or_reply(struct request *r, struct package_query *q, struct page *pg,
+				  char *name, size_t name_cap, char *version, size_t version_cap,
+				  bool group, bool *no_match)
+{
+	static const char *const orders[] = {"created_at", "name", "version", "type",
+					     "project_path", NULL};
+	static const char *const statuses[] = {"default", "hidden", "processing", "error",
+					       "pending_destruction", "deprecated", NULL};
+	int order = 0, sort = 0, type = 0, status = -1;
+	bool versionless = false;
+	if (api_page_or_reply(r, pg) != 0 || api_enum_or_reply(r, "order_by", orders, &order) != 0 ||
+	    api_enum_or_reply(r, "sort", sorts, &sort) != 0 ||
+	    api_enum_or_reply(r, "package_type", package_types, &type) != 0 ||
+	    api_enum_or_reply(r, "status", statuses, &status) != 0 ||
+	    api_bool_or_reply(r, "include_versionless", &versionless) != 0)
+		return -1;
+	if (order == PKG_ORDER_PROJECT_PATH && !group)
+		return api_param_or_reply(r, "order_by", "does not have a valid value");
+	int got = http_query(r, "package_name", name, name_cap);
+	if (got < 0)
+		return api_param_or_reply(r, "package_name", "is invalid");
+	q->name_like = got ? name : NULL;
+	got = http_query(r, "package_version", version, version_cap);
+	if (got < 0)
+		return api_param_or_reply(r, "package_version", "is invalid");
+	q->version = got ? version : NULL;
+	q->status = status;
+	q->order = (enum package_order)order;
+	q->desc = sort == 1;
+	q->limit = pg->per_page;
+	q->offset = (pg->page - 1) * pg->per_page;
+	*no_match = type != 0; /* depot holds generic packages only */
+	return 0;
+}
+
+static void list_and_reply(struct request *r, struct package_query *q, struct listing *l,
+			   const struct page *pg, bool no_match)
+{
+	int64_t total = 0;
+	int ret = 0;
+	l->items = json_array();
+	if (!l->items)
+		ret = -ENOMEM;
+	else if (!no_match && q->nprojects > 0)
+		ret = r->app->meta->ops->packages_list(r->app->meta, q, add_package, l, &total);
+	if (ret != 0) {
+		json_decref(l->items);
+		http_reply_internal(r, "package listing failed", ret);
+		return;
+	}
+	api_reply_page(r, l->items, total, pg);
+}
+
+void packages_list_done(struct request *r)
+{
+	struct meta_project project;
+	struct abilities ab;
+	struct package_query q = {0};
+	struct page pg;
+	char name[PACKAGE_NAME_MAX + 1], version[PACKAGE_VERSION_MAX + 1];
+	bool no_match;
+	if (project_or_reply(r, &project, &ab) != 0 ||
+	    package_query_or_reply(r, &q, &pg, name, sizeof(name), version, sizeof(version), false,
+				   &no_match) != 0)
+		return;
+	q.project_ids = &project.id;
+	q.nprojects = 1;
+	struct listing l = {.r = r, .project_path = project.path, .can_destroy = ab.destroy_package};
+	list_and_reply(r, &q, &l, &pg, no_match);
+}
+
+static int add_version(void *ctx, const struct meta_package *p)
+{
+	struct listing *l = ctx;
+	json_t *o = package_json(l->r, p, l->project_path, l->can_destroy, false);
+	return o && json_array_append_new(l->items, o) == 0 ? 0 : -ENOMEM;
+}
+
+void packages_get_done(struct request *r)
+{
+	struct meta_project project;
+	struct abilities ab;
+	struct meta_package pkg;
+	if (project_or_reply(r, &project, &ab) != 0 ||
+	    package_or_reply(r, &project, &pkg, displayable) != 0)
+		return;
+	if (pkg.status == PKG_ERROR) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "Package not found");
+		return;
+	}
+	struct listing l = {.r = r, .project_path = project.path, .can_destroy = ab.destroy_package,
+			    .items = json_array()};
+	json_t *o = package_json(r, &pkg, project.path, ab.destroy_package, false);
+	int ret = o && l.items ? 0 : -ENOMEM;
+	if (ret == 0)
+		ret = r->app->meta->ops->package_versions(r->app->meta, &pkg, add_version, &l);
+	if (ret != 0) {
+		json_decref(o);
+		json_decref(l.items);
+		http_reply_internal(r, "package versions failed", ret);
+		return;
+	}
+	json_object_set_new(o, "versions", l.items);
+	http_reply_json(r, MHD_HTTP_OK, o);
+}
+
+void packages_delete_done(struct request *r)
+{
+	struct meta_project project;
+	struct abilities ab;
+	struct meta_package pkg;
+	if (project_or_reply(r, &project, &ab) != 0 ||
+	    package_or_reply(r, &project, &pkg, displayable) != 0)
+		return;
+	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
+	if (ret != 0)
+		http_reply_internal(r, "package delete failed", ret);
+	else
+		http_reply_no_content(r);
+}
+
+static int add_file(void *ctx, const struct meta_package_file *f)
+{
+	char created[ISO8601_LEN + 1];
+	iso8601_ms(f->created_at_ms, created);
+	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s,s:s}", "id", (json_int_t)f->id,
+			      "package_id", (json_int_t)f->package_id, "created_at", created,
+			      "file_name", f->file_name, "size", (json_int_t)f->size, "file_md5",
+			      f->digests.md5, "file_sha1", f->digests.sha1, "file_sha256",
+			      f->digests.sha256);
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+}
+
+void package_files_list_done(struct request *r)
+{
+	static const char *const orders[] = {"id", "created_at", "file_name", NULL};
+	struct meta_project project;
+	struct abilities ab;
+	struct meta_package pkg;
+	struct page pg;
+	int order = 0, sort = 0;
+	if (project_or_reply(r, &project, &ab) != 0 || api_page_or_reply(r, &pg) != 0 ||
+	    api_enum_or_reply(r, "order_by", orders, &order) != 0 ||
+	    api_enum_or_reply(r, "sort", sorts, &sort) != 0 ||
+	    package_or_reply(r, &project, &pkg, displayable) != 0)
+		return;
+	struct file_query q = {.package_id = pkg.id, .order = (enum file_order)order,
+			       .desc = sort == 1, .limit = pg.per_page,
+			       .offset = (pg.page - 1) * pg.per_page};
+	int64_t total = 0;
+	json_t *items = json_array();
+	int ret = items ? r->app->meta->ops->package_files_list(r->app->meta, &q, add_file, items,
+								&total)
+			: -ENOMEM;
+	if (ret != 0) {
+		json_decref(items);
+		http_reply_internal(r, "file listing failed", ret);
+		return;
+	}
+	api_reply_page(r, items, total, &pg);
+}
+
+static bool not_pending(enum package_status s)
+{
+	return s != PKG_PENDING_DESTRUCTION;
+}
+
+static bool installable(enum package_status s)
+{
+	return s == PKG_DEFAULT || s == PKG_HIDDEN || s == PKG_DEPRECATED;
+}
+
+void package_file_delete_done(struct request *r)
+{
+	struct meta_project project;
+	struct abilities ab;
+	struct meta_package pkg;
+	int64_t file_id;
+	if (project_or_reply(r, &project, &ab) != 0 ||
+	    package_or_reply(r, &project, &pkg, not_pending) != 0)
+		return;
+	int ret = id_capture(r, CAP_FILE, &file_id) == 0
+			  ? r->app->meta->ops->files_destroy(r->app->meta, pkg.id, file_id, NULL,
+							     false)
+			  : -ENOENT;
+	if (ret == -ENOENT)
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
+	else if (ret != 0)
+		http_reply_internal(r, "file delete failed", ret);
+	else
+		http_reply_no_content(r);
+}
+
+void package_file_download_done(struct request *r)
+{
+	struct meta_project project;
+	struct abilities ab;
+	struct meta_package pkg;
+	struct meta_package_file f;
+	int64_t file_id;
+	if (project_or_reply(r, &project, &ab) != 0)
+		return;
+	int64_t pkg_id;
+	int ret = id_capture(r, CAP_PACKAGE, &pkg_id) == 0 && id_capture(r, CAP_FILE, &file_id) == 0
+			  ? r->app->meta->ops->package_get(r->app->meta, project.id, pkg_id, &pkg)
+			  : -ENOENT;
+	if (ret == 0 && !installable(pkg.status))
+		ret = -ENOENT;
+	if (ret == 0)
+		ret = r->app->meta->ops->package_file_get(r->app->meta, pkg.id, file_id, &f);
+	if (ret == 0 && f.status != FILE_DEFAULT)
+		ret = -ENOENT;
+	if (ret == -ENOENT)
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
+	else if (ret != 0)
+		http_reply_internal(r, "file lookup failed", ret);
+	else
+		api_send_file(r, &pkg, &f);
+}
+
+/* Group listing: the projects of the group (and subgroups) whose packages the caller may
+ * read. */
+struct readable_projects {
+	struct request *r;
+	int64_t *ids;
+	size_t n, cap;
+	int err;
+};
+
+static int collect_readable(void *ctx, const struct meta_project *p)
+{
+	struct readable_projects *rp = ctx;
+	struct abilities ab;
+	int ret = auth_abilities(rp->r->app->meta, &rp->r->ident, p, &ab);
+	if (ret != 0 || !ab.read_package)
+		return ret;
+	if (rp->n == rp->cap) {
+		size_t cap = rp->cap ? rp->cap * 2 : 16;
+		int64_t *ids = realloc(rp->ids, cap * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		rp->ids = ids;
+		rp->cap = cap;
+	}
+	rp->ids[rp->n++] = p->id;
+	return 0;
+}
+
+/* The group the URL names, if the caller may see it; 404 "404 Group Not Found" otherwise. */
+static int group_or_reply(struct request *r, struct meta_group *g)
+{
+	struct meta *m = r->app->meta;
+	char ref[FULL_PATH_MAX + 1], *end;
+	int ret = -ENOENT;
+	if (http_capture(r, CAP_ID, ref, sizeof(ref)) == 0 && ref[0]) {
+		long long id = strtoll(ref, &end, 10);
+		ret = *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
+	}
+	bool visible = false;
+	if (ret == 0) {
+		const struct identity *id = &r->ident;
+		visible = g->visibility == VIS_PUBLIC ||
+			  (id->kind == IDENT_USER && (g->visibility == VIS_INTERNAL || id->user.is_admin));
+		if (!visible && id->kind == IDENT_USER) {
+			enum access_level level = ACCESS_NONE;
+			ret = m->ops->group_access_level(m, id->user.id, g->id, &level);
+			visible = level >= ACCESS_GUEST;
+		}
+	}
+	if (ret != 0 && ret != -ENOENT) {
+		http_reply_internal(r, "group lookup failed", ret);
+		return -1;
+	}
+	if (ret == -ENOENT || !visible) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
+		return -1;
+	}
+	return 0;
+}
+
+void group_packages_list_done(struct request *r)
+{
+	struct meta_group g;
+	struct package_query q = {0};
+	struct page pg;
+	char name[PACKAGE_NAME_MAX + 1], version[PACKAGE_VERSION_MAX + 1];
+	bool no_match, direct_only = false;
+	if (caller_or_reply(r) != 0 || group_or_reply(r, &g) != 0 ||
+	    api_bool_or_reply(r, "exclude_subgroups", &direct_only) != 0 ||
+	    package_query_or_reply(r, &q, &pg, name, sizeof(name), version, sizeof(version), true,
+				   &no_match) != 0)
+		return;
+	struct readable_projects rp = {.r = r};
+	int ret = r->app->meta->ops->group_projects(r->app->meta, g.id, direct_only,
+						    collect_readable, &rp);
+	if (ret != 0) {
+		free(rp.ids);
+		http_reply_internal(r, "group projects failed", ret);
+		return;
+	}
+	q.project_ids = rp.ids;
+	q.nprojects = rp.n;
+	struct listing l = {.r = r, .group = true};
+	list_and_reply(r, &q, &l, &pg, no_match);
+	free(rp.ids);
+}

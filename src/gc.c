@@ -1,0 +1,59 @@
+/* Garbage collection (see gc.h). Every removal of a blob happens under the metadata
+ * store's write lock, which uploads also hold while they make a blob visible and record
+ * it, so a blob is never removed between an upload's link and its row. */
+#include "gc.h"
+
+#include <errno.h>
+
+#include "log.h"
+
+struct gc_ctx {
+	struct meta *m;
+	struct blob_store *bs;
+	const char *key;
+	int64_t orphans;
+};
+
+static int remove_blob(void *ctx, const char *sha256)
+{
+	struct gc_ctx *g = ctx;
+	int ret = g->bs->ops->remove(g->bs, sha256);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int remove_if_orphan(struct meta *m, void *ctx)
+{
+	struct gc_ctx *g = ctx;
+	bool referenced = true;
+	int ret = m->ops->blob_referenced(m, g->key, &referenced);
+	if (ret != 0 || referenced)
+		return ret;
+	ret = remove_blob(g, g->key);
+	if (ret == 0)
+		g->orphans++;
+	return ret;
+}
+
+static int check_orphan(void *ctx, const char *key)
+{
+	struct gc_ctx *g = ctx;
+	g->key = key;
+	return g->m->ops->locked(g->m, remove_if_orphan, g);
+}
+
+int gc_run(struct meta *m, struct blob_store *bs, int64_t staging_age_s, struct gc_stats *out)
+{
+	struct gc_ctx g = {.m = m, .bs = bs};
+	*out = (struct gc_stats){0};
+	int ret = m->ops->sweep_pending(m, remove_blob, &g, &out->swept);
+	if (ret == 0)
+		ret = bs->ops->list(bs, check_orphan, &g);
+	out->orphans = g.orphans;
+	if (ret == 0)
+		ret = bs->ops->clean_staging(bs, staging_age_s, &out->staged);
+	if (out->swept || out->orphans || out->staged)
+		log_line("depot: gc removed %lld blob(s) of deleted files, %lld orphan blob(s), "
+			 "%lld staged upload(s)",
+			 (long long)out->swept, (long long)out->orphans, (long long)out->staged);
+	return ret;
+}
