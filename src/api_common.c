@@ -174,7 +174,9 @@ void api_reply_page(struct request *r, json_t *items, int64_t total, const struc
 {
 	int64_t pages = total > 0 ? (total + pg->per_page - 1) / pg->per_page : 1;
 	char base[512], query[2048] = "", link[8192] = "";
-	char x_page[24], x_per[24], x_total[24], x_pages[24], x_next[24] = "", x_prev[24] = "";
+	/* GitLab sends X-Next-Page/X-Prev-Page empty on the last/first page; libmicrohttpd
+	 * refuses empty values, and a lone space reads as empty to every HTTP parser. */
+	char x_page[24], x_per[24], x_total[24], x_pages[24], x_next[24] = " ", x_prev[24] = " ";
 	struct query_copy qc = {query, 0, sizeof(query)};
 	http_base_url(r, base, sizeof(base));
 	http_query_each(r, query_copy_one, &qc);
