@@ -2,7 +2,7 @@
 # builds an instrumented copy into build-san/. `make run` and `make test` are the two
 # set-up commands from the README.
 
-PKGS      := libmicrohttpd jansson sqlite3 libcrypto
+PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
              -Wwrite-strings -Wshadow -Wformat=2
@@ -26,7 +26,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
-BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
+BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
 TEST_DEPS  := curl jq python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
 
 .PHONY: all run test unit integration valgrind deps test-deps clean

@@ -72,6 +72,11 @@ void package_file_delete_done(struct request *r);
 void package_file_download_done(struct request *r);
 void group_packages_list_done(struct request *r);
 
+/* 403 "Package is deletion protected." when a protection rule blocks the caller from
+ * deleting pkg; returns 0 when the delete may go ahead, -1 having replied. */
+int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
+				const struct meta_package *pkg);
+
 /* Serves a stored file with the download headers; shared by the generic and by-id
  * downloads. checksum_headers adds X-Checksum-SHA256/SHA1/MD5. */
 void api_send_file(struct request *r, const struct meta_package *pkg,

@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "policy.h"
 #include "timeutil.h"
 
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
@@ -236,13 +237,17 @@ struct publish_ctx {
 	struct meta_package_file *out;
 };
 
+/* Rows first, then the link: both become visible together at COMMIT, and a refused
+ * duplicate links nothing. */
 static int publish_locked(struct meta *m, void *ctx)
 {
 	struct publish_ctx *pc = ctx;
+	int ret = m->ops->file_publish(m, pc->p, pc->out);
+	if (ret != 0)
+		return ret;
 	struct blob_writer *w = pc->w;
 	pc->w = NULL;
-	int ret = pc->app->blobs->ops->commit(w, pc->p->digests->sha256);
-	return ret ? ret : m->ops->file_publish(m, pc->p, pc->out);
+	return pc->app->blobs->ops->commit(w, pc->p->digests->sha256);
 }
 
 int api_publish(struct app *app, struct blob_writer *w, const struct meta_publish *p,
@@ -255,6 +260,24 @@ int api_publish(struct app *app, struct blob_writer *w, const struct meta_publis
 	}
 	struct publish_ctx pc = {app, w, p, out};
 	ret = app->meta->ops->locked(app->meta, publish_locked, &pc);
-	app->blobs->ops->abort(pc.w); /* only when the lock was never taken */
+	app->blobs->ops->abort(pc.w); /* when the link was never reached */
 	return ret;
+}
+
+int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
+				const struct meta_package *pkg)
+{
+	bool blocked = false;
+	int ret = policy_protected(r->app->meta, &r->ident, ab, pkg->project_id, pkg->name,
+				   PROTECT_DELETE, &blocked);
+	if (ret != 0) {
+		http_reply_internal(r, "protection lookup failed", ret);
+		return -1;
+	}
+	if (blocked) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN,
+				   "403 Forbidden - Package is deletion protected.");
+		return -1;
+	}
+	return 0;
 }

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "digest.h"
 #include "log.h"
+#include "policy.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -27,6 +28,7 @@ struct upload {
 	struct meta_project project;
 	int status; /* -1: not given */
 	bool select_file;
+	bool refuse_duplicate;
 	struct blob_writer *writer;
 	struct digest3 *digest;
 };
@@ -103,6 +105,46 @@ static int upload_params_or_reply(struct request *r, struct upload *u)
 	return 0;
 }
 
+static void reply_duplicate(struct request *r)
+{
+	http_reply_message(r, MHD_HTTP_BAD_REQUEST,
+			   "400 Bad request - Duplicate package is not allowed");
+}
+
+/* Protection and duplicate rules, decided before the body is read. The duplicate check
+ * is repeated inside the publishing transaction, which is what makes it exact. */
+static int policies_or_reply(struct request *r, struct upload *u, const struct abilities *ab)
+{
+	struct meta *m = r->app->meta;
+	bool blocked = false, allowed = true;
+	int ret = policy_protected(m, &r->ident, ab, u->project.id, u->t.name, PROTECT_PUSH,
+				   &blocked);
+	if (ret == 0 && blocked) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden - Package protected.");
+		return -1;
+	}
+	if (ret == 0)
+		ret = policy_duplicates_allowed(m, &u->project, u->t.name, u->t.version, &allowed);
+	u->refuse_duplicate = !allowed;
+	if (ret == 0 && !allowed) {
+		struct meta_package pkg;
+		struct meta_package_file f;
+		ret = m->ops->file_lookup(m, u->project.id, u->t.name, u->t.version, u->t.stored,
+					  &pkg, &f);
+		if (ret == 0) {
+			reply_duplicate(r);
+			return -1;
+		}
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	if (ret != 0) {
+		http_reply_internal(r, "policy lookup failed", ret);
+		return -1;
+	}
+	return 0;
+}
+
 static void reply_too_large(struct request *r)
 {
 	http_reply_message(r, MHD_HTTP_BAD_REQUEST, "400 Bad request - File is too large");
@@ -153,6 +195,8 @@ void generic_upload_start(struct request *r)
 				   "GET .../files lists the package");
 		return;
 	}
+	if (policies_or_reply(r, u, &ab) != 0)
+		return;
 	int ret = app->blobs->ops->writer_new(app->blobs, &u->writer);
 	if (ret != 0) {
 		reply_storage_error(r, ret, "cannot stage the upload");
@@ -234,11 +278,16 @@ void generic_upload_done(struct request *r)
 		.file_name = u->t.stored,
 		.size = (int64_t)r->bytes_in,
 		.digests = &dh,
+		.refuse_duplicate = u->refuse_duplicate,
 	};
 	struct meta_package_file f;
 	struct blob_writer *w = u->writer;
 	u->writer = NULL; /* api_publish consumes it, whatever the outcome */
 	int ret = api_publish(app, w, &p, &f);
+	if (ret == -EEXIST && u->refuse_duplicate) {
+		reply_duplicate(r);
+		return;
+	}
 	if (ret != 0) {
 		/* A blob linked before a failed commit is unreferenced; the sweep removes it. */
 		reply_storage_error(r, ret, "cannot store the upload");
@@ -416,11 +465,15 @@ static int deletable_package_or_reply(struct request *r, struct target *t,
 	}
 	struct meta *m = r->app->meta;
 	int ret = m->ops->package_find(m, project.id, t->name, t->version, pkg);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
-	else if (ret != 0)
+		return -1;
+	}
+	if (ret != 0) {
 		http_reply_internal(r, "package lookup failed", ret);
-	return ret == 0 ? 0 : -1;
+		return -1;
+	}
+	return api_delete_allowed_or_reply(r, &ab, pkg);
 }
 
 void generic_delete_version_done(struct request *r)

@@ -252,7 +252,8 @@ void packages_delete_done(struct request *r)
 	struct abilities ab;
 	struct meta_package pkg;
 	if (project_or_reply(r, &project, &ab) != 0 ||
-	    package_or_reply(r, &project, &pkg, displayable) != 0)
+	    package_or_reply(r, &project, &pkg, displayable) != 0 ||
+	    api_delete_allowed_or_reply(r, &ab, &pkg) != 0)
 		return;
 	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
 	if (ret != 0)
@@ -319,7 +320,8 @@ void package_file_delete_done(struct request *r)
 	struct meta_package pkg;
 	int64_t file_id;
 	if (project_or_reply(r, &project, &ab) != 0 ||
-	    package_or_reply(r, &project, &pkg, not_pending) != 0)
+	    package_or_reply(r, &project, &pkg, not_pending) != 0 ||
+	    api_delete_allowed_or_reply(r, &ab, &pkg) != 0)
 		return;
 	int ret = id_capture(r, CAP_FILE, &file_id) == 0
 			  ? r->app->meta->ops->files_destroy(r->app->meta, pkg.id, file_id, NULL,

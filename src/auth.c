@@ -181,12 +181,15 @@ void auth_decide(const struct access_facts *f, struct abilities *out)
 		kind = IDENT_ANONYMOUS;
 
 	if (kind == IDENT_USER && f->is_admin) {
+		out->level = ACCESS_ADMIN;
 		out->read_project = out->read_package = true;
 		out->create_package = out->destroy_package = true;
 		return;
 	}
 	if (f->visibility == VIS_PUBLIC || (f->visibility == VIS_INTERNAL && kind == IDENT_USER))
 		out->read_project = out->read_package = true;
+	if (kind == IDENT_USER)
+		out->level = f->level;
 	if (kind == IDENT_USER && f->level >= ACCESS_GUEST) {
 		out->read_project = out->read_package = true;
 		out->create_package = f->level >= ACCESS_DEVELOPER;

@@ -68,6 +68,7 @@ struct access_facts {
 };
 
 struct abilities {
+	enum access_level level; /* the caller's level on the project; ACCESS_ADMIN for admins */
 	bool read_project;
 	bool read_package;
 	bool create_package;

@@ -88,6 +88,31 @@ struct meta_package_file {
 	int64_t updated_at_ms;
 };
 
+/* A group's duplicate settings (GitLab's namespace package settings, generic row). */
+struct meta_dup_settings {
+	bool allowed;
+	char exception_regex[256];
+};
+
+/* A package protection rule; levels are enum access_level, 0 for "not set". */
+struct meta_protection_rule {
+	int64_t id;
+	int64_t project_id;
+	char pattern[256];
+	int push_level;
+	int delete_level;
+};
+
+/* A project's cleanup policy; 0 means "rule off" for every number. */
+struct meta_cleanup_policy {
+	int64_t project_id;
+	int keep_n_files; /* keep_n_duplicated_package_files; 0: all */
+	int keep_n_versions;
+	int older_than_days;
+	int not_downloaded_days;
+	char keep_regex[256];
+};
+
 /* One upload to record: find or create the package (name, version) among the project's
  * packages that are not pending destruction, apply status if given, add the file. */
 struct meta_publish {
@@ -99,6 +124,7 @@ struct meta_publish {
 	const char *file_name;
 	int64_t size;
 	const struct digest_hex *digests;
+	bool refuse_duplicate; /* -EEXIST if the live package has an installable file so named */
 };
 
 typedef int (*meta_file_cb)(void *ctx, const struct meta_package_file *file);
@@ -220,6 +246,36 @@ struct meta_ops {
 			     void *ctx, int64_t *removed);
 	/* Does any row, live or pending, refer to this content? */
 	int (*blob_referenced)(struct meta *m, const char *sha256, bool *out);
+
+	/* Duplicate settings of a group (defaults when never set). */
+	int (*settings_get)(struct meta *m, int64_t group_id, struct meta_dup_settings *out);
+	int (*settings_set)(struct meta *m, int64_t group_id, const struct meta_dup_settings *s);
+
+	/* Protection rules of a project. insert sets r->id; -EEXIST for a pattern the
+	 * project already has. */
+	int (*rule_insert)(struct meta *m, struct meta_protection_rule *r);
+	int (*rule_update)(struct meta *m, const struct meta_protection_rule *r);
+	int (*rule_delete)(struct meta *m, int64_t project_id, int64_t rule_id);
+	int (*rule_get)(struct meta *m, int64_t project_id, int64_t rule_id,
+			struct meta_protection_rule *out);
+	int (*rules_list)(struct meta *m, int64_t project_id,
+			  int (*cb)(void *ctx, const struct meta_protection_rule *r), void *ctx);
+	/* The highest push and delete minimums of the rules whose pattern matches the name
+	 * ('*' wildcards, case-insensitive); 0 when none does. */
+	int (*rules_match)(struct meta *m, int64_t project_id, const char *package_name,
+			   int *push_level, int *delete_level);
+
+	/* Cleanup policies. get returns the defaults (all rules off) when never set. */
+	int (*cleanup_get)(struct meta *m, int64_t project_id, struct meta_cleanup_policy *out);
+	int (*cleanup_set)(struct meta *m, const struct meta_cleanup_policy *p);
+	/* Projects whose policy has a rule on. */
+	int (*cleanup_projects)(struct meta *m, int (*cb)(void *ctx, int64_t project_id),
+				void *ctx);
+	/* The live packages of a project, by name, newest first within a name. */
+	int (*project_packages)(struct meta *m, int64_t project_id, meta_package_cb cb, void *ctx);
+	/* Installable files beyond the keep newest of their name in their package. */
+	int (*files_beyond)(struct meta *m, int64_t project_id, int keep, meta_file_cb cb,
+			    void *ctx);
 };
 
 struct meta {

@@ -47,7 +47,22 @@ static const char schema_sql[] =
 	" file_sha1 TEXT NOT NULL, file_sha256 TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS package_files_by_name ON package_files(package_id, file_name, id);"
-	"CREATE INDEX IF NOT EXISTS package_files_by_sha ON package_files(file_sha256);";
+	"CREATE INDEX IF NOT EXISTS package_files_by_sha ON package_files(file_sha256);"
+	"CREATE TABLE IF NOT EXISTS namespace_package_settings("
+	" group_id INTEGER PRIMARY KEY REFERENCES groups(id),"
+	" generic_duplicates_allowed INTEGER NOT NULL DEFAULT 1,"
+	" generic_duplicate_exception_regex TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS package_protection_rules("
+	" id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id),"
+	" package_type TEXT NOT NULL DEFAULT 'generic', package_name_pattern TEXT NOT NULL,"
+	" minimum_access_level_for_push INTEGER NOT NULL DEFAULT 0,"
+	" minimum_access_level_for_delete INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(project_id, package_type, package_name_pattern));"
+	"CREATE TABLE IF NOT EXISTS cleanup_policies("
+	" project_id INTEGER PRIMARY KEY REFERENCES projects(id),"
+	" keep_n_duplicated_package_files INTEGER NOT NULL DEFAULT 0,"
+	" keep_n_versions INTEGER NOT NULL DEFAULT 0, older_than_days INTEGER NOT NULL DEFAULT 0,"
+	" not_downloaded_days INTEGER NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');";
 
 enum stmt_id {
 	S_BEGIN,
@@ -88,6 +103,20 @@ enum stmt_id {
 	S_SWEEP_DELETE_FILES,
 	S_SWEEP_DELETE_PKGS,
 	S_BLOB_REFERENCED,
+	S_FILE_EXISTS,
+	S_SETTINGS_GET,
+	S_SETTINGS_SET,
+	S_RULE_INSERT,
+	S_RULE_UPDATE,
+	S_RULE_DELETE,
+	S_RULE_GET,
+	S_RULES_LIST,
+	S_RULES_MATCH,
+	S_CLEANUP_GET,
+	S_CLEANUP_SET,
+	S_CLEANUP_PROJECTS,
+	S_PROJECT_PACKAGES,
+	S_FILES_BEYOND,
 	S_PKG_TOUCH,
 	S_COUNT
 };
@@ -185,6 +214,56 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
 	[S_BLOB_REFERENCED] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)",
+	[S_FILE_EXISTS] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE package_id = ?1"
+			  " AND file_name = ?2 AND status = 0)",
+	[S_SETTINGS_GET] = "SELECT generic_duplicates_allowed, generic_duplicate_exception_regex"
+			   " FROM namespace_package_settings WHERE group_id = ?1",
+	[S_SETTINGS_SET] = "INSERT INTO namespace_package_settings(group_id,"
+			   " generic_duplicates_allowed, generic_duplicate_exception_regex)"
+			   " VALUES(?1, ?2, ?3) ON CONFLICT(group_id) DO UPDATE SET"
+			   " generic_duplicates_allowed = excluded.generic_duplicates_allowed,"
+			   " generic_duplicate_exception_regex ="
+			   " excluded.generic_duplicate_exception_regex",
+	[S_RULE_INSERT] = "INSERT INTO package_protection_rules(project_id, package_name_pattern,"
+			  " minimum_access_level_for_push, minimum_access_level_for_delete)"
+			  " VALUES(?1, ?2, ?3, ?4)",
+	[S_RULE_UPDATE] = "UPDATE package_protection_rules SET package_name_pattern = ?3,"
+			  " minimum_access_level_for_push = ?4, minimum_access_level_for_delete = ?5"
+			  " WHERE project_id = ?1 AND id = ?2",
+	[S_RULE_DELETE] = "DELETE FROM package_protection_rules WHERE project_id = ?1 AND id = ?2",
+	[S_RULE_GET] = "SELECT id, project_id, package_name_pattern, minimum_access_level_for_push,"
+		       " minimum_access_level_for_delete FROM package_protection_rules"
+		       " WHERE project_id = ?1 AND id = ?2",
+	[S_RULES_LIST] = "SELECT id, project_id, package_name_pattern, minimum_access_level_for_push,"
+			 " minimum_access_level_for_delete FROM package_protection_rules"
+			 " WHERE project_id = ?1 ORDER BY id",
+	/* '*' is the only wildcard: LIKE's own % and _ (and the escape) are taken literally. */
+	[S_RULES_MATCH] = "SELECT COALESCE(MAX(minimum_access_level_for_push), 0),"
+			  " COALESCE(MAX(minimum_access_level_for_delete), 0)"
+			  " FROM package_protection_rules WHERE project_id = ?1 AND ?2 LIKE"
+			  " REPLACE(REPLACE(REPLACE(REPLACE(package_name_pattern, '\\', '\\\\'),"
+			  " '%', '\\%'), '_', '\\_'), '*', '%') ESCAPE '\\'",
+	[S_CLEANUP_GET] = "SELECT keep_n_duplicated_package_files, keep_n_versions,"
+			  " older_than_days, not_downloaded_days, keep_regex FROM cleanup_policies"
+			  " WHERE project_id = ?1",
+	[S_CLEANUP_SET] = "INSERT INTO cleanup_policies(project_id, keep_n_duplicated_package_files,"
+			  " keep_n_versions, older_than_days, not_downloaded_days, keep_regex)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(project_id) DO UPDATE SET"
+			  " keep_n_duplicated_package_files = excluded.keep_n_duplicated_package_files,"
+			  " keep_n_versions = excluded.keep_n_versions,"
+			  " older_than_days = excluded.older_than_days,"
+			  " not_downloaded_days = excluded.not_downloaded_days,"
+			  " keep_regex = excluded.keep_regex",
+	[S_CLEANUP_PROJECTS] = "SELECT project_id FROM cleanup_policies WHERE"
+			       " keep_n_duplicated_package_files > 0 OR keep_n_versions > 0 OR"
+			       " older_than_days > 0 OR not_downloaded_days > 0 ORDER BY project_id",
+	[S_PROJECT_PACKAGES] = "SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
+			       " AND p.status != 4 ORDER BY p.name, p.created_at DESC, p.id DESC",
+	[S_FILES_BEYOND] = "SELECT " FILE_COLS " FROM (SELECT f.*, ROW_NUMBER() OVER ("
+			   " PARTITION BY f.package_id, f.file_name ORDER BY f.id DESC) AS rn"
+			   " FROM package_files f JOIN packages p ON p.id = f.package_id"
+			   " WHERE p.project_id = ?1 AND p.status != 4 AND f.status = 0) f"
+			   " WHERE rn > ?2 ORDER BY f.package_id, f.file_name, f.id",
 };
 
 struct conn {
@@ -692,7 +771,25 @@ static int ms_file_publish(struct meta *m, const struct meta_publish *p,
 		return ret;
 	if ((ret = package_for_publish(c, p, now, &pkg_id)) != 0)
 		goto out;
-	sqlite3_stmt *st = stmt(c, S_FILE_INSERT);
+	sqlite3_stmt *st;
+	if (p->refuse_duplicate) {
+		/* Checked inside the write transaction: of concurrent uploads of one name,
+		 * exactly one finds no file and commits. */
+		if (!(st = stmt(c, S_FILE_EXISTS))) {
+			ret = -EIO;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, pkg_id);
+		bind_text(st, 2, p->file_name);
+		ret = step_row(st);
+		bool exists = ret == 0 && sqlite3_column_int(st, 0);
+		sqlite3_reset(st);
+		if (ret == 0 && exists)
+			ret = -EEXIST;
+		if (ret != 0)
+			goto out;
+	}
+	st = stmt(c, S_FILE_INSERT);
 	if (!st) {
 		ret = -EIO;
 		goto out;
@@ -1193,6 +1290,240 @@ static int ms_sweep_pending(struct meta *m, int (*remove_blob)(void *ctx, const 
 	}
 }
 
+static int ms_settings_get(struct meta *m, int64_t group_id, struct meta_dup_settings *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_SETTINGS_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, group_id);
+	int ret = step_row(st);
+	out->allowed = true;
+	out->exception_regex[0] = '\0';
+	if (ret == 0) {
+		out->allowed = sqlite3_column_int(st, 0) != 0;
+		copy_text(out->exception_regex, sizeof(out->exception_regex), st, 1);
+	}
+	sqlite3_reset(st);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int ms_settings_set(struct meta *m, int64_t group_id, const struct meta_dup_settings *s)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_SETTINGS_SET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, group_id);
+	sqlite3_bind_int(st, 2, s->allowed);
+	bind_text(st, 3, s->exception_regex);
+	return exec_done(st);
+}
+
+static void row_rule(sqlite3_stmt *st, struct meta_protection_rule *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->project_id = sqlite3_column_int64(st, 1);
+	copy_text(r->pattern, sizeof(r->pattern), st, 2);
+	r->push_level = sqlite3_column_int(st, 3);
+	r->delete_level = sqlite3_column_int(st, 4);
+}
+
+static int ms_rule_insert(struct meta *m, struct meta_protection_rule *r)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_RULE_INSERT) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, r->project_id);
+	bind_text(st, 2, r->pattern);
+	sqlite3_bind_int(st, 3, r->push_level);
+	sqlite3_bind_int(st, 4, r->delete_level);
+	int ret = exec_done(st);
+	if (ret == 0)
+		r->id = sqlite3_last_insert_rowid(c->db);
+	return ret;
+}
+
+static int ms_rule_update(struct meta *m, const struct meta_protection_rule *r)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_RULE_UPDATE) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, r->project_id);
+	sqlite3_bind_int64(st, 2, r->id);
+	bind_text(st, 3, r->pattern);
+	sqlite3_bind_int(st, 4, r->push_level);
+	sqlite3_bind_int(st, 5, r->delete_level);
+	int ret = exec_done(st);
+	return ret == 0 && sqlite3_changes(c->db) == 0 ? -ENOENT : ret;
+}
+
+static int ms_rule_delete(struct meta *m, int64_t project_id, int64_t rule_id)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_RULE_DELETE) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	sqlite3_bind_int64(st, 2, rule_id);
+	int ret = exec_done(st);
+	return ret == 0 && sqlite3_changes(c->db) == 0 ? -ENOENT : ret;
+}
+
+static int ms_rule_get(struct meta *m, int64_t project_id, int64_t rule_id,
+		       struct meta_protection_rule *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_RULE_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	sqlite3_bind_int64(st, 2, rule_id);
+	int ret = step_row(st);
+	if (ret == 0)
+		row_rule(st, out);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_rules_list(struct meta *m, int64_t project_id,
+			 int (*cb)(void *ctx, const struct meta_protection_rule *r), void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_RULES_LIST) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	int rc, ret = 0;
+	struct meta_protection_rule r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_rule(st, &r);
+		if ((ret = cb(ctx, &r)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_rules_match(struct meta *m, int64_t project_id, const char *package_name,
+			  int *push_level, int *delete_level)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_RULES_MATCH) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	bind_text(st, 2, package_name);
+	int ret = step_row(st);
+	if (ret == 0) {
+		*push_level = sqlite3_column_int(st, 0);
+		*delete_level = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_cleanup_get(struct meta *m, int64_t project_id, struct meta_cleanup_policy *out)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_CLEANUP_GET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	int ret = step_row(st);
+	memset(out, 0, sizeof(*out));
+	out->project_id = project_id;
+	if (ret == 0) {
+		out->keep_n_files = sqlite3_column_int(st, 0);
+		out->keep_n_versions = sqlite3_column_int(st, 1);
+		out->older_than_days = sqlite3_column_int(st, 2);
+		out->not_downloaded_days = sqlite3_column_int(st, 3);
+		copy_text(out->keep_regex, sizeof(out->keep_regex), st, 4);
+	}
+	sqlite3_reset(st);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static int ms_cleanup_set(struct meta *m, const struct meta_cleanup_policy *p)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_CLEANUP_SET) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, p->project_id);
+	sqlite3_bind_int(st, 2, p->keep_n_files);
+	sqlite3_bind_int(st, 3, p->keep_n_versions);
+	sqlite3_bind_int(st, 4, p->older_than_days);
+	sqlite3_bind_int(st, 5, p->not_downloaded_days);
+	bind_text(st, 6, p->keep_regex);
+	return exec_done(st);
+}
+
+static int ms_cleanup_projects(struct meta *m, int (*cb)(void *ctx, int64_t project_id), void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_CLEANUP_PROJECTS) : NULL;
+	if (!st)
+		return -EIO;
+	/* Collected first: cb runs deletes, which must not interleave with this read. */
+	int64_t ids[4096];
+	size_t n = 0;
+	int rc;
+	while (n < 4096 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	int ret = 0;
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = cb(ctx, ids[i]);
+	return ret;
+}
+
+static int ms_project_packages(struct meta *m, int64_t project_id, meta_package_cb cb, void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_PACKAGES) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	int rc, ret = 0;
+	struct meta_package p;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_package(st, 0, &p);
+		p.project_path[0] = '\0';
+		if ((ret = cb(ctx, &p)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_files_beyond(struct meta *m, int64_t project_id, int keep, meta_file_cb cb, void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_FILES_BEYOND) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, project_id);
+	sqlite3_bind_int(st, 2, keep);
+	int rc, ret = 0;
+	struct meta_package_file f;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_file(st, 0, &f);
+		if ((ret = cb(ctx, &f)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
 static void ms_close(struct meta *m)
 {
 	struct meta_sqlite *ms = (struct meta_sqlite *)m;
@@ -1238,6 +1569,19 @@ static const struct meta_ops sqlite_ops = {
 	.locked = ms_locked,
 	.sweep_pending = ms_sweep_pending,
 	.blob_referenced = ms_blob_referenced,
+	.settings_get = ms_settings_get,
+	.settings_set = ms_settings_set,
+	.rule_insert = ms_rule_insert,
+	.rule_update = ms_rule_update,
+	.rule_delete = ms_rule_delete,
+	.rule_get = ms_rule_get,
+	.rules_list = ms_rules_list,
+	.rules_match = ms_rules_match,
+	.cleanup_get = ms_cleanup_get,
+	.cleanup_set = ms_cleanup_set,
+	.cleanup_projects = ms_cleanup_projects,
+	.project_packages = ms_project_packages,
+	.files_beyond = ms_files_beyond,
 };
 
 struct meta *meta_sqlite_open(const char *path, const char **err)
