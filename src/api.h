@@ -16,6 +16,13 @@ extern const size_t api_routes_count;
  * Returns 0, or -1 having replied (401 for bad tokens, 403 insufficient_scope). */
 int api_identify_or_reply(struct request *r);
 
+/* The Packages API's caller: personal, project and job tokens (deploy tokens count as
+ * anonymous there); an anonymous caller may only read (401 otherwise). */
+int api_caller_or_reply(struct request *r);
+/* The group named by capture cap (id or path) if the caller may see it; 404 "404 Group Not
+ * Found" otherwise. */
+int api_group_or_reply(struct request *r, int cap, struct meta_group *g);
+
 /* Loads the project named by capture cap and the caller's abilities on it. A project that
  * does not exist or that the caller cannot see answers 404 {"message": not_found}, or, with
  * anonymous_401, 401 to anonymous callers. Returns 0, or -1 having replied. */
@@ -76,6 +83,16 @@ void group_packages_list_done(struct request *r);
  * deleting pkg; returns 0 when the delete may go ahead, -1 having replied. */
 int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
 				const struct meta_package *pkg);
+
+/* Publishing policies over REST (api_policies.c). */
+void settings_get_done(struct request *r);
+void settings_put_done(struct request *r);
+void rules_list_done(struct request *r);
+void rules_create_done(struct request *r);
+void rules_update_done(struct request *r);
+void rules_delete_done(struct request *r);
+void cleanup_policy_get_done(struct request *r);
+void cleanup_policy_put_done(struct request *r);
 
 /* Serves a stored file with the download headers; shared by the generic and by-id
  * downloads. checksum_headers adds X-Checksum-SHA256/SHA1/MD5. */

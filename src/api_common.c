@@ -13,8 +13,19 @@
 #define PACKAGES "/api/v4/projects/:id/packages"
 #define READ(method, pattern, done) {method, pattern, api_read_start, NULL, done, NULL}
 
+#define BODY(method, pattern, done) {method, pattern, api_read_start, http_body_collect, done, NULL}
+
+/* First match wins: the policy routes come before ".../packages/:package_id". */
 const struct route api_routes[] = {
 	READ(HTTP_GET, "/api/v4/user", api_user_done),
+	READ(HTTP_GET, "/api/v4/groups/:id/packages/settings", settings_get_done),
+	BODY(HTTP_PUT, "/api/v4/groups/:id/packages/settings", settings_put_done),
+	READ(HTTP_GET, PACKAGES "/protection/rules", rules_list_done),
+	BODY(HTTP_POST, PACKAGES "/protection/rules", rules_create_done),
+	BODY(HTTP_PATCH, PACKAGES "/protection/rules/:rule_id", rules_update_done),
+	READ(HTTP_DELETE, PACKAGES "/protection/rules/:rule_id", rules_delete_done),
+	READ(HTTP_GET, PACKAGES "/cleanup_policy", cleanup_policy_get_done),
+	BODY(HTTP_PUT, PACKAGES "/cleanup_policy", cleanup_policy_put_done),
 	READ(HTTP_GET, GENERIC "/files", generic_files_done),
 	READ(HTTP_GET, GENERIC "/*file", generic_download_done),
 	READ(HTTP_DELETE, GENERIC, generic_delete_version_done),
@@ -277,6 +288,50 @@ int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
 	if (blocked) {
 		http_reply_message(r, MHD_HTTP_FORBIDDEN,
 				   "403 Forbidden - Package is deletion protected.");
+		return -1;
+	}
+	return 0;
+}
+
+int api_caller_or_reply(struct request *r)
+{
+	if (api_identify_or_reply(r) != 0)
+		return -1;
+	if (r->ident.kind == IDENT_DEPLOY)
+		memset(&r->ident, 0, sizeof(r->ident));
+	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
+		http_reply_unauthorized(r);
+		return -1;
+	}
+	return 0;
+}
+
+int api_group_or_reply(struct request *r, int cap, struct meta_group *g)
+{
+	struct meta *m = r->app->meta;
+	char ref[FULL_PATH_MAX + 1], *end;
+	int ret = -ENOENT;
+	if (http_capture(r, cap, ref, sizeof(ref)) == 0 && ref[0]) {
+		long long id = strtoll(ref, &end, 10);
+		ret = *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
+	}
+	const struct identity *id = &r->ident;
+	bool visible = false;
+	if (ret == 0) {
+		visible = g->visibility == VIS_PUBLIC ||
+			  (id->kind == IDENT_USER && (g->visibility == VIS_INTERNAL || id->user.is_admin));
+		if (!visible && id->kind == IDENT_USER) {
+			enum access_level level = ACCESS_NONE;
+			ret = m->ops->group_access_level(m, id->user.id, g->id, &level);
+			visible = level >= ACCESS_GUEST;
+		}
+	}
+	if (ret != 0 && ret != -ENOENT) {
+		http_reply_internal(r, "group lookup failed", ret);
+		return -1;
+	}
+	if (ret == -ENOENT || !visible) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
 		return -1;
 	}
 	return 0;

@@ -24,26 +24,11 @@ static bool displayable(enum package_status s)
 	return s == PKG_DEFAULT || s == PKG_ERROR || s == PKG_DEPRECATED;
 }
 
-/* The Packages API takes personal, project and job tokens, not deploy tokens: those
- * callers are anonymous here. Anonymous callers may only read. */
-static int caller_or_reply(struct request *r)
-{
-	if (api_identify_or_reply(r) != 0)
-		return -1;
-	if (r->ident.kind == IDENT_DEPLOY)
-		memset(&r->ident, 0, sizeof(r->ident));
-	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
-		http_reply_unauthorized(r);
-		return -1;
-	}
-	return 0;
-}
-
 /* Caller and project, then the ability the method needs: read_package, or
  * destroy_package for DELETE. */
 static int project_or_reply(struct request *r, struct meta_project *project, struct abilities *ab)
 {
-	if (caller_or_reply(r) != 0 ||
+	if (api_caller_or_reply(r) != 0 ||
 	    api_project_or_reply_as(r, CAP_ID, "404 Project Not Found", false, project, ab) != 0)
 		return -1;
 	bool allowed = r->method == HTTP_DELETE ? ab->destroy_package : ab->read_package;
@@ -390,38 +375,6 @@ static int collect_readable(void *ctx, const struct meta_project *p)
 	return 0;
 }
 
-/* The group the URL names, if the caller may see it; 404 "404 Group Not Found" otherwise. */
-static int group_or_reply(struct request *r, struct meta_group *g)
-{
-	struct meta *m = r->app->meta;
-	char ref[FULL_PATH_MAX + 1], *end;
-	int ret = -ENOENT;
-	if (http_capture(r, CAP_ID, ref, sizeof(ref)) == 0 && ref[0]) {
-		long long id = strtoll(ref, &end, 10);
-		ret = *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
-	}
-	bool visible = false;
-	if (ret == 0) {
-		const struct identity *id = &r->ident;
-		visible = g->visibility == VIS_PUBLIC ||
-			  (id->kind == IDENT_USER && (g->visibility == VIS_INTERNAL || id->user.is_admin));
-		if (!visible && id->kind == IDENT_USER) {
-			enum access_level level = ACCESS_NONE;
-			ret = m->ops->group_access_level(m, id->user.id, g->id, &level);
-			visible = level >= ACCESS_GUEST;
-		}
-	}
-	if (ret != 0 && ret != -ENOENT) {
-		http_reply_internal(r, "group lookup failed", ret);
-		return -1;
-	}
-	if (ret == -ENOENT || !visible) {
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
-		return -1;
-	}
-	return 0;
-}
-
 void group_packages_list_done(struct request *r)
 {
 	struct meta_group g;
@@ -429,7 +382,7 @@ void group_packages_list_done(struct request *r)
 	struct page pg;
 	char name[PACKAGE_NAME_MAX + 1], version[PACKAGE_VERSION_MAX + 1];
 	bool no_match, direct_only = false;
-	if (caller_or_reply(r) != 0 || group_or_reply(r, &g) != 0 ||
+	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g) != 0 ||
 	    api_bool_or_reply(r, "exclude_subgroups", &direct_only) != 0 ||
 	    package_query_or_reply(r, &q, &pg, name, sizeof(name), version, sizeof(version), true,
 				   &no_match) != 0)

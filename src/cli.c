@@ -31,13 +31,27 @@ const char *cli_value(const struct cli_opt *opts, size_t nopts, const char *name
 int cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,
 	      size_t npos_expected, const char **data_dir)
 {
+	size_t npos;
+	if (cli_parse_n(argc, argv, opts, nopts, pos, npos_expected, &npos, data_dir) != 0)
+		return -1;
+	if (npos != npos_expected) {
+		cli_fail("expected %zu argument%s, got %zu", npos_expected,
+			 npos_expected == 1 ? "" : "s", npos);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,
+		size_t maxpos, size_t *npos_out, const char **data_dir)
+{
 	size_t npos = 0;
 	const char *env = getenv("DEPOT_DATA");
 	*data_dir = env && *env ? env : "./depot-data";
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-			if (npos >= npos_expected || npos >= CLI_MAX_POS) {
+			if (npos >= maxpos) {
 				cli_fail("unexpected argument '%s'", a);
 				return -1;
 			}
@@ -76,11 +90,7 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const c
 			return -1;
 		}
 	}
-	if (npos != npos_expected) {
-		cli_fail("expected %zu argument%s, got %zu", npos_expected,
-			 npos_expected == 1 ? "" : "s", npos);
-		return -1;
-	}
+	*npos_out = npos;
 	return 0;
 }
 
@@ -102,4 +112,15 @@ struct meta *cli_open_meta(const char *data_dir, bool *created)
 	if (created)
 		*created = !exists;
 	return m;
+}
+
+int cli_print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!s)
+		return cli_fail("cannot format JSON");
+	printf("%s\n", s);
+	free(s);
+	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "meta.h"
 
 struct cli_opt {
@@ -23,6 +25,10 @@ struct cli_opt {
  * Positional arguments go to pos. Returns 0, or -1 having printed the error. */
 int cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,
 	      size_t npos_expected, const char **data_dir);
+
+/* The same with up to maxpos positional arguments; *npos tells how many came. */
+int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,
+		size_t maxpos, size_t *npos, const char **data_dir);
 
 /* Prints "depot: <message>" on stderr and returns 1, for `return cli_fail(...)`. */
 __attribute__((format(printf, 1, 2))) int cli_fail(const char *fmt, ...);
@@ -41,6 +47,12 @@ int cli_member(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_gc(int argc, char **argv);
+int cli_settings(int argc, char **argv);
+int cli_protection(int argc, char **argv);
+int cli_cleanup_policy(int argc, char **argv);
+int cli_cleanup(int argc, char **argv);
+/* Prints a JSON value on stdout (compact, one line) and frees it; 1 if it is NULL. */
+int cli_print_json(json_t *j);
 
 /* Shared by the admin commands and the demo bootstrap: creates a token and prints it
  * (alone, or as JSON). Returns 0 or an errno-style negative value. */

@@ -13,7 +13,9 @@
 #include "api.h"
 #include "app.h"
 #include "cli.h"
+#include "cleanup.h"
 #include "gc.h"
+#include "timeutil.h"
 #include "http.h"
 #include "log.h"
 
@@ -70,10 +72,12 @@ static void print_demo(int64_t pid, const char *secret, const char *host, unsign
 	fflush(stdout);
 }
 
-/* The periodic sweep runs on its own thread so a long one never delays a request. */
+/* Maintenance (the gc sweep, and the cleanup policies every cleanup_s) runs on its own
+ * thread so a long run never delays a request. */
 struct gc_thread {
 	struct app *app;
 	int64_t interval_s;
+	int64_t cleanup_s; /* 0: never */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
@@ -83,6 +87,7 @@ struct gc_thread {
 static void *gc_loop(void *arg)
 {
 	struct gc_thread *t = arg;
+	int64_t next_cleanup = t->cleanup_s ? now_ms() + t->cleanup_s * 1000 : 0;
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		struct timespec until;
@@ -93,8 +98,16 @@ static void *gc_loop(void *arg)
 		if (t->stop)
 			break;
 		pthread_mutex_unlock(&t->lock);
+		int64_t removed, now = now_ms();
+		int ret = 0;
+		if (next_cleanup && now >= next_cleanup) {
+			ret = cleanup_run(t->app->meta, 0, false, now, NULL, NULL, &removed);
+			if (ret != 0)
+				log_line("depot: cleanup failed: %s", strerror(-ret));
+			next_cleanup = now + t->cleanup_s * 1000;
+		}
 		struct gc_stats st;
-		int ret = gc_run(t->app->meta, t->app->blobs, 3600, &st);
+		ret = gc_run(t->app->meta, t->app->blobs, 3600, &st);
 		if (ret != 0)
 			log_line("depot: gc failed: %s", strerror(-ret));
 		pthread_mutex_lock(&t->lock);
@@ -137,10 +150,18 @@ int cli_serve(int argc, char **argv)
 		{.name = "demo"},
 		{.name = "external-url", .has_value = true},
 		{.name = "gc-interval", .has_value = true},
+		{.name = "cleanup-interval", .has_value = true},
 	};
 	const char *data;
-	if (cli_parse(argc, argv, opts, 6, NULL, 0, &data) != 0)
+	if (cli_parse(argc, argv, opts, 7, NULL, 0, &data) != 0)
 		return 2;
+	long long cleanup_interval = 43200; /* GitLab runs cleanup policies every 12 hours */
+	if (opts[6].present) {
+		char *end;
+		cleanup_interval = strtoll(opts[6].value, &end, 10);
+		if (*end || cleanup_interval < 0)
+			return cli_fail("--cleanup-interval takes seconds (0: never)");
+	}
 	long long gc_interval = 600;
 	if (opts[5].present) {
 		char *end;
@@ -201,10 +222,15 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	struct gc_stats st;
 	gc_run(m, bs, 0, &st); /* staged uploads of a crashed run, and what it left half-done */
-	struct gc_thread gct = {.app = &app, .interval_s = gc_interval};
+	/* The thread ticks at the shorter of the two intervals. */
+	struct gc_thread gct = {.app = &app, .cleanup_s = cleanup_interval,
+				.interval_s = gc_interval && cleanup_interval
+						      ? (gc_interval < cleanup_interval ? gc_interval
+											: cleanup_interval)
+						      : (gc_interval ? gc_interval : cleanup_interval)};
 	pthread_mutex_init(&gct.lock, NULL);
 	pthread_cond_init(&gct.wake, NULL);
-	bool gc_started = gc_interval > 0 && pthread_create(&gct.thread, NULL, gc_loop, &gct) == 0;
+	bool gc_started = gct.interval_s > 0 && pthread_create(&gct.thread, NULL, gc_loop, &gct) == 0;
 	if (demo_pid)
 		print_demo(demo_pid, demo_secret, host, http_server_port(srv));
 	int sig = 0;

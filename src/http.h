@@ -54,7 +54,17 @@ struct request {
 	uint64_t bytes_out;
 	int64_t start_us;
 	void *state; /* the route's own; released by route->on_free */
+	char *body;  /* collected by http_body_collect; freed with the request */
+	size_t body_len;
 };
+
+#define HTTP_BODY_MAX (64u << 10)
+
+/* An on_body handler for small bodies (JSON settings): collects up to HTTP_BODY_MAX bytes,
+ * answering 413 past that. */
+void http_body_collect(struct request *r, const char *data, size_t len);
+/* The collected body as a JSON object, or NULL having replied 400. */
+json_t *http_body_json(struct request *r);
 
 /* Decodes capture i into out (cap bytes). Returns 0, or -1 if malformed or too long. */
 int http_capture(const struct request *r, int i, char *out, size_t cap);

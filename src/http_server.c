@@ -229,6 +229,36 @@ void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t size,
 	queue(r, status, resp);
 }
 
+void http_body_collect(struct request *r, const char *data, size_t len)
+{
+	if (r->body_len + len > HTTP_BODY_MAX) {
+		http_reply_message(r, MHD_HTTP_CONTENT_TOO_LARGE, "413 Request Entity Too Large");
+		return;
+	}
+	char *grown = realloc(r->body, r->body_len + len + 1);
+	if (!grown) {
+		http_reply_internal(r, "out of memory", -ENOMEM);
+		return;
+	}
+	r->body = grown;
+	memcpy(r->body + r->body_len, data, len);
+	r->body_len += len;
+	r->body[r->body_len] = '\0';
+}
+
+json_t *http_body_json(struct request *r)
+{
+	json_error_t err;
+	json_t *j = r->body ? json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &err) : NULL;
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		http_reply_message(r, MHD_HTTP_BAD_REQUEST,
+				   "400 Bad request - the body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
 static const struct route *find_route(const struct http_server *s, struct request *r)
 {
 	for (size_t i = 0; i < s->nroutes; i++) {
@@ -342,6 +372,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->route->on_free(r);
 	if (r->pending)
 		MHD_destroy_response(r->pending);
+	free(r->body);
 	free(ro->private_token_param);
 	free(ro->job_token_param);
 	free(ro);

@@ -11,7 +11,9 @@ static const struct {
 } commands[] = {
 	{"serve", cli_serve},	  {"user", cli_user},	{"group", cli_group},
 	{"project", cli_project}, {"member", cli_member}, {"token", cli_token},
-	{"gc", cli_gc},
+	{"gc", cli_gc},		  {"settings", cli_settings},
+	{"protection", cli_protection}, {"cleanup-policy", cli_cleanup_policy},
+	{"cleanup", cli_cleanup},
 };
 
 static int usage(void)
@@ -24,6 +26,10 @@ static int usage(void)
 	      "       depot token create personal|project|deploy|job ... [--json]\n"
 	      "       depot token revoke ID\n"
 	      "       depot gc\n"
+	      "       depot settings set|show --group PATH [key=value ...]\n"
+	      "       depot protection add|list|remove --project PATH ...\n"
+	      "       depot cleanup-policy set|show --project PATH ...\n"
+	      "       depot cleanup run [--project PATH] [--dry-run]\n"
 	      "Every command takes --data DIR (default $DEPOT_DATA or ./depot-data).\n",
 	      stderr);
 	return 2;

@@ -3,7 +3,9 @@
 #ifndef DEPOT_POLICY_H
 #define DEPOT_POLICY_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "auth.h"
 #include "meta.h"
@@ -23,5 +25,15 @@ enum protected_action { PROTECT_PUSH, PROTECT_DELETE };
 int policy_protected(struct meta *m, const struct identity *id, const struct abilities *ab,
 		     int64_t project_id, const char *name, enum protected_action action,
 		     bool *blocked);
+
+/* Shared by the command line and the REST API, so both validate and print alike.
+ * The updaters apply the fields present in a JSON object (unknown keys are ignored) and
+ * return 0, or -1 with a message such as "<field> does not have a valid value" in err. */
+int policy_settings_update(struct meta_dup_settings *s, json_t *in, char *err, size_t cap);
+int policy_rule_update(struct meta_protection_rule *r, json_t *in, char *err, size_t cap);
+int policy_cleanup_update(struct meta_cleanup_policy *p, json_t *in, char *err, size_t cap);
+json_t *policy_settings_json(const struct meta_dup_settings *s);
+json_t *policy_rule_json(const struct meta_protection_rule *r);
+json_t *policy_cleanup_json(const struct meta_cleanup_policy *p);
 
 #endif
