@@ -175,10 +175,13 @@ int cli_cleanup_policy(int argc, char **argv)
 	char err[256];
 	int rc = 0, ret = m->ops->cleanup_get(m, p.id, &pol);
 	/* The same field names as the REST body, so both validate alike. */
-	json_t *in = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "keep_n_duplicated_package_files",
-			       opts[1].value, "keep_n_versions", opts[2].value, "older_than_days",
-			       opts[3].value, "not_downloaded_days", opts[4].value, "keep_regex",
-			       opts[5].value);
+	static const char *const fields[] = {NULL, "keep_n_duplicated_package_files",
+					     "keep_n_versions", "older_than_days",
+					     "not_downloaded_days", "keep_regex"};
+	json_t *in = json_object();
+	for (int i = 1; i < 6; i++)
+		if (opts[i].present)
+			json_object_set_new(in, fields[i], json_string(opts[i].value));
 	if (ret != 0)
 		rc = cli_fail("cannot read the policy: %s", strerror(-ret));
 	else if (!set)
