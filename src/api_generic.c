@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "conditional.h"
 #include "digest.h"
 #include "log.h"
 #include "policy.h"
@@ -29,6 +30,7 @@ struct upload {
 	int status; /* -1: not given */
 	bool select_file;
 	bool refuse_duplicate;
+	struct expected_digests expected;
 	struct blob_writer *writer;
 	struct digest3 *digest;
 };
@@ -145,6 +147,49 @@ static int policies_or_reply(struct request *r, struct upload *u, const struct a
 	return 0;
 }
 
+/* The digests the client announced, checked once the body is in. */
+static int expected_or_reply(struct request *r, struct expected_digests *e)
+{
+	static const char *const headers[] = {"Content-MD5", "Content-Digest", "Repr-Digest",
+					      "X-Checksum-Md5", "X-Checksum-Sha1",
+					      "X-Checksum-Sha256"};
+	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		const char *v = http_header(r, headers[i]);
+		if (v && expected_add(e, headers[i], v) != 0) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "400 Bad request - malformed %s header", headers[i]);
+			http_reply_message(r, MHD_HTTP_BAD_REQUEST, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Compares what arrived with what the client announced; replies 400 on a mismatch. */
+static int digests_match_or_reply(struct request *r, const struct expected_digests *e,
+				  const struct digest_hex *got)
+{
+	const struct {
+		const char *want, *have, *from;
+	} checks[] = {
+		{e->md5, got->md5, e->md5_from},
+		{e->sha1, got->sha1, e->sha1_from},
+		{e->sha256, got->sha256, e->sha256_from},
+		{e->sha512, got->sha512, e->sha512_from},
+	};
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if (!checks[i].want[0] || strcmp(checks[i].want, checks[i].have) == 0)
+			continue;
+		char msg[400];
+		snprintf(msg, sizeof(msg),
+			 "400 Bad request - %s checksum mismatch: expected %s, received %s",
+			 checks[i].from, checks[i].want, checks[i].have);
+		http_reply_message(r, MHD_HTTP_BAD_REQUEST, msg);
+		return -1;
+	}
+	return 0;
+}
+
 static void reply_too_large(struct request *r)
 {
 	http_reply_message(r, MHD_HTTP_BAD_REQUEST, "400 Bad request - File is too large");
@@ -177,6 +222,7 @@ void generic_upload_start(struct request *r)
 	r->state = u;
 	struct abilities ab;
 	if (target_or_reply(r, &u->t) != 0 || upload_params_or_reply(r, u) != 0 ||
+	    expected_or_reply(r, &u->expected) != 0 ||
 	    api_project_or_reply(r, CAP_ID, "404 Not Found", &u->project, &ab) != 0)
 		return;
 	if (!ab.create_package) {
@@ -202,7 +248,7 @@ void generic_upload_start(struct request *r)
 		reply_storage_error(r, ret, "cannot stage the upload");
 		return;
 	}
-	if (!(u->digest = digest3_new()))
+	if (!(u->digest = digest3_new(u->expected.sha512[0] != '\0')))
 		http_reply_internal(r, "out of memory", -ENOMEM);
 }
 
@@ -267,6 +313,10 @@ void generic_upload_done(struct request *r)
 	if (digest3_final(u->digest, &dh) != 0) {
 		upload_discard(r);
 		http_reply_internal(r, "digest failed", -EIO);
+		return;
+	}
+	if (digests_match_or_reply(r, &u->expected, &dh) != 0) {
+		upload_discard(r);
 		return;
 	}
 	struct meta_publish p = {
@@ -368,6 +418,29 @@ void generic_download_done(struct request *r)
 	api_send_file(r, &pkg, &f);
 }
 
+/* If-None-Match, else If-Modified-Since: may the client use its copy? */
+static bool not_modified(struct request *r, const char *etag, time_t last_modified)
+{
+	const char *inm = http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm)
+		return etag_list_matches(inm, etag);
+	const char *ims = http_header(r, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	time_t since;
+	return ims && http_date_parse(ims, &since) == 0 && last_modified <= since;
+}
+
+/* If-Range: the range applies only to the representation the client has. Entity tags
+ * compare strongly (a weak tag never matches); dates must equal Last-Modified. */
+static bool if_range_holds(struct request *r, const char *etag, const char *last_modified)
+{
+	const char *v = http_header(r, MHD_HTTP_HEADER_IF_RANGE);
+	if (!v)
+		return true;
+	if (v[0] == '"' || strncmp(v, "W/", 2) == 0)
+		return strcmp(v, etag) == 0;
+	return strcmp(v, last_modified) == 0;
+}
+
 void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f)
 {
@@ -387,18 +460,56 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 				 (long long)pkg->id, strerror(-ret));
 	}
 	const char *slash = strrchr(f->file_name, '/');
-	char disposition[2 * 3 * FILE_NAME_MAX + 64];
+	char disposition[2 * 3 * FILE_NAME_MAX + 64], etag[SHA256_HEX_LEN + 3], last_mod[30];
+	char content_range[80] = "";
 	content_disposition(slash ? slash + 1 : f->file_name, disposition, sizeof(disposition));
+	snprintf(etag, sizeof(etag), "\"%s\"", f->digests.sha256);
+	time_t mtime = (time_t)(f->created_at_ms / 1000);
+	http_date_format(mtime, last_mod);
 	const char *headers[] = {
-		MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream",
-		MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition,
-		"Content-Transfer-Encoding", "binary",
+		"ETag", etag,
+		MHD_HTTP_HEADER_LAST_MODIFIED, last_mod,
 		"X-Checksum-SHA256", f->digests.sha256,
 		"X-Checksum-SHA1", f->digests.sha1,
 		"X-Checksum-MD5", f->digests.md5,
+		MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes",
+		MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream",
+		MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition,
+		"Content-Transfer-Encoding", "binary",
+		NULL, NULL, /* Content-Range, when there is one */
 		NULL,
 	};
-	http_reply_fd(r, MHD_HTTP_OK, br.fd, br.size, headers);
+	const size_t content_range_at = 18;
+	if (not_modified(r, etag, mtime)) {
+		blob_reader_close(&br);
+		headers[10] = NULL; /* a 304 carries the validators and checksums only */
+		http_reply_empty(r, MHD_HTTP_NOT_MODIFIED, headers);
+		return;
+	}
+	uint64_t start = 0, len = br.size;
+	const char *range = http_header(r, MHD_HTTP_HEADER_RANGE);
+	enum range_result rr = range && if_range_holds(r, etag, last_mod)
+				       ? range_parse(range, br.size, &start, &len)
+				       : RANGE_NONE;
+	if (rr == RANGE_UNSATISFIABLE) {
+		blob_reader_close(&br);
+		snprintf(content_range, sizeof(content_range), "bytes */%llu",
+			 (unsigned long long)br.size);
+		const char *h416[] = {MHD_HTTP_HEADER_CONTENT_RANGE, content_range, "ETag", etag, NULL};
+		http_reply_json_headers(r, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+					json_pack("{s:s}", "message", "416 Range Not Satisfiable"),
+					h416);
+		return;
+	}
+	if (rr == RANGE_OK) {
+		snprintf(content_range, sizeof(content_range), "bytes %llu-%llu/%llu",
+			 (unsigned long long)start, (unsigned long long)(start + len - 1),
+			 (unsigned long long)br.size);
+		headers[content_range_at] = MHD_HTTP_HEADER_CONTENT_RANGE;
+		headers[content_range_at + 1] = content_range;
+	}
+	http_reply_fd(r, rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, br.fd, start, len,
+		      headers);
 }
 
 static int file_to_json(void *ctx, const struct meta_package_file *f)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 struct digest3 {
-	EVP_MD_CTX *md5, *sha1, *sha256;
+	EVP_MD_CTX *md5, *sha1, *sha256, *sha512;
 };
 
 void hex_encode(const unsigned char *in, size_t len, char *out)
@@ -25,10 +25,11 @@ void digest3_free(struct digest3 *d)
 	EVP_MD_CTX_free(d->md5);
 	EVP_MD_CTX_free(d->sha1);
 	EVP_MD_CTX_free(d->sha256);
+	EVP_MD_CTX_free(d->sha512);
 	free(d);
 }
 
-struct digest3 *digest3_new(void)
+struct digest3 *digest3_new(bool with_sha512)
 {
 	struct digest3 *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -42,6 +43,11 @@ struct digest3 *digest3_new(void)
 		digest3_free(d);
 		return NULL;
 	}
+	if (with_sha512 && (!(d->sha512 = EVP_MD_CTX_new()) ||
+			    !EVP_DigestInit_ex(d->sha512, EVP_sha512(), NULL))) {
+		digest3_free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -50,6 +56,8 @@ void digest3_update(struct digest3 *d, const void *data, size_t len)
 	EVP_DigestUpdate(d->md5, data, len);
 	EVP_DigestUpdate(d->sha1, data, len);
 	EVP_DigestUpdate(d->sha256, data, len);
+	if (d->sha512)
+		EVP_DigestUpdate(d->sha512, data, len);
 }
 
 int digest3_final(struct digest3 *d, struct digest_hex *out)
@@ -65,6 +73,12 @@ int digest3_final(struct digest3 *d, struct digest_hex *out)
 	if (!EVP_DigestFinal_ex(d->sha256, buf, &n))
 		return -1;
 	hex_encode(buf, n, out->sha256);
+	out->sha512[0] = '\0';
+	if (d->sha512) {
+		if (!EVP_DigestFinal_ex(d->sha512, buf, &n))
+			return -1;
+		hex_encode(buf, n, out->sha512);
+	}
 	return 0;
 }
 

@@ -2,22 +2,26 @@
 #ifndef DEPOT_DIGEST_H
 #define DEPOT_DIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MD5_HEX_LEN 32
 #define SHA1_HEX_LEN 40
 #define SHA256_HEX_LEN 64
+#define SHA512_HEX_LEN 128
 
 struct digest_hex {
 	char md5[MD5_HEX_LEN + 1];
 	char sha1[SHA1_HEX_LEN + 1];
 	char sha256[SHA256_HEX_LEN + 1];
+	char sha512[SHA512_HEX_LEN + 1]; /* empty unless asked for */
 };
 
 struct digest3;
 
-/* Returns NULL when out of memory. digest3_free accepts NULL. */
-struct digest3 *digest3_new(void);
+/* Returns NULL when out of memory. digest3_free accepts NULL. With_sha512 adds SHA-512,
+ * for clients that send a sha-512 Content-Digest to be checked. */
+struct digest3 *digest3_new(bool with_sha512);
 void digest3_update(struct digest3 *d, const void *data, size_t len);
 /* Writes the three lowercase hex digests; the context may not be updated afterwards. */
 int digest3_final(struct digest3 *d, struct digest_hex *out);

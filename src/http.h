@@ -97,10 +97,12 @@ void http_reply_unauthorized(struct request *r);
 void http_reply_auth_error(struct request *r, enum auth_error err);
 /* 500 with GitLab's body, logging why. */
 void http_reply_internal(struct request *r, const char *why, int err);
-/* Serves fd (owned by the reply from now on) with extra headers as name/value pairs,
- * NULL-terminated. */
-void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t size,
+/* Serves size bytes of fd from offset (fd is owned by the reply from now on) with extra
+ * headers as name/value pairs, NULL-terminated. */
+void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t offset, uint64_t size,
 		   const char *const *headers);
+/* A reply without a body (304), with extra headers. */
+void http_reply_empty(struct request *r, unsigned status, const char *const *headers);
 
 struct http_server;
 struct http_options {

@@ -214,10 +214,18 @@ void http_reply_internal(struct request *r, const char *why, int err)
 	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
 }
 
-void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t size,
+void http_reply_empty(struct request *r, unsigned status, const char *const *headers)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	for (size_t i = 0; resp && headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	queue(r, status, resp);
+}
+
+void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t offset, uint64_t size,
 		   const char *const *headers)
 {
-	struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(size, fd, offset);
 	if (!resp) {
 		close(fd);
 		http_reply_internal(r, "cannot create a file response", -ENOMEM);
