@@ -151,9 +151,10 @@ int cli_serve(int argc, char **argv)
 		{.name = "external-url", .has_value = true},
 		{.name = "gc-interval", .has_value = true},
 		{.name = "cleanup-interval", .has_value = true},
+		{.name = "max-connections", .has_value = true},
 	};
 	const char *data;
-	if (cli_parse(argc, argv, opts, 7, NULL, 0, &data) != 0)
+	if (cli_parse(argc, argv, opts, 8, NULL, 0, &data) != 0)
 		return 2;
 	long long cleanup_interval = 43200; /* GitLab runs cleanup policies every 12 hours */
 	if (opts[6].present) {
@@ -170,11 +171,16 @@ int cli_serve(int argc, char **argv)
 			return cli_fail("--gc-interval takes seconds (0: never)");
 	}
 	const char *listen = opts[0].present ? opts[0].value : "127.0.0.1:8080";
-	struct http_options hopt = {.threads = 4};
+	struct http_options hopt = {.threads = 4, .max_connections = 4096};
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
 		return cli_fail("--listen takes HOST:PORT");
 	hopt.host = host;
+	if (opts[7].present) {
+		hopt.max_connections = (unsigned)strtoul(opts[7].value, NULL, 10);
+		if (hopt.max_connections < 1 || hopt.max_connections > 1000000)
+			return cli_fail("--max-connections takes 1 to 1000000");
+	}
 	hopt.external_url = opts[4].value;
 	uint64_t max_size = 5368709120ULL;
 	if (opts[1].present) {

@@ -109,6 +109,7 @@ struct http_options {
 	const char *host;
 	unsigned port;
 	unsigned threads;
+	unsigned max_connections;
 	const char *external_url; /* base of absolute URLs in replies; NULL: from Host */
 };
 /* Starts serving the route table; returns NULL on failure (message on stderr). */

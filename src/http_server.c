@@ -430,6 +430,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
 		unescape_none, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!s->daemon) {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# make bench: depot against Debian's nginx (static files with sendfile; WebDAV PUT) on
+# loopback in the same run, rounds alternated, medians of BENCH_ROUNDS (default 5). Prints
+# one table of depot/nginx ratios and writes it to bench/results/latest.md.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${BENCH_ROUNDS:-5}
+DUR=${BENCH_DURATION:-5}
+ROWS_BIG=${BENCH_ROWS:-1000000}
+DEPOT=$root/build/depot
+
+need=""
+for p in nginx wrk curl python3; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
+if [ -n "$need" ]; then
+  # keep the package from starting its own nginx on port 80
+  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need
+fi
+make -C "$root" -s all
+cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$root/build/bench-seed" "$root/bench/seed.c" \
+  $(ls "$root"/build/obj/*.o | grep -v '/main.o$') $(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpcre2-8) -lpthread
+
+work=$(mktemp -d /var/tmp/depot-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+results=$work/results.txt
+: > "$results"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== preparing data in $work"
+head -c 1024 /dev/urandom > "$work/1K.bin"
+head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/1G.bin"
+
+# depot: one project, a token, the two files
+DPORT=$(free_port)
+D=$work/depot
+$DEPOT user create bench --data "$D" 2>/dev/null
+$DEPOT group create bench --data "$D" 2>/dev/null
+PID=$($DEPOT project create bench/p --data "$D" 2>/dev/null)
+$DEPOT member add --project bench/p --user bench --role maintainer --data "$D"
+TOK=$($DEPOT token create personal --user bench --scopes api --data "$D" 2>/dev/null)
+$DEPOT serve --data "$D" --listen 127.0.0.1:$DPORT --gc-interval 0 --cleanup-interval 0 \
+  --max-file-size 0 > "$work/depot.log" 2>&1 &
+DEPOT_PID=$!; pids+=($DEPOT_PID)
+DBASE=http://127.0.0.1:$DPORT/api/v4/projects/$PID/packages/generic
+for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$DPORT/" && break; sleep 0.1; done
+curl -sf -o /dev/null -H "PRIVATE-TOKEN: $TOK" -T "$work/1K.bin" "$DBASE/bench/1/1K.bin"
+curl -sf -o /dev/null -H "PRIVATE-TOKEN: $TOK" -T "$work/1G.bin" "$DBASE/bench/1/1G.bin"
+
+# nginx: the reference configuration of ../shared/bench-reference, on a free port
+NPORT=$(free_port)
+N=$work/nginx
+mkdir -p "$N/logs" "$N/tmp" "$work/www/static" "$work/www/dav"
+cp "$work/1K.bin" "$work/1G.bin" "$work/www/static/"
+cat > "$N/nginx.conf" <<CONF
+user root;
+worker_processes 2;
+pid $N/nginx.pid;
+error_log $N/logs/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 4096; }
+http {
+    sendfile on; tcp_nopush on; tcp_nodelay on; access_log off;
+    keepalive_timeout 65; keepalive_requests 100000;
+    types { application/octet-stream bin; } default_type application/octet-stream;
+    client_body_temp_path $N/tmp/client_body; proxy_temp_path $N/tmp/proxy;
+    fastcgi_temp_path $N/tmp/fastcgi; uwsgi_temp_path $N/tmp/uwsgi; scgi_temp_path $N/tmp/scgi;
+    server {
+        listen 127.0.0.1:$NPORT backlog=4096;
+        root $work/www;
+        location /static/ { }
+        location /dav/ { dav_methods PUT DELETE; create_full_put_path on;
+                         dav_access user:rw group:r all:r; client_max_body_size 0;
+                         client_body_buffer_size 128k; }
+    }
+}
+CONF
+nginx -c "$N/nginx.conf" -p "$N/" -g 'daemon off;' &
+pids+=($!)
+NBASE=http://127.0.0.1:$NPORT
+for i in $(seq 50); do curl -s -o /dev/null "$NBASE/static/1K.bin" && break; sleep 0.1; done
+
+wrk_rps() { wrk -t2 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {print $2}'; }
+reset_peak() { echo 5 > /proc/$DEPOT_PID/clear_refs; }
+peak_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$DEPOT_PID/status; }
+rec() { echo "$1 $2 $3" >> "$results"; echo "   $1 $2 $3"; }
+
+get_small() {
+  if [ "$1" = depot ]; then reset_peak; rec get_small depot "$(wrk_rps -H "PRIVATE-TOKEN: $TOK" "$DBASE/bench/1/1K.bin")"
+    rec rss_get_small depot "$(peak_mib)"
+  else rec get_small nginx "$(wrk_rps "$NBASE/static/1K.bin")"; fi
+}
+get_big() {
+  local url=$NBASE/static/1G.bin h=()
+  [ "$1" = depot ] && url=$DBASE/bench/1/1G.bin && h=(-H "PRIVATE-TOKEN: $TOK")
+  rec get_big "$1" "$(curl -s -o /dev/null "${h[@]}" -w '%{speed_download}' "$url" | awk '{printf "%.0f", $1/1e6}')"
+}
+put_big() {
+  local url=$NBASE/dav/big-$2.bin h=()
+  [ "$1" = depot ] && url=$DBASE/bench/1/put-$2.bin && h=(-H "PRIVATE-TOKEN: $TOK") && reset_peak
+  rm -f "$work"/www/dav/big-*.bin; sync; sleep 2
+  rec put_big "$1" "$(curl -s -o /dev/null "${h[@]}" -T "$work/1G.bin" -w '%{speed_upload}' "$url" | awk '{printf "%.0f", $1/1e6}')"
+  [ "$1" = depot ] && rec rss_put_big depot "$(peak_mib)" || true
+}
+put_small() {
+  if [ "$1" = depot ]; then
+    rec put_small depot "$(wrk_rps -H "PRIVATE-TOKEN: $TOK" -s "$root/bench/put.lua" "http://127.0.0.1:$DPORT" -- "/api/v4/projects/$PID/packages/generic/small/$2/")"
+  else
+    rec put_small nginx "$(wrk_rps -s "$root/bench/put.lua" "$NBASE" -- "/dav/small-$2/")"
+  fi
+}
+
+for r in $(seq "$ROUNDS"); do
+  echo "== round $r of $ROUNDS"
+  if [ $((r % 2)) = 1 ]; then order="depot nginx"; else order="nginx depot"; fi
+  for s in $order; do get_small "$s"; done
+  for s in $order; do get_big "$s"; done
+  for s in $order; do put_big "$s" "$r"; done
+  for s in $order; do put_small "$s" "$r"; done
+done
+
+echo "== 1,000 idle keep-alive connections"
+coproc IDLE { python3 "$root/bench/idle.py" 127.0.0.1 "$DPORT" 1000 "/api/v4/projects/$PID/packages/generic/bench/1/1K.bin" "$TOK"; }
+read -r _ <&"${IDLE[0]}"
+rec rss_idle depot "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$DEPOT_PID/status)"
+eval "exec ${IDLE[1]}>&-"
+wait "$IDLE_PID" 2>/dev/null || true
+
+echo "== cost growth: 1,000 and $ROWS_BIG package files"
+SHA=$(sha256sum "$work/1K.bin" | cut -d' ' -f1)
+$DEPOT project create bench/rows --data "$D" >/dev/null 2>&1
+RPID=$($DEPOT project create bench/rows2 --data "$D" 2>/dev/null)
+$DEPOT member add --group bench --user bench --role maintainer --data "$D"
+BENCH_SHA256=$SHA "$root/build/bench-seed" "$D" bench/rows2 1000
+read -r up1 down1 list1 < <(python3 "$root/bench/latency.py" 127.0.0.1 "$DPORT" "$TOK" "$RPID" 300)
+BENCH_SHA256=$SHA "$root/build/bench-seed" "$D" bench/rows $((ROWS_BIG - 1000))
+read -r upN downN listN < <(python3 "$root/bench/latency.py" 127.0.0.1 "$DPORT" "$TOK" "$RPID" 300)
+rec lat_up_1k depot "$up1"; rec lat_down_1k depot "$down1"; rec lat_list_1k depot "$list1"
+rec lat_up_big depot "$upN"; rec lat_down_big depot "$downN"; rec lat_list_big depot "$listN"
+
+python3 "$root/bench/report.py" "$results" "$ROUNDS" "$ROWS_BIG" | tee "$root/bench/results/latest.md"
