@@ -29,7 +29,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
 TEST_DEPS  := curl jq python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
 
-.PHONY: all run test unit integration valgrind deps test-deps clean
+.PHONY: all run test unit integration valgrind bench deps test-deps clean
 all: $(BUILD)/depot
 
 $(BUILD)/depot: $(OBJS)
@@ -83,6 +83,10 @@ test: test-deps
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
+
+# Not part of make test: several minutes, and it measures, it does not check.
+bench: deps
+	bash bench/run.sh
 
 clean:
 	rm -rf build build-san

@@ -33,7 +33,15 @@ struct upload {
 	struct expected_digests expected;
 	struct blob_writer *writer;
 	struct digest3 *digest;
+	/* Large bodies are gathered into two buffers that alternate: one is hashed (MD5 on
+	 * a helper thread) and written while the other fills. */
+	char *buf[2];
+	size_t fill;
+	int cur;
+	bool small; /* announced as at most one buffer: hashed and written as it comes */
 };
+
+#define UPLOAD_BUF (256u << 10)
 
 static int name_version_or_reply(struct request *r, struct target *t)
 {
@@ -248,7 +256,13 @@ void generic_upload_start(struct request *r)
 		reply_storage_error(r, ret, "cannot stage the upload");
 		return;
 	}
-	if (!(u->digest = digest3_new(u->expected.sha512[0] != '\0')))
+	u->small = cl && strtoull(cl, NULL, 10) <= UPLOAD_BUF;
+	if (!u->small) {
+		u->buf[0] = malloc(UPLOAD_BUF);
+		u->buf[1] = malloc(UPLOAD_BUF);
+	}
+	if (!(u->digest = digest3_new(u->expected.sha512[0] != '\0')) ||
+	    (!u->small && (!u->buf[0] || !u->buf[1])))
 		http_reply_internal(r, "out of memory", -ENOMEM);
 }
 
@@ -260,16 +274,41 @@ static void upload_discard(struct request *r)
 	u->writer = NULL;
 }
 
+/* Hashes and writes the filled buffer, and switches to the other one. */
+static int flush_buffer(struct request *r, struct upload *u)
+{
+	if (u->fill == 0)
+		return 0;
+	digest3_update_async(u->digest, u->buf[u->cur], u->fill);
+	int ret = r->app->blobs->ops->write(u->writer, u->buf[u->cur], u->fill);
+	u->cur ^= 1;
+	u->fill = 0;
+	return ret;
+}
+
 void generic_upload_body(struct request *r, const char *data, size_t len)
 {
 	struct upload *u = r->state;
+	int ret = 0;
 	if (r->app->max_file_size && r->bytes_in >= r->app->max_file_size) {
 		upload_discard(r);
 		reply_too_large(r);
 		return;
 	}
-	digest3_update(u->digest, data, len);
-	int ret = r->app->blobs->ops->write(u->writer, data, len);
+	if (u->small) {
+		digest3_update(u->digest, data, len);
+		ret = r->app->blobs->ops->write(u->writer, data, len);
+	} else {
+		while (ret == 0 && len > 0) {
+			size_t n = len < UPLOAD_BUF - u->fill ? len : UPLOAD_BUF - u->fill;
+			memcpy(u->buf[u->cur] + u->fill, data, n);
+			u->fill += n;
+			data += n;
+			len -= n;
+			if (u->fill == UPLOAD_BUF)
+				ret = flush_buffer(r, u);
+		}
+	}
 	if (ret != 0) {
 		upload_discard(r);
 		reply_storage_error(r, ret, "cannot write the upload");
@@ -310,6 +349,12 @@ void generic_upload_done(struct request *r)
 	struct app *app = r->app;
 	struct upload *u = r->state;
 	struct digest_hex dh;
+	int wret = flush_buffer(r, u);
+	if (wret != 0) {
+		upload_discard(r);
+		reply_storage_error(r, wret, "cannot write the upload");
+		return;
+	}
 	if (digest3_final(u->digest, &dh) != 0) {
 		upload_discard(r);
 		http_reply_internal(r, "digest failed", -EIO);
@@ -355,7 +400,9 @@ void generic_upload_free(struct request *r)
 	if (!u)
 		return;
 	r->app->blobs->ops->abort(u->writer);
-	digest3_free(u->digest);
+	digest3_free(u->digest); /* waits for the helper, which may still read a buffer */
+	free(u->buf[0]);
+	free(u->buf[1]);
 	free(u);
 	r->state = NULL;
 }
@@ -453,12 +500,8 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
 		return;
 	}
-	if (r->method == HTTP_GET) {
-		ret = app->meta->ops->package_touch_download(app->meta, pkg->id, now_ms());
-		if (ret != 0)
-			log_line("depot: cannot record last_downloaded_at of package %lld: %s",
-				 (long long)pkg->id, strerror(-ret));
-	}
+	if (r->method == HTTP_GET)
+		touch_log_record(app->touches, pkg->id, now_ms());
 	const char *slash = strrchr(f->file_name, '/');
 	char disposition[2 * 3 * FILE_NAME_MAX + 64], etag[SHA256_HEX_LEN + 3], last_mod[30];
 	char content_range[80] = "";

@@ -6,10 +6,12 @@
 
 #include "blob.h"
 #include "meta.h"
+#include "touch.h"
 
 struct app {
 	struct meta *meta;
 	struct blob_store *blobs;
+	struct touch_log *touches; /* download times waiting to be written */
 	uint64_t max_file_size; /* 0: unlimited */
 };
 

@@ -72,44 +72,54 @@ static void print_demo(int64_t pid, const char *secret, const char *host, unsign
 	fflush(stdout);
 }
 
-/* Maintenance (the gc sweep, and the cleanup policies every cleanup_s) runs on its own
- * thread so a long run never delays a request. */
-struct gc_thread {
+/* Maintenance runs on its own thread so it never delays a request: every second it writes
+ * the batched download times; every gc_s seconds the gc sweep, every cleanup_s seconds
+ * the cleanup policies (0: never). */
+struct maint {
 	struct app *app;
-	int64_t interval_s;
-	int64_t cleanup_s; /* 0: never */
+	int64_t gc_s;
+	int64_t cleanup_s;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
 	pthread_t thread;
 };
 
-static void *gc_loop(void *arg)
+static void maint_tick(struct maint *t, int64_t *next_gc, int64_t *next_cleanup)
 {
-	struct gc_thread *t = arg;
-	int64_t next_cleanup = t->cleanup_s ? now_ms() + t->cleanup_s * 1000 : 0;
+	struct app *app = t->app;
+	int64_t now = now_ms(), removed;
+	int ret = touch_log_flush(app->touches, app->meta);
+	if (ret != 0)
+		log_line("depot: cannot record download times: %s", strerror(-ret));
+	if (t->cleanup_s && now >= *next_cleanup) {
+		if ((ret = cleanup_run(app->meta, 0, false, now, NULL, NULL, &removed)) != 0)
+			log_line("depot: cleanup failed: %s", strerror(-ret));
+		*next_cleanup = now + t->cleanup_s * 1000;
+	}
+	if (t->gc_s && now >= *next_gc) {
+		struct gc_stats st;
+		if ((ret = gc_run(app->meta, app->blobs, 3600, &st)) != 0)
+			log_line("depot: gc failed: %s", strerror(-ret));
+		*next_gc = now + t->gc_s * 1000;
+	}
+}
+
+static void *maint_loop(void *arg)
+{
+	struct maint *t = arg;
+	int64_t next_gc = now_ms() + t->gc_s * 1000, next_cleanup = now_ms() + t->cleanup_s * 1000;
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += t->interval_s;
+		until.tv_sec += 1;
 		while (!t->stop && pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
 			;
 		if (t->stop)
 			break;
 		pthread_mutex_unlock(&t->lock);
-		int64_t removed, now = now_ms();
-		int ret = 0;
-		if (next_cleanup && now >= next_cleanup) {
-			ret = cleanup_run(t->app->meta, 0, false, now, NULL, NULL, &removed);
-			if (ret != 0)
-				log_line("depot: cleanup failed: %s", strerror(-ret));
-			next_cleanup = now + t->cleanup_s * 1000;
-		}
-		struct gc_stats st;
-		ret = gc_run(t->app->meta, t->app->blobs, 3600, &st);
-		if (ret != 0)
-			log_line("depot: gc failed: %s", strerror(-ret));
+		maint_tick(t, &next_gc, &next_cleanup);
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -207,7 +217,12 @@ int cli_serve(int argc, char **argv)
 		return cli_fail("cannot open the blob store in %s: %s", data, err);
 	}
 	int rc = 1;
-	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size};
+	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size,
+			  .touches = touch_log_new()};
+	if (!app.touches) {
+		cli_fail("out of memory");
+		goto out;
+	}
 	int64_t demo_pid = 0;
 	char demo_secret[TOKEN_SECRET_MAX + 1];
 	if (opts[3].present && created && seed_demo(m, &demo_pid, demo_secret) != 0) {
@@ -228,32 +243,29 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	struct gc_stats st;
 	gc_run(m, bs, 0, &st); /* staged uploads of a crashed run, and what it left half-done */
-	/* The thread ticks at the shorter of the two intervals. */
-	struct gc_thread gct = {.app = &app, .cleanup_s = cleanup_interval,
-				.interval_s = gc_interval && cleanup_interval
-						      ? (gc_interval < cleanup_interval ? gc_interval
-											: cleanup_interval)
-						      : (gc_interval ? gc_interval : cleanup_interval)};
-	pthread_mutex_init(&gct.lock, NULL);
-	pthread_cond_init(&gct.wake, NULL);
-	bool gc_started = gct.interval_s > 0 && pthread_create(&gct.thread, NULL, gc_loop, &gct) == 0;
+	struct maint mt = {.app = &app, .gc_s = gc_interval, .cleanup_s = cleanup_interval};
+	pthread_mutex_init(&mt.lock, NULL);
+	pthread_cond_init(&mt.wake, NULL);
+	bool maint_started = pthread_create(&mt.thread, NULL, maint_loop, &mt) == 0;
 	if (demo_pid)
 		print_demo(demo_pid, demo_secret, host, http_server_port(srv));
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "depot: %s, stopping\n", strsignal(sig));
 	http_server_stop(srv);
-	if (gc_started) {
-		pthread_mutex_lock(&gct.lock);
-		gct.stop = true;
-		pthread_cond_signal(&gct.wake);
-		pthread_mutex_unlock(&gct.lock);
-		pthread_join(gct.thread, NULL);
+	if (maint_started) {
+		pthread_mutex_lock(&mt.lock);
+		mt.stop = true;
+		pthread_cond_signal(&mt.wake);
+		pthread_mutex_unlock(&mt.lock);
+		pthread_join(mt.thread, NULL);
 	}
-	pthread_mutex_destroy(&gct.lock);
-	pthread_cond_destroy(&gct.wake);
+	pthread_mutex_destroy(&mt.lock);
+	pthread_cond_destroy(&mt.wake);
+	touch_log_flush(app.touches, m); /* the last download times */
 	rc = 0;
 out:
+	touch_log_free(app.touches);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	return rc;

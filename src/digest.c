@@ -2,11 +2,79 @@
 #include "digest.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 struct digest3 {
 	EVP_MD_CTX *md5, *sha1, *sha256, *sha512;
+	/* the MD5 helper, when started */
+	bool helper;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const void *job;
+	size_t job_len;
+	bool busy, quit;
 };
+
+static void *md5_helper(void *arg)
+{
+	struct digest3 *d = arg;
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		while (!d->busy && !d->quit)
+			pthread_cond_wait(&d->cond, &d->lock);
+		if (!d->busy)
+			break;
+		const void *job = d->job;
+		size_t len = d->job_len;
+		pthread_mutex_unlock(&d->lock);
+		EVP_DigestUpdate(d->md5, job, len);
+		pthread_mutex_lock(&d->lock);
+		d->busy = false;
+		pthread_cond_broadcast(&d->cond);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+void digest3_wait(struct digest3 *d)
+{
+	if (!d->helper)
+		return;
+	pthread_mutex_lock(&d->lock);
+	while (d->busy)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void digest3_update_async(struct digest3 *d, const void *data, size_t len)
+{
+	if (!d->helper) {
+		pthread_mutex_init(&d->lock, NULL);
+		pthread_cond_init(&d->cond, NULL);
+		d->helper = pthread_create(&d->thread, NULL, md5_helper, d) == 0;
+		if (!d->helper) { /* no thread: do it all here */
+			pthread_mutex_destroy(&d->lock);
+			pthread_cond_destroy(&d->cond);
+			digest3_update(d, data, len);
+			return;
+		}
+	}
+	pthread_mutex_lock(&d->lock);
+	while (d->busy)
+		pthread_cond_wait(&d->cond, &d->lock);
+	d->job = data;
+	d->job_len = len;
+	d->busy = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	EVP_DigestUpdate(d->sha1, data, len);
+	EVP_DigestUpdate(d->sha256, data, len);
+	if (d->sha512)
+		EVP_DigestUpdate(d->sha512, data, len);
+}
 
 void hex_encode(const unsigned char *in, size_t len, char *out)
 {
@@ -22,6 +90,17 @@ void digest3_free(struct digest3 *d)
 {
 	if (!d)
 		return;
+	if (d->helper) {
+		pthread_mutex_lock(&d->lock);
+		while (d->busy)
+			pthread_cond_wait(&d->cond, &d->lock);
+		d->quit = true;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(d->thread, NULL);
+		pthread_mutex_destroy(&d->lock);
+		pthread_cond_destroy(&d->cond);
+	}
 	EVP_MD_CTX_free(d->md5);
 	EVP_MD_CTX_free(d->sha1);
 	EVP_MD_CTX_free(d->sha256);
@@ -64,6 +143,7 @@ int digest3_final(struct digest3 *d, struct digest_hex *out)
 {
 	unsigned char buf[EVP_MAX_MD_SIZE];
 	unsigned int n;
+	digest3_wait(d);
 	if (!EVP_DigestFinal_ex(d->md5, buf, &n))
 		return -1;
 	hex_encode(buf, n, out->md5);

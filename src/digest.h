@@ -23,6 +23,12 @@ struct digest3;
  * for clients that send a sha-512 Content-Digest to be checked. */
 struct digest3 *digest3_new(bool with_sha512);
 void digest3_update(struct digest3 *d, const void *data, size_t len);
+/* The same, with MD5 (the slowest of the three) computed on a helper thread, started on
+ * first use, while this thread does SHA-1 and SHA-256. data must stay unchanged until the
+ * next digest3_update_async, digest3_wait or digest3_final. */
+void digest3_update_async(struct digest3 *d, const void *data, size_t len);
+/* Waits until the helper is done with the last data handed to it. */
+void digest3_wait(struct digest3 *d);
 /* Writes the three lowercase hex digests; the context may not be updated afterwards. */
 int digest3_final(struct digest3 *d, struct digest_hex *out);
 void digest3_free(struct digest3 *d);

@@ -41,6 +41,9 @@ static const char schema_sql[] =
 	/* GitLab's rule, enforced by the database: one live package per name and version. */
 	"CREATE UNIQUE INDEX IF NOT EXISTS packages_live"
 	" ON packages(project_id, package_type, name, version) WHERE status != 4;"
+	/* The live index above is partial, which SQLite uses only for queries that say
+	 * status != 4; lookups by status IN (...) need this one. */
+	"CREATE INDEX IF NOT EXISTS packages_by_name ON packages(project_id, name, version);"
 	"CREATE TABLE IF NOT EXISTS package_files("
 	" id INTEGER PRIMARY KEY, package_id INTEGER NOT NULL REFERENCES packages(id),"
 	" file_name TEXT NOT NULL, size INTEGER NOT NULL, file_md5 TEXT NOT NULL,"
@@ -170,7 +173,9 @@ static const char *const stmt_sql[S_COUNT] = {
 			  " file_sha1, file_sha256, status, created_at, updated_at)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
 	[S_FILE_LOOKUP] = "SELECT " PKG_COLS ", " FILE_COLS
-			  " FROM packages p JOIN package_files f ON f.package_id = p.id"
+			  /* CROSS JOIN: find the package first, then its file by name (the planner
+			   * would otherwise walk package_files in id order) */
+			  " FROM packages p CROSS JOIN package_files f ON f.package_id = p.id"
 			  " WHERE p.project_id = ?1 AND p.package_type = 'generic' AND p.name = ?2"
 			  " AND p.version = ?3 AND p.status IN (0, 1, 5) AND f.file_name = ?4"
 			  " AND f.status = 0 ORDER BY f.id DESC LIMIT 1",

@@ -91,6 +91,19 @@ class Depot:
         with self.db() as con:
             return con.execute(sql, params).fetchall()
 
+    def wait_downloaded(self, name, version=None, timeout=5.0):
+        """Download times are written in batches about every second: waits for one."""
+        sql = "SELECT last_downloaded_at FROM packages WHERE name = ?" + \
+            (" AND version = ?" if version else "") + " AND status != 4"
+        args = (name, version) if version else (name,)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            rows = self.query(sql, *args)
+            if rows and rows[0][0]:
+                return rows[0][0]
+            time.sleep(0.05)
+        raise AssertionError(f"no download time recorded for {name}")
+
     def blob_files(self):
         out = []
         for dirpath, _, files in os.walk(os.path.join(self.data, "blobs")):

@@ -350,6 +350,7 @@ def test_cleanup_not_downloaded_days(depot, world, cleanup_project):
         upload(depot, world, path, "app", v, "f")
         backdate(depot, pid, "app", v, 20)
     requests.get(depot.api(generic_path(pid, "app", "used", "f")), headers=hdr(world))
+    depot.wait_downloaded("app", "used")
     backdate(depot, pid, "app", "unused", 15, field="last_downloaded_at")
     depot.cli("cleanup-policy", "set", "--project", path, "--not-downloaded-days", "7")
     lines = run_cleanup(depot, path)

@@ -210,9 +210,11 @@ def test_last_downloaded_at(depot, world):
     name = unique()
     requests.put(url(depot, world, name, "d"), data=b"d", headers=dev(world))
     assert depot.query("SELECT last_downloaded_at FROM packages WHERE name = ?", name) == [(None,)]
+    import time
+    before = int(time.time() * 1000)
     requests.get(url(depot, world, name, "d"), headers=dev(world))
-    (ts,), = depot.query("SELECT last_downloaded_at FROM packages WHERE name = ?", name)
-    assert ts is not None and ts > 0
+    ts = depot.wait_downloaded(name)
+    assert before - 1000 <= ts <= int(time.time() * 1000)
 
 
 def test_head(depot, world):
