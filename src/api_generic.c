@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "app.h"
@@ -488,12 +489,41 @@ static bool if_range_holds(struct request *r, const char *etag, const char *last
 	return strcmp(v, last_modified) == 0;
 }
 
+/* The file's content: small ones in memory (*mem, caller frees; from the hot cache, or
+ * read and added to it), others as an open blob for sendfile. */
+static int open_content(struct app *app, const struct meta_package_file *f,
+			struct blob_reader *br, char **mem)
+{
+	size_t len;
+	*mem = NULL;
+	if ((uint64_t)f->size <= BLOBCACHE_MAX_ENTRY &&
+	    (*mem = blob_cache_get(app->hot, f->digests.sha256, &len))) {
+		br->fd = -1;
+		br->size = len;
+		return 0;
+	}
+	int ret = app->blobs->ops->open(app->blobs, f->digests.sha256, br);
+	if (ret != 0 || br->size > BLOBCACHE_MAX_ENTRY)
+		return ret;
+	char *buf = malloc(br->size ? br->size : 1);
+	ssize_t n = buf ? pread(br->fd, buf, br->size, 0) : -1;
+	if (n == (ssize_t)br->size) {
+		blob_cache_put(app->hot, f->digests.sha256, buf, br->size);
+		blob_reader_close(br);
+		*mem = buf;
+	} else {
+		free(buf); /* serve from the file after all */
+	}
+	return 0;
+}
+
 void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f)
 {
 	struct app *app = r->app;
 	struct blob_reader br;
-	int ret = app->blobs->ops->open(app->blobs, f->digests.sha256, &br);
+	char *mem;
+	int ret = open_content(app, f, &br, &mem);
 	if (ret != 0) {
 		log_line("depot: blob %s of file %lld is missing: %s", f->digests.sha256,
 			 (long long)f->id, strerror(-ret));
@@ -525,6 +555,7 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	const size_t content_range_at = 18;
 	if (not_modified(r, etag, mtime)) {
 		blob_reader_close(&br);
+		free(mem);
 		headers[10] = NULL; /* a 304 carries the validators and checksums only */
 		http_reply_empty(r, MHD_HTTP_NOT_MODIFIED, headers);
 		return;
@@ -536,6 +567,7 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 				       : RANGE_NONE;
 	if (rr == RANGE_UNSATISFIABLE) {
 		blob_reader_close(&br);
+		free(mem);
 		snprintf(content_range, sizeof(content_range), "bytes */%llu",
 			 (unsigned long long)br.size);
 		const char *h416[] = {MHD_HTTP_HEADER_CONTENT_RANGE, content_range, "ETag", etag, NULL};
@@ -551,8 +583,13 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		headers[content_range_at] = MHD_HTTP_HEADER_CONTENT_RANGE;
 		headers[content_range_at + 1] = content_range;
 	}
-	http_reply_fd(r, rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, br.fd, start, len,
-		      headers);
+	unsigned status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
+	if (mem) {
+		http_reply_copy(r, status, mem + start, len, headers);
+		free(mem);
+	} else {
+		http_reply_fd(r, status, br.fd, start, len, headers);
+	}
 }
 
 static int file_to_json(void *ctx, const struct meta_package_file *f)

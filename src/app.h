@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "blob.h"
+#include "blobcache.h"
 #include "meta.h"
 #include "touch.h"
 
@@ -12,6 +13,7 @@ struct app {
 	struct meta *meta;
 	struct blob_store *blobs;
 	struct touch_log *touches; /* download times waiting to be written */
+	struct blob_cache *hot;	   /* small blobs served from memory */
 	uint64_t max_file_size; /* 0: unlimited */
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,12 +37,24 @@ int credentials_parse_authorization(const char *value, struct credentials *c)
 	size_t ulen = (size_t)(colon - dec), plen = (size_t)len - ulen - 1;
 	if (ulen > BASIC_USER_MAX || plen > TOKEN_PRESENTED_MAX)
 		return -1;
+	credentials_release(c);
+	if (!(c->basic_buf = malloc(ulen + plen + 2)))
+		return -1;
+	c->basic_user = c->basic_buf;
 	memcpy(c->basic_user, dec, ulen);
 	c->basic_user[ulen] = '\0';
+	c->basic_pass = c->basic_buf + ulen + 1;
 	memcpy(c->basic_pass, colon + 1, plen);
 	c->basic_pass[plen] = '\0';
 	c->has_basic = true;
 	return 0;
+}
+
+void credentials_release(struct credentials *c)
+{
+	free(c->basic_buf);
+	c->basic_buf = c->basic_user = c->basic_pass = NULL;
+	c->has_basic = false;
 }
 
 /* Looks a presented secret up by its hash. The stored hash is compared again in constant

@@ -22,13 +22,15 @@ struct credentials {
 	const char *deploy_token;  /* DEPLOY-TOKEN header */
 	const char *bearer;	   /* Authorization: Bearer <t> */
 	bool has_basic;		   /* Authorization: Basic, decoded below */
-	char basic_user[BASIC_USER_MAX + 1];
-	char basic_pass[TOKEN_PRESENTED_MAX + 1];
+	char *basic_user;	   /* both point into basic_buf */
+	char *basic_pass;
+	char *basic_buf;	   /* owned; credentials_release frees it */
 };
 
 /* Parses an Authorization header value into c (Basic or Bearer; other schemes ignored).
  * Returns 0, or -1 for a malformed Basic value. */
 int credentials_parse_authorization(const char *value, struct credentials *c);
+void credentials_release(struct credentials *c);
 
 enum identity_kind { IDENT_ANONYMOUS, IDENT_USER, IDENT_DEPLOY };
 

@@ -218,8 +218,8 @@ int cli_serve(int argc, char **argv)
 	}
 	int rc = 1;
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size,
-			  .touches = touch_log_new()};
-	if (!app.touches) {
+			  .touches = touch_log_new(), .hot = blob_cache_new(512)};
+	if (!app.touches || !app.hot) {
 		cli_fail("out of memory");
 		goto out;
 	}
@@ -266,6 +266,7 @@ int cli_serve(int argc, char **argv)
 	rc = 0;
 out:
 	touch_log_free(app.touches);
+	blob_cache_free(app.hot);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	return rc;

@@ -101,6 +101,9 @@ void http_reply_internal(struct request *r, const char *why, int err);
  * headers as name/value pairs, NULL-terminated. */
 void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t offset, uint64_t size,
 		   const char *const *headers);
+/* Serves a copy of len bytes of data, with extra headers. */
+void http_reply_copy(struct request *r, unsigned status, const char *data, size_t len,
+		     const char *const *headers);
 /* A reply without a body (304), with extra headers. */
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers);
 

@@ -214,6 +214,17 @@ void http_reply_internal(struct request *r, const char *why, int err)
 	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
 }
 
+void http_reply_copy(struct request *r, unsigned status, const char *data, size_t len,
+		     const char *const *headers)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	for (size_t i = 0; resp && headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	r->bytes_out = r->method == HTTP_HEAD ? 0 : len;
+	queue(r, status, resp);
+}
+
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -304,7 +315,7 @@ static void gather_credentials(struct request_owned *ro)
 		c->job_token = ro->job_token_param = query_token(r, "job_token");
 	const char *authz = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (authz && credentials_parse_authorization(authz, c) != 0)
-		c->has_basic = false; /* a malformed Basic value presents nothing */
+		credentials_release(c); /* a malformed Basic value presents nothing */
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -381,6 +392,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->pending)
 		MHD_destroy_response(r->pending);
 	free(r->body);
+	credentials_release(&r->creds);
 	free(ro->private_token_param);
 	free(ro->job_token_param);
 	free(ro);

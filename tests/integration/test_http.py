@@ -190,3 +190,18 @@ def test_refused_continue_sends_no_body(depot, world):
         head += chunk
     s.close()
     assert head.startswith(b"HTTP/1.1 400") and b"100 Continue" not in head
+
+
+def test_ranges_and_conditionals_on_a_large_file(depot, world):
+    """Files above the in-memory size are sent from disk (sendfile): the same semantics."""
+    body = os.urandom(300000)
+    url = depot.api(generic_path(world.pid("acme/app"), unique(), "1.0", "big.bin"))
+    assert requests.put(url, data=body, headers=hdr(world)).status_code == 201
+    r = get(world, url, Range="bytes=100000-100099")
+    assert (r.status_code, r.content) == (206, body[100000:100100])
+    assert r.headers["Content-Range"] == "bytes 100000-100099/300000"
+    r = get(world, url, Range="bytes=-5")
+    assert r.content == body[-5:]
+    assert get(world, url, **{"If-None-Match": f'"{sha256(body)}"'}).status_code == 304
+    assert get(world, url).content == body
+    assert get(world, url, "HEAD").headers["Content-Length"] == "300000"

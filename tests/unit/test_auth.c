@@ -75,13 +75,15 @@ static void credentials(void)
 	memset(&c, 0, sizeof(c));
 	CHECK(credentials_parse_authorization("Basic dXNlcjpzZWNyZXQ=", &c) == 0); /* user:secret */
 	CHECK(c.has_basic && strcmp(c.basic_user, "user") == 0 && strcmp(c.basic_pass, "secret") == 0);
+	credentials_release(&c);
 	memset(&c, 0, sizeof(c));
 	CHECK(credentials_parse_authorization("basic Z2l0bGFiLWNpLXRva2VuOmE6Yg==", &c) == 0);
 	CHECK(strcmp(c.basic_user, "gitlab-ci-token") == 0 && strcmp(c.basic_pass, "a:b") == 0);
+	credentials_release(&c);
 	memset(&c, 0, sizeof(c));
 	CHECK(credentials_parse_authorization("Basic OnRvaw==", &c) == 0); /* ":tok" */
 	CHECK(c.basic_user[0] == '\0' && strcmp(c.basic_pass, "tok") == 0);
-	memset(&c, 0, sizeof(c));
+	credentials_release(&c);
 	CHECK(credentials_parse_authorization("Basic bm9jb2xvbg==", &c) == -1); /* "nocolon" */
 	CHECK(credentials_parse_authorization("Basic !!!!", &c) == -1);
 	CHECK(credentials_parse_authorization("Basic abc", &c) == -1);
