@@ -2,6 +2,7 @@
  * page's file listing. Uploads stream into the blob store while three digests run, and are
  * recorded in the metadata store only once the blob is durable. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +41,18 @@ struct upload {
 	size_t fill;
 	int cur;
 	bool small; /* announced as at most one buffer: hashed and written as it comes */
+	/* Files announced at most INLINE_MAX bytes are kept in memory and stored in the
+	 * database with their rows, through the group committer. */
+	char *inline_data;
+	size_t inline_len, inline_cap;
+	struct meta_publish publish;
+	struct digest_hex digests;
+	struct commit_job job;
+	bool job_submitted;
 };
 
 #define UPLOAD_BUF (256u << 10)
+#define INLINE_MAX (64u << 10)
 
 static int name_version_or_reply(struct request *r, struct target *t)
 {
@@ -252,12 +262,20 @@ void generic_upload_start(struct request *r)
 	}
 	if (policies_or_reply(r, u, &ab) != 0)
 		return;
+	unsigned long long announced = cl ? strtoull(cl, NULL, 10) : ULLONG_MAX;
+	if (announced <= INLINE_MAX) {
+		u->inline_cap = (size_t)announced;
+		if (!(u->inline_data = malloc(u->inline_cap ? u->inline_cap : 1)) ||
+		    !(u->digest = digest3_new(u->expected.sha512[0] != '\0')))
+			http_reply_internal(r, "out of memory", -ENOMEM);
+		return;
+	}
 	int ret = app->blobs->ops->writer_new(app->blobs, &u->writer);
 	if (ret != 0) {
 		reply_storage_error(r, ret, "cannot stage the upload");
 		return;
 	}
-	u->small = cl && strtoull(cl, NULL, 10) <= UPLOAD_BUF;
+	u->small = announced <= UPLOAD_BUF;
 	if (!u->small) {
 		u->buf[0] = malloc(UPLOAD_BUF);
 		u->buf[1] = malloc(UPLOAD_BUF);
@@ -296,7 +314,15 @@ void generic_upload_body(struct request *r, const char *data, size_t len)
 		reply_too_large(r);
 		return;
 	}
-	if (u->small) {
+	if (u->inline_data) {
+		if (len > u->inline_cap - u->inline_len) { /* more than announced */
+			http_reply_message(r, MHD_HTTP_BAD_REQUEST, "400 Bad request");
+			return;
+		}
+		digest3_update(u->digest, data, len);
+		memcpy(u->inline_data + u->inline_len, data, len);
+		u->inline_len += len;
+	} else if (u->small) {
 		digest3_update(u->digest, data, len);
 		ret = r->app->blobs->ops->write(u->writer, data, len);
 	} else {
@@ -345,10 +371,76 @@ static json_t *package_file_record(const struct upload *u, const struct meta_pac
 	return o;
 }
 
+/* The reply to a recorded (or refused) upload. */
+static void reply_published(struct request *r, struct upload *u, int ret,
+			    const struct meta_package_file *f)
+{
+	if (ret == -EEXIST && u->refuse_duplicate)
+		reply_duplicate(r);
+	else if (ret != 0)
+		reply_storage_error(r, ret, "cannot store the upload");
+	else if (u->select_file)
+		http_reply_json(r, MHD_HTTP_OK, package_file_record(u, f));
+	else
+		http_reply_message(r, MHD_HTTP_CREATED, "201 Created");
+}
+
+static void wake_request(void *ctx)
+{
+	http_resume(ctx);
+}
+
+/* A small upload: its bytes go into the database with its rows, batched with whatever
+ * other uploads are waiting (group commit); the request is parked meanwhile. */
+static void inline_done(struct request *r, struct upload *u)
+{
+	if (u->job_submitted) { /* resumed: the committer has answered */
+		reply_published(r, u, u->job.item.result, &u->job.item.out);
+		return;
+	}
+	if (digest3_final(u->digest, &u->digests) != 0) {
+		http_reply_internal(r, "digest failed", -EIO);
+		return;
+	}
+	if (digests_match_or_reply(r, &u->expected, &u->digests) != 0)
+		return;
+	u->publish = (struct meta_publish){
+		.project_id = u->project.id,
+		.name = u->t.name,
+		.version = u->t.version,
+		.status = u->status,
+		.creator_id = r->ident.kind == IDENT_USER ? r->ident.user.id : 0,
+		.file_name = u->t.stored,
+		.size = (int64_t)u->inline_len,
+		.digests = &u->digests,
+		.refuse_duplicate = u->refuse_duplicate,
+		.inline_data = u->inline_data,
+	};
+	u->job.item.p = &u->publish;
+	u->job.wake = wake_request;
+	u->job.ctx = r;
+	if (r->app->commits) {
+		http_suspend(r);
+		if (committer_submit(r->app->commits, &u->job) == 0) {
+			u->job_submitted = true;
+			return;
+		}
+		http_resume(r); /* the committer is stopping: record it here */
+		r->suspended = false;
+	}
+	struct meta *m = r->app->meta;
+	int ret = m->ops->file_publish(m, &u->publish, &u->job.item.out);
+	reply_published(r, u, ret, &u->job.item.out);
+}
+
 void generic_upload_done(struct request *r)
 {
 	struct app *app = r->app;
 	struct upload *u = r->state;
+	if (u->inline_data) {
+		inline_done(r, u);
+		return;
+	}
 	struct digest_hex dh;
 	int wret = flush_buffer(r, u);
 	if (wret != 0) {
@@ -379,20 +471,8 @@ void generic_upload_done(struct request *r)
 	struct meta_package_file f;
 	struct blob_writer *w = u->writer;
 	u->writer = NULL; /* api_publish consumes it, whatever the outcome */
-	int ret = api_publish(app, w, &p, &f);
-	if (ret == -EEXIST && u->refuse_duplicate) {
-		reply_duplicate(r);
-		return;
-	}
-	if (ret != 0) {
-		/* A blob linked before a failed commit is unreferenced; the sweep removes it. */
-		reply_storage_error(r, ret, "cannot store the upload");
-		return;
-	}
-	if (u->select_file)
-		http_reply_json(r, MHD_HTTP_OK, package_file_record(u, &f));
-	else
-		http_reply_message(r, MHD_HTTP_CREATED, "201 Created");
+	/* A blob linked before a failed commit is unreferenced; the sweep removes it. */
+	reply_published(r, u, api_publish(app, w, &p, &f), &f);
 }
 
 void generic_upload_free(struct request *r)
@@ -404,6 +484,7 @@ void generic_upload_free(struct request *r)
 	digest3_free(u->digest); /* waits for the helper, which may still read a buffer */
 	free(u->buf[0]);
 	free(u->buf[1]);
+	free(u->inline_data);
 	free(u);
 	r->state = NULL;
 }
@@ -498,6 +579,13 @@ static int open_content(struct app *app, const struct meta_package_file *f,
 	*mem = NULL;
 	if ((uint64_t)f->size <= BLOBCACHE_MAX_ENTRY &&
 	    (*mem = blob_cache_get(app->hot, f->digests.sha256, &len))) {
+		br->fd = -1;
+		br->size = len;
+		return 0;
+	}
+	if ((uint64_t)f->size <= INLINE_MAX &&
+	    app->meta->ops->inline_blob_get(app->meta, f->digests.sha256, mem, &len) == 0) {
+		blob_cache_put(app->hot, f->digests.sha256, *mem, len);
 		br->fd = -1;
 		br->size = len;
 		return 0;

@@ -6,6 +6,7 @@
 
 #include "blob.h"
 #include "blobcache.h"
+#include "commit.h"
 #include "meta.h"
 #include "touch.h"
 
@@ -14,6 +15,7 @@ struct app {
 	struct blob_store *blobs;
 	struct touch_log *touches; /* download times waiting to be written */
 	struct blob_cache *hot;	   /* small blobs served from memory */
+	struct committer *commits; /* group commit of small uploads; NULL: commit each alone */
 	uint64_t max_file_size; /* 0: unlimited */
 };
 

@@ -238,6 +238,7 @@ int cli_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	app.commits = committer_start(m);
 	struct http_server *srv = http_server_start(&app, &hopt, api_routes, api_routes_count);
 	if (!srv)
 		goto out;
@@ -252,6 +253,11 @@ int cli_serve(int argc, char **argv)
 	int sig = 0;
 	sigwait(&set, &sig);
 	fprintf(stderr, "depot: %s, stopping\n", strsignal(sig));
+	/* Uploads waiting on the committer are suspended connections, which must be resumed
+	 * before the server stops: stop accepting, drain the committer, then stop. */
+	http_server_quiesce(srv);
+	committer_stop(app.commits);
+	app.commits = NULL;
 	http_server_stop(srv);
 	if (maint_started) {
 		pthread_mutex_lock(&mt.lock);
@@ -265,6 +271,7 @@ int cli_serve(int argc, char **argv)
 	touch_log_flush(app.touches, m); /* the last download times */
 	rc = 0;
 out:
+	committer_stop(app.commits);
 	touch_log_free(app.touches);
 	blob_cache_free(app.hot);
 	bs->ops->close(bs);

@@ -54,11 +54,18 @@ struct request {
 	uint64_t bytes_out;
 	int64_t start_us;
 	void *state; /* the route's own; released by route->on_free */
+	bool suspended; /* waiting on another thread; on_done runs again when resumed */
 	char *body;  /* collected by http_body_collect; freed with the request */
 	size_t body_len;
 };
 
 #define HTTP_BODY_MAX (64u << 10)
+
+/* From on_done: park the request without a reply; another thread calls http_resume when
+ * the work is done, and on_done runs again to reply. */
+void http_suspend(struct request *r);
+/* Callable from any thread. */
+void http_resume(struct request *r);
 
 /* An on_body handler for small bodies (JSON settings): collects up to HTTP_BODY_MAX bytes,
  * answering 413 past that. */
@@ -119,6 +126,8 @@ struct http_options {
 struct http_server *http_server_start(struct app *app, const struct http_options *opt,
 				      const struct route *routes, size_t nroutes);
 void http_server_stop(struct http_server *s);
+/* Stops accepting connections; requests under way go on. */
+void http_server_quiesce(struct http_server *s);
 /* The port actually bound (differs from the requested one when that was 0). */
 unsigned http_server_port(const struct http_server *s);
 

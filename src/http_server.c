@@ -357,6 +357,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	}
 	r->in_body = false;
+	r->suspended = false; /* resumed, if it was */
 	if (r->pending) {
 		if (MHD_queue_response(conn, r->pending_status, r->pending) != MHD_YES)
 			log_line("depot: cannot queue a %u response for %s", r->pending_status, r->url);
@@ -366,9 +367,27 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (!r->replied)
 		r->route->on_done(r);
-	if (!r->replied)
+	if (!r->replied && !r->suspended)
 		http_reply_internal(r, "handler sent no reply", -EIO);
 	return MHD_YES;
+}
+
+void http_suspend(struct request *r)
+{
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+}
+
+void http_resume(struct request *r)
+{
+	MHD_resume_connection(r->conn);
+}
+
+void http_server_quiesce(struct http_server *s)
+{
+	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -433,7 +452,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	}
 	s->routes = routes;
 	s->nroutes = nroutes;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(

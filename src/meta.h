@@ -125,6 +125,16 @@ struct meta_publish {
 	int64_t size;
 	const struct digest_hex *digests;
 	bool refuse_duplicate; /* -EEXIST if the live package has an installable file so named */
+	/* Small files' content, stored in the same transaction as the rows (one sync makes
+	 * both durable); NULL when the content is in the blob store. */
+	const void *inline_data;
+};
+
+/* One publish of a batch, and its outcome. */
+struct meta_publish_item {
+	const struct meta_publish *p;
+	struct meta_package_file out;
+	int result;
 };
 
 typedef int (*meta_file_cb)(void *ctx, const struct meta_package_file *file);
@@ -196,6 +206,11 @@ struct meta_ops {
 	/* Records one uploaded file in a single transaction; fills *out. */
 	int (*file_publish)(struct meta *m, const struct meta_publish *p,
 			    struct meta_package_file *out);
+	/* Records several in one transaction (one sync for all: group commit), each in its
+	 * own savepoint so one refusal does not undo the others. Sets each item's result. */
+	int (*publish_batch)(struct meta *m, struct meta_publish_item *items, size_t n);
+	/* The content of a small file stored inline; caller frees *data. */
+	int (*inline_blob_get)(struct meta *m, const char *sha256, char **data, size_t *len);
 	/* The newest installable file of that name in the installable package (name, version). */
 	int (*file_lookup)(struct meta *m, int64_t project_id, const char *name,
 			   const char *version, const char *file_name, struct meta_package *pkg,

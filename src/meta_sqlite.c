@@ -65,7 +65,10 @@ static const char schema_sql[] =
 	" project_id INTEGER PRIMARY KEY REFERENCES projects(id),"
 	" keep_n_duplicated_package_files INTEGER NOT NULL DEFAULT 0,"
 	" keep_n_versions INTEGER NOT NULL DEFAULT 0, older_than_days INTEGER NOT NULL DEFAULT 0,"
-	" not_downloaded_days INTEGER NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');";
+	" not_downloaded_days INTEGER NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');"
+	/* Small files' bytes, written in the same transaction as their rows. */
+	"CREATE TABLE IF NOT EXISTS inline_blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
+	" WITHOUT ROWID;";
 
 enum stmt_id {
 	S_BEGIN,
@@ -107,6 +110,12 @@ enum stmt_id {
 	S_SWEEP_DELETE_PKGS,
 	S_BLOB_REFERENCED,
 	S_FILE_EXISTS,
+	S_INLINE_PUT,
+	S_INLINE_GET,
+	S_INLINE_DELETE,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_SETTINGS_GET,
 	S_SETTINGS_SET,
 	S_RULE_INSERT,
@@ -219,6 +228,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
 	[S_BLOB_REFERENCED] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)",
+	[S_INLINE_PUT] = "INSERT OR IGNORE INTO inline_blobs(sha256, data) VALUES(?1, ?2)",
+	[S_INLINE_GET] = "SELECT data FROM inline_blobs WHERE sha256 = ?1",
+	[S_INLINE_DELETE] = "DELETE FROM inline_blobs WHERE sha256 = ?1",
+	[S_SAVEPOINT] = "SAVEPOINT publish",
+	[S_RELEASE] = "RELEASE publish",
+	[S_ROLLBACK_TO] = "ROLLBACK TO publish",
 	[S_FILE_EXISTS] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE package_id = ?1"
 			  " AND file_name = ?2 AND status = 0)",
 	[S_SETTINGS_GET] = "SELECT generic_duplicates_allowed, generic_duplicate_exception_regex"
@@ -794,6 +809,16 @@ static int ms_file_publish(struct meta *m, const struct meta_publish *p,
 		if (ret != 0)
 			goto out;
 	}
+	if (p->inline_data) {
+		if (!(st = stmt(c, S_INLINE_PUT))) {
+			ret = -EIO;
+			goto out;
+		}
+		bind_text(st, 1, p->digests->sha256);
+		sqlite3_bind_blob64(st, 2, p->inline_data, (sqlite3_uint64)p->size, SQLITE_STATIC);
+		if ((ret = exec_done(st)) != 0)
+			goto out;
+	}
 	st = stmt(c, S_FILE_INSERT);
 	if (!st) {
 		ret = -EIO;
@@ -817,6 +842,49 @@ static int ms_file_publish(struct meta *m, const struct meta_publish *p,
 	out->created_at_ms = out->updated_at_ms = now;
 out:
 	return tx_end(c, own, ret);
+}
+
+static int ms_publish_batch(struct meta *m, struct meta_publish_item *items, size_t n)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	bool own;
+	int ret = tx_begin(c, &own);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		if ((ret = exec_id(c, S_SAVEPOINT)) != 0)
+			break;
+		items[i].result = ms_file_publish(m, items[i].p, &items[i].out);
+		if (items[i].result != 0)
+			ret = exec_id(c, S_ROLLBACK_TO);
+		if (ret == 0)
+			ret = exec_id(c, S_RELEASE);
+	}
+	ret = tx_end(c, own, ret);
+	for (size_t i = 0; ret != 0 && i < n; i++)
+		if (items[i].result == 0)
+			items[i].result = ret; /* the commit failed: nothing of the batch stands */
+	return ret;
+}
+
+static int ms_inline_blob_get(struct meta *m, const char *sha256, char **data, size_t *len)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_INLINE_GET) : NULL;
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, sha256);
+	int ret = step_row(st);
+	if (ret == 0) {
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		const void *b = sqlite3_column_blob(st, 0);
+		if ((*data = malloc(*len ? *len : 1)))
+			memcpy(*data, b, *len);
+		else
+			ret = -ENOMEM;
+	}
+	sqlite3_reset(st);
+	return ret;
 }
 
 static int ms_file_lookup(struct meta *m, int64_t project_id, const char *name,
@@ -1267,6 +1335,11 @@ static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char 
 		if (!(st = stmt(c, S_SWEEP_DELETE_FILES)))
 			return -EIO;
 		bind_text(st, 1, shas[i]);
+		if ((ret = exec_done(st)) != 0)
+			break;
+		if (!(st = stmt(c, S_INLINE_DELETE)))
+			return -EIO;
+		bind_text(st, 1, shas[i]);
 		ret = exec_done(st);
 	}
 	if (ret == 0 && count > 0)
@@ -1558,6 +1631,8 @@ static const struct meta_ops sqlite_ops = {
 	.token_find_by_hash = ms_token_find_by_hash,
 	.token_revoke = ms_token_revoke,
 	.file_publish = ms_file_publish,
+	.publish_batch = ms_publish_batch,
+	.inline_blob_get = ms_inline_blob_get,
 	.file_lookup = ms_file_lookup,
 	.package_find = ms_package_find,
 	.package_touch_download = ms_package_touch_download,

@@ -104,11 +104,23 @@ class Depot:
             time.sleep(0.05)
         raise AssertionError(f"no download time recorded for {name}")
 
+    def stored_copies(self, body):
+        """Where the content is kept: files under blobs/ and rows of inline_blobs (small
+        files live in the database with their rows)."""
+        h = sha256(body)
+        path = os.path.join(self.data, "blobs", h[:2], h[2:4], h)
+        files = [path] if os.path.exists(path) else []
+        rows = self.query("SELECT COUNT(*) FROM inline_blobs WHERE sha256 = ?", h)[0][0]
+        return files, rows
+
     def blob_files(self):
         out = []
         for dirpath, _, files in os.walk(os.path.join(self.data, "blobs")):
             out += [os.path.join(dirpath, f) for f in files]
         return sorted(out)
+
+    def inline_count(self):
+        return self.query("SELECT COUNT(*) FROM inline_blobs")[0][0]
 
     def tmp_files(self):
         return sorted(os.listdir(os.path.join(self.data, "tmp")))

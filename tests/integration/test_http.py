@@ -122,7 +122,7 @@ GOOD = {
 
 
 def counts(depot):
-    return (depot.query("SELECT COUNT(*) FROM package_files")[0][0], depot.blob_files(),
+    return (depot.query("SELECT COUNT(*) FROM package_files")[0][0], depot.blob_files(), depot.inline_count(),
             depot.tmp_files())
 
 

@@ -32,7 +32,7 @@ def put_url(d, w, name, f="f.bin"):
 
 
 def counts(d):
-    return (d.query("SELECT COUNT(*) FROM package_files")[0][0], d.blob_files(), d.tmp_files())
+    return (d.query("SELECT COUNT(*) FROM package_files")[0][0], d.blob_files(), d.inline_count(), d.tmp_files())
 
 
 @pytest.mark.parametrize("size,status", [(0, 201), (LIMIT - 1, 201), (LIMIT, 400),

@@ -384,7 +384,7 @@ def test_cleanup_policy_cli_and_rest(depot, world, cleanup_project):
 def test_cleanup_deletes_then_gc_frees(depot, world, cleanup_project):
     path, pid = cleanup_project
     import os
-    body = os.urandom(1000)
+    body = os.urandom(100000)
     upload(depot, world, path, "app", "old", "f", body)
     backdate(depot, pid, "app", "old", 100)
     depot.cli("cleanup-policy", "set", "--project", path, "--older-than-days", "30")

@@ -5,6 +5,7 @@ import hashlib
 import os
 import re
 
+import pytest
 import requests
 
 from conftest import generic_path, sha256, unique
@@ -35,8 +36,11 @@ def test_upload_then_download_headers(depot, world):
     assert g.headers["Content-Length"] == str(len(body))
 
 
-def test_stored_rows_and_blob(depot, world):
-    name, body = unique(), b"stored bytes\n"
+@pytest.mark.parametrize("size", [13, 200000])
+def test_stored_rows_and_blob(depot, world, size):
+    """Small files (up to 64 KiB) are stored in the database with their rows, larger ones
+    as content-addressed files under blobs/."""
+    name, body = unique(), os.urandom(size)
     assert requests.put(url(depot, world, name, "a.txt"), data=body,
                         headers=dev(world)).status_code == 201
     rows = depot.query("SELECT f.file_name, f.size, f.file_md5, f.file_sha1, f.file_sha256,"
@@ -46,20 +50,25 @@ def test_stored_rows_and_blob(depot, world):
     assert rows == [("a.txt", len(body), hashlib.md5(body).hexdigest(),
                      hashlib.sha1(body).hexdigest(), sha256(body), "1.0.0", 0, dev_id)]
     h = sha256(body)
-    blob = os.path.join(depot.data, "blobs", h[:2], h[2:4], h)
-    with open(blob, "rb") as f:
-        assert f.read() == body
+    files, rows = depot.stored_copies(body)
+    if size > 65536:
+        assert (len(files), rows) == (1, 0)
+        with open(files[0], "rb") as f:
+            assert f.read() == body
+    else:
+        assert (files, rows) == ([], 1)
+        assert depot.query("SELECT data FROM inline_blobs WHERE sha256 = ?", h) == [(body,)]
     assert depot.tmp_files() == []
 
 
-def test_identical_content_stored_once(depot, world):
-    body = os.urandom(4096)
+@pytest.mark.parametrize("size", [4096, 100000])
+def test_identical_content_stored_once(depot, world, size):
+    body = os.urandom(size)
     for _ in range(3):
         assert requests.put(url(depot, world, unique(), "same.bin"), data=body,
                             headers=dev(world)).status_code == 201
-    h = sha256(body)
-    assert [b for b in depot.blob_files() if b.endswith(h)] == \
-        [os.path.join(depot.data, "blobs", h[:2], h[2:4], h)]
+    files, rows = depot.stored_copies(body)
+    assert len(files) + rows == 1
 
 
 def test_empty_file(depot, world):

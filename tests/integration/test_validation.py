@@ -74,7 +74,7 @@ def unchanged(depot):
     def snapshot():
         return (depot.query("SELECT COUNT(*) FROM packages")[0][0],
                 depot.query("SELECT COUNT(*) FROM package_files")[0][0],
-                depot.blob_files(), depot.tmp_files())
+                depot.blob_files(), depot.inline_count(), depot.tmp_files())
     before = snapshot()
     yield
     assert snapshot() == before
