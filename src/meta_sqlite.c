@@ -878,10 +878,10 @@ static int ms_inline_blob_get(struct meta *m, const char *sha256, char **data, s
 	if (ret == 0) {
 		*len = (size_t)sqlite3_column_bytes(st, 0);
 		const void *b = sqlite3_column_blob(st, 0);
-		if ((*data = malloc(*len ? *len : 1)))
-			memcpy(*data, b, *len);
-		else
+		if (!(*data = malloc(*len ? *len : 1)))
 			ret = -ENOMEM;
+		else if (*len) /* an empty blob comes back as NULL */
+			memcpy(*data, b, *len);
 	}
 	sqlite3_reset(st);
 	return ret;
