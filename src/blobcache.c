@@ -7,7 +7,7 @@
 #include <string.h>
 
 struct slot {
-	pthread_mutex_t lock;
+	pthread_rwlock_t lock; /* hot files are read by every thread at once */
 	char key[65];
 	size_t len;
 	char *data; /* BLOBCACHE_MAX_ENTRY bytes once used */
@@ -25,7 +25,7 @@ struct blob_cache *blob_cache_new(size_t nslots)
 		return NULL;
 	c->nslots = nslots;
 	for (size_t i = 0; i < nslots; i++)
-		pthread_mutex_init(&c->slots[i].lock, NULL);
+		pthread_rwlock_init(&c->slots[i].lock, NULL);
 	return c;
 }
 
@@ -34,7 +34,7 @@ void blob_cache_free(struct blob_cache *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nslots; i++) {
-		pthread_mutex_destroy(&c->slots[i].lock);
+		pthread_rwlock_destroy(&c->slots[i].lock);
 		free(c->slots[i].data);
 	}
 	free(c);
@@ -53,12 +53,12 @@ char *blob_cache_get(struct blob_cache *c, const char *key, size_t *len)
 {
 	struct slot *s = slot_of(c, key);
 	char *copy = NULL;
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_rdlock(&s->lock);
 	if (s->data && strcmp(s->key, key) == 0 && (copy = malloc(s->len ? s->len : 1))) {
 		memcpy(copy, s->data, s->len);
 		*len = s->len;
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 	return copy;
 }
 
@@ -67,7 +67,7 @@ void blob_cache_put(struct blob_cache *c, const char *key, const char *data, siz
 	if (len > BLOBCACHE_MAX_ENTRY || strlen(key) != 64)
 		return;
 	struct slot *s = slot_of(c, key);
-	pthread_mutex_lock(&s->lock);
+	pthread_rwlock_wrlock(&s->lock);
 	if (!s->data)
 		s->data = malloc(BLOBCACHE_MAX_ENTRY);
 	if (s->data) {
@@ -75,5 +75,5 @@ void blob_cache_put(struct blob_cache *c, const char *key, const char *data, siz
 		memcpy(s->key, key, 65);
 		s->len = len;
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->lock);
 }
