@@ -27,9 +27,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
-TEST_DEPS  := curl jq python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
+TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
 
-.PHONY: all run test unit integration valgrind bench deps test-deps clean
+.PHONY: all run test unit integration valgrind bench torture deps test-deps clean
 all: $(BUILD)/depot
 
 $(BUILD)/depot: $(OBJS)
@@ -83,6 +83,11 @@ test: test-deps
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
+
+# The crash harness at length: 500 SIGKILLs instead of make test's 50.
+torture: $(BUILD)/depot
+	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot DEPOT_CRASH_KILLS=500 \
+	/usr/bin/python3 -m pytest -q -x tests/integration/test_crash.py
 
 # Not part of make test: several minutes, and it measures, it does not check.
 bench: deps

@@ -7,6 +7,7 @@
 #ifndef DEPOT_BLOB_H
 #define DEPOT_BLOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +36,10 @@ struct blob_ops {
 	int (*remove)(struct blob_store *bs, const char *key);
 	/* Calls cb for every stored key; a non-zero return stops the walk and is returned. */
 	int (*list)(struct blob_store *bs, int (*cb)(void *ctx, const char *key), void *ctx);
-	/* Removes staged uploads left by a crash that are older than max_age_s seconds. */
-	int (*clean_staging)(struct blob_store *bs, int64_t max_age_s, int64_t *removed);
+	/* Counts (and unless dry_run removes) staged uploads left by a crash that are at
+	 * least max_age_s seconds old. */
+	int (*clean_staging)(struct blob_store *bs, int64_t max_age_s, bool dry_run,
+			     int64_t *count);
 };
 
 struct blob_store {

@@ -224,7 +224,8 @@ static int fs_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key),
 	return ret;
 }
 
-static int fs_clean_staging(struct blob_store *bs, int64_t max_age_s, int64_t *removed)
+static int fs_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_run,
+			    int64_t *removed)
 {
 	struct blob_fs *fs = (struct blob_fs *)bs;
 	DIR *d = opendir(fs->tmp_dir);
@@ -240,7 +241,7 @@ static int fs_clean_staging(struct blob_store *bs, int64_t max_age_s, int64_t *r
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", fs->tmp_dir, e->d_name);
 		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime >= max_age_s &&
-		    unlink(path) == 0)
+		    (dry_run || unlink(path) == 0))
 			(*removed)++;
 	}
 	closedir(d);

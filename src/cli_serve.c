@@ -1,6 +1,7 @@
 /* `depot serve`: opens the stores in the data directory, optionally seeds a demo on first
  * start, serves the API until SIGINT or SIGTERM. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "app.h"
 #include "cli.h"
 #include "cleanup.h"
+#include "fsck.h"
 #include "gc.h"
 #include "timeutil.h"
 #include "http.h"
@@ -151,6 +153,69 @@ int cli_gc(int argc, char **argv)
 	return 0;
 }
 
+/* A whole (small) file as a NUL-terminated string; NULL with errno set on failure. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(1 << 20);
+	size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	int failed = ferror(f) || !buf;
+	fclose(f);
+	if (failed) {
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Points stderr, where every log line goes, at the log file (again, after a SIGHUP, so
+ * rotated logs are let go). */
+static int reopen_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	int ret = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+	close(fd);
+	return ret;
+}
+
+static void print_problem(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("%s\n", line);
+}
+
+int cli_fsck(int argc, char **argv)
+{
+	struct cli_opt opts[] = {{.name = "repair"}};
+	const char *data;
+	if (cli_parse(argc, argv, opts, 1, NULL, 0, &data) != 0)
+		return 2;
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	const char *err = NULL;
+	struct blob_store *bs = blob_fs_open(data, &err);
+	if (!bs) {
+		m->ops->close(m);
+		return cli_fail("cannot open the blob store in %s: %s", data, err);
+	}
+	struct fsck_result res;
+	int ret = fsck_run(m, bs, opts[0].present, print_problem, NULL, &res);
+	bs->ops->close(bs);
+	m->ops->close(m);
+	if (ret != 0)
+		return cli_fail("fsck failed: %s", strerror(-ret));
+	fprintf(stderr, "depot: fsck checked %lld file(s): %lld problem(s), %lld repaired\n",
+		(long long)res.checked, (long long)res.problems, (long long)res.fixed);
+	return res.problems > res.fixed ? 1 : 0;
+}
+
 int cli_serve(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
@@ -162,10 +227,26 @@ int cli_serve(int argc, char **argv)
 		{.name = "gc-interval", .has_value = true},
 		{.name = "cleanup-interval", .has_value = true},
 		{.name = "max-connections", .has_value = true},
+		{.name = "shutdown-timeout", .has_value = true},
+		{.name = "log", .has_value = true},
+		{.name = "tls-cert", .has_value = true},
+		{.name = "tls-key", .has_value = true},
 	};
 	const char *data;
-	if (cli_parse(argc, argv, opts, 8, NULL, 0, &data) != 0)
+	if (cli_parse(argc, argv, opts, 12, NULL, 0, &data) != 0)
 		return 2;
+	if (opts[10].present != opts[11].present)
+		return cli_fail("--tls-cert and --tls-key go together");
+	long long shutdown_s = 30;
+	if (opts[8].present) {
+		char *end;
+		shutdown_s = strtoll(opts[8].value, &end, 10);
+		if (*end || shutdown_s < 0)
+			return cli_fail("--shutdown-timeout takes seconds");
+	}
+	const char *log_path = opts[9].value;
+	if (log_path && reopen_log(log_path) != 0)
+		return cli_fail("cannot open the log file %s: %s", log_path, strerror(errno));
 	long long cleanup_interval = 43200; /* GitLab runs cleanup policies every 12 hours */
 	if (opts[6].present) {
 		char *end;
@@ -206,14 +287,28 @@ int cli_serve(int argc, char **argv)
 			return cli_fail("--threads takes 1 to 256");
 	}
 
+	char *cert = NULL, *key = NULL;
+	if (opts[10].present) {
+		if (!(cert = read_file(opts[10].value)) || !(key = read_file(opts[11].value))) {
+			free(cert);
+			return cli_fail("cannot read the TLS certificate or key: %s", strerror(errno));
+		}
+		hopt.tls_cert_pem = cert;
+		hopt.tls_key_pem = key;
+	}
 	bool created = false;
 	struct meta *m = cli_open_meta(data, &created);
-	if (!m)
+	if (!m) {
+		free(cert);
+		free(key);
 		return 1;
+	}
 	const char *err = NULL;
 	struct blob_store *bs = blob_fs_open(data, &err);
 	if (!bs) {
 		m->ops->close(m);
+		free(cert);
+		free(key);
 		return cli_fail("cannot open the blob store in %s: %s", data, err);
 	}
 	int rc = 1;
@@ -236,6 +331,7 @@ int cli_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	app.commits = committer_start(m);
@@ -251,11 +347,20 @@ int cli_serve(int argc, char **argv)
 	if (demo_pid)
 		print_demo(demo_pid, demo_secret, host, http_server_port(srv));
 	int sig = 0;
-	sigwait(&set, &sig);
-	fprintf(stderr, "depot: %s, stopping\n", strsignal(sig));
-	/* Uploads waiting on the committer are suspended connections, which must be resumed
-	 * before the server stops: stop accepting, drain the committer, then stop. */
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+		if (log_path && reopen_log(log_path) != 0)
+			fprintf(stderr, "depot: cannot reopen %s: %s\n", log_path, strerror(errno));
+		else
+			log_line("depot: log reopened");
+	}
+	log_line("depot: %s, stopping: no new connections, waiting up to %llds for requests "
+		 "under way", strsignal(sig), shutdown_s);
+	/* Stop accepting, let requests under way finish (uploads waiting on the committer
+	 * among them: suspended connections must be resumed before the server stops), then
+	 * stop. */
 	http_server_quiesce(srv);
+	if (!http_server_drain(srv, shutdown_s * 1000))
+		log_line("depot: shutdown timeout: closing requests still under way");
 	committer_stop(app.commits);
 	app.commits = NULL;
 	http_server_stop(srv);
@@ -276,5 +381,7 @@ out:
 	blob_cache_free(app.hot);
 	bs->ops->close(bs);
 	m->ops->close(m);
+	free(cert);
+	free(key);
 	return rc;
 }

@@ -50,7 +50,7 @@ int gc_run(struct meta *m, struct blob_store *bs, int64_t staging_age_s, struct 
 		ret = bs->ops->list(bs, check_orphan, &g);
 	out->orphans = g.orphans;
 	if (ret == 0)
-		ret = bs->ops->clean_staging(bs, staging_age_s, &out->staged);
+		ret = bs->ops->clean_staging(bs, staging_age_s, false, &out->staged);
 	if (out->swept || out->orphans || out->staged)
 		log_line("depot: gc removed %lld blob(s) of deleted files, %lld orphan blob(s), "
 			 "%lld staged upload(s)",

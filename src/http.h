@@ -37,6 +37,7 @@ struct request {
 	enum http_method method;
 	const char *url; /* raw path, still percent-encoded */
 	const char *external_url; /* configured base URL for links, or NULL */
+	bool tls;
 	const struct route *route;
 	struct route_capture caps[ROUTE_MAX_CAPTURES];
 	int ncaps;
@@ -121,6 +122,8 @@ struct http_options {
 	unsigned threads;
 	unsigned max_connections;
 	const char *external_url; /* base of absolute URLs in replies; NULL: from Host */
+	const char *tls_cert_pem; /* HTTPS when both are set (PEM contents) */
+	const char *tls_key_pem;
 };
 /* Starts serving the route table; returns NULL on failure (message on stderr). */
 struct http_server *http_server_start(struct app *app, const struct http_options *opt,
@@ -128,6 +131,8 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 void http_server_stop(struct http_server *s);
 /* Stops accepting connections; requests under way go on. */
 void http_server_quiesce(struct http_server *s);
+/* Waits up to timeout_ms for the requests under way to complete; false if some did not. */
+bool http_server_drain(struct http_server *s, int64_t timeout_ms);
 /* The port actually bound (differs from the requested one when that was 0). */
 unsigned http_server_port(const struct http_server *s);
 

@@ -15,6 +15,8 @@
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	_Atomic long active; /* requests begun and not yet completed */
+	bool tls;
 	char *external_url;
 	struct app *app;
 	const struct route *routes;
@@ -82,7 +84,7 @@ void http_base_url(const struct request *r, char *out, size_t cap)
 		return;
 	}
 	const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
-	snprintf(out, cap, "http://%s", host && *host ? host : "localhost");
+	snprintf(out, cap, "%s://%s", r->tls ? "https" : "http", host && *host ? host : "localhost");
 }
 
 struct query_walk {
@@ -329,11 +331,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		struct request_owned *ro = calloc(1, sizeof(*ro));
 		if (!ro)
 			return MHD_NO;
+		s->active++;
 		r = &ro->req;
 		*con_cls = r;
 		r->conn = conn;
 		r->app = s->app;
 		r->external_url = s->external_url;
+		r->tls = s->tls;
 		r->url = url;
 		r->method = parse_method(method);
 		r->start_us = mono_us();
@@ -390,13 +394,26 @@ void http_server_quiesce(struct http_server *s)
 		close(fd);
 }
 
+bool http_server_drain(struct http_server *s, int64_t timeout_ms)
+{
+	int64_t waited = 0;
+	while (s->active > 0 && waited < timeout_ms) {
+		struct timespec ts = {0, 20 * 1000000};
+		nanosleep(&ts, NULL);
+		waited += 20;
+	}
+	return s->active == 0;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls, (void)conn;
+	(void)conn;
+	struct http_server *s = cls;
 	struct request *r = *con_cls;
 	if (!r)
 		return;
+	s->active--;
 	struct request_owned *ro = (struct request_owned *)r;
 	const struct meta_token *t = &r->ident.token;
 	char who[48] = "-"; /* the token's kind and id, never its secret */
@@ -424,6 +441,15 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {
 	(void)cls, (void)c;
 	return strlen(s);
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
 }
 
 struct http_server *http_server_start(struct app *app, const struct http_options *opt,
@@ -455,6 +481,12 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	s->tls = opt->tls_cert_pem && opt->tls_key_pem;
+	if (s->tls)
+		flags |= MHD_USE_TLS;
+	else if (!is_loopback(ai->ai_addr))
+		fprintf(stderr, "depot: warning: serving plain HTTP on a non-loopback address: "
+				"tokens cross the network in clear; use --tls-cert and --tls-key\n");
 	s->daemon = MHD_start_daemon(
 		flags, (uint16_t)opt->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
 		ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
@@ -462,7 +494,8 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		unescape_none, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
-		MHD_OPTION_END);
+		s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, opt->tls_cert_pem,
+		MHD_OPTION_HTTPS_MEM_KEY, opt->tls_key_pem, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!s->daemon) {
 		fprintf(stderr, "depot: cannot listen on %s:%u\n", opt->host, opt->port);
@@ -470,7 +503,8 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		free(s);
 		return NULL;
 	}
-	fprintf(stderr, "depot: listening on http://%s:%u\n", opt->host, http_server_port(s));
+	fprintf(stderr, "depot: listening on %s://%s:%u\n", s->tls ? "https" : "http", opt->host,
+		http_server_port(s));
 	return s;
 }
 

@@ -288,6 +288,13 @@ struct meta_ops {
 				void *ctx);
 	/* The live packages of a project, by name, newest first within a name. */
 	int (*project_packages)(struct meta *m, int64_t project_id, meta_package_cb cb, void *ctx);
+	/* fsck: every live file's content key, size and id. */
+	int (*live_contents)(struct meta *m,
+			     int (*cb)(void *ctx, const char *sha256, int64_t size, int64_t file_id),
+			     void *ctx);
+	/* fsck: inline contents no row names; with remove, deleted in the same transaction. */
+	int (*inline_orphans)(struct meta *m, bool remove,
+			      int (*cb)(void *ctx, const char *sha256), void *ctx);
 	/* Installable files beyond the keep newest of their name in their package. */
 	int (*files_beyond)(struct meta *m, int64_t project_id, int keep, meta_file_cb cb,
 			    void *ctx);

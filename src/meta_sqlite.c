@@ -110,6 +110,9 @@ enum stmt_id {
 	S_SWEEP_DELETE_PKGS,
 	S_BLOB_REFERENCED,
 	S_FILE_EXISTS,
+	S_LIVE_CONTENTS,
+	S_INLINE_ORPHANS,
+	S_INLINE_ORPHANS_DELETE,
 	S_INLINE_PUT,
 	S_INLINE_GET,
 	S_INLINE_DELETE,
@@ -228,6 +231,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
 	[S_BLOB_REFERENCED] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)",
+	[S_LIVE_CONTENTS] = "SELECT f.file_sha256, f.size, f.id FROM package_files f"
+			    " JOIN packages p ON p.id = f.package_id WHERE f.status = 0"
+			    " AND p.status != 4 ORDER BY f.id",
+	[S_INLINE_ORPHANS] = "SELECT sha256 FROM inline_blobs i WHERE NOT EXISTS ("
+			     "SELECT 1 FROM package_files f WHERE f.file_sha256 = i.sha256)",
+	[S_INLINE_ORPHANS_DELETE] = "DELETE FROM inline_blobs WHERE NOT EXISTS ("
+				    "SELECT 1 FROM package_files f"
+				    " WHERE f.file_sha256 = inline_blobs.sha256)",
 	[S_INLINE_PUT] = "INSERT OR IGNORE INTO inline_blobs(sha256, data) VALUES(?1, ?2)",
 	[S_INLINE_GET] = "SELECT data FROM inline_blobs WHERE sha256 = ?1",
 	[S_INLINE_DELETE] = "DELETE FROM inline_blobs WHERE sha256 = ?1",
@@ -1581,6 +1592,52 @@ static int ms_project_packages(struct meta *m, int64_t project_id, meta_package_
 	return ret;
 }
 
+static int ms_live_contents(struct meta *m,
+			    int (*cb)(void *ctx, const char *sha256, int64_t size, int64_t file_id),
+			    void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_LIVE_CONTENTS) : NULL;
+	if (!st)
+		return -EIO;
+	int rc, ret = 0;
+	char sha[SHA256_HEX_LEN + 1];
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_text(sha, sizeof(sha), st, 0);
+		if ((ret = cb(ctx, sha, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2))) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_inline_orphans(struct meta *m, bool remove, int (*cb)(void *ctx, const char *sha256),
+			     void *ctx)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	bool own;
+	int rc, ret = tx_begin(c, &own);
+	sqlite3_stmt *st = ret == 0 ? stmt(c, S_INLINE_ORPHANS) : NULL;
+	if (!st)
+		return tx_end(c, own, ret ? ret : -EIO);
+	char sha[SHA256_HEX_LEN + 1];
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_text(sha, sizeof(sha), st, 0);
+		if ((ret = cb(ctx, sha)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	if (ret == 0 && remove)
+		ret = exec_id(c, S_INLINE_ORPHANS_DELETE);
+	return tx_end(c, own, ret);
+}
+
 static int ms_files_beyond(struct meta *m, int64_t project_id, int keep, meta_file_cb cb, void *ctx)
 {
 	struct conn *c = conn_get(m);
@@ -1662,6 +1719,8 @@ static const struct meta_ops sqlite_ops = {
 	.cleanup_projects = ms_cleanup_projects,
 	.project_packages = ms_project_packages,
 	.files_beyond = ms_files_beyond,
+	.live_contents = ms_live_contents,
+	.inline_orphans = ms_inline_orphans,
 };
 
 struct meta *meta_sqlite_open(const char *path, const char **err)

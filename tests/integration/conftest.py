@@ -43,17 +43,22 @@ class Depot:
             raise AssertionError(f"depot {' '.join(args)} failed: {res.stderr}")
         return res
 
-    def start(self, *args):
+    def start(self, *args, log_path=None):
+        """log_path: where the server logs, when started with --log."""
         self.log = open(self.log_path, "ab")
-        offset = self.log.tell()  # a restart appends: look only at what this run writes
+        watch = log_path or self.log_path
+        offset = os.path.getsize(watch) if os.path.exists(watch) else 0
         self.proc = subprocess.Popen(
             [*WRAPPER, DEPOT, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *args],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + (120 if WRAPPER else 20)
         while time.time() < deadline:
-            with open(self.log_path, "rb") as f:
+            if not os.path.exists(watch):
+                time.sleep(0.02)
+                continue
+            with open(watch, "rb") as f:
                 f.seek(offset)
-                m = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", f.read())
+                m = re.search(rb"listening on (https?://127\.0\.0\.1:\d+)", f.read())
             if m:
                 self.url = m.group(1).decode()
                 return self
