@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "app.h"
+#include "log.h"
 #include "policy.h"
 #include "timeutil.h"
 
@@ -48,9 +49,40 @@ void api_read_start(struct request *r)
 	(void)r;
 }
 
+/* Did the request present anything that could authenticate? */
+static bool presented(const struct credentials *c)
+{
+	return c->private_token || c->job_token || c->deploy_token || c->bearer || c->has_basic;
+}
+
 int api_identify_or_reply(struct request *r)
 {
-	enum auth_error err = auth_resolve(r->app->meta, &r->creds, now_ms(), &r->ident);
+	struct app *app = r->app;
+	int64_t now = now_ms();
+	int retry;
+	const char *addr = http_client_addr(r);
+	if (app->auth_failures && ratelimit_blocked(app->auth_failures, addr, now, &retry)) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", retry);
+		const char *h[] = {"Retry-After", v, NULL};
+		http_reply_json_headers(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					json_pack("{s:s}", "message", "429 Too Many Requests"), h);
+		return -1;
+	}
+	enum auth_error err = auth_resolve(app->meta, &r->creds, now, &r->ident);
+	/* A presented credential that authenticated nobody is a failure too (an unknown
+	 * deploy token or Basic password leaves the request anonymous). */
+	bool failed = err == AUTH_INVALID || err == AUTH_EXPIRED || err == AUTH_REVOKED ||
+		      (err == AUTH_OK && r->ident.kind == IDENT_ANONYMOUS && presented(&r->creds));
+	if (failed) {
+		/* the secret never goes to the log; the token id does when the token is known */
+		log_line("depot: authentication failed from %s: %s%s%lld", addr,
+			 err == AUTH_EXPIRED ? "expired token" : err == AUTH_REVOKED ? "revoked token"
+											 : "unknown credentials",
+			 r->ident.token.id ? ", token " : "", (long long)r->ident.token.id);
+		if (app->auth_failures)
+			ratelimit_fail(app->auth_failures, addr, now);
+	}
 	if (err != AUTH_OK) {
 		http_reply_auth_error(r, err);
 		return -1;

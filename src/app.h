@@ -7,6 +7,7 @@
 #include "blob.h"
 #include "blobcache.h"
 #include "commit.h"
+#include "ratelimit.h"
 #include "meta.h"
 #include "touch.h"
 
@@ -16,6 +17,7 @@ struct app {
 	struct touch_log *touches; /* download times waiting to be written */
 	struct blob_cache *hot;	   /* small blobs served from memory */
 	struct committer *commits; /* group commit of small uploads; NULL: commit each alone */
+	struct ratelimit *auth_failures;
 	uint64_t max_file_size; /* 0: unlimited */
 };
 

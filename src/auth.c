@@ -110,8 +110,10 @@ static enum auth_error required_token(struct meta *m, const char *secret, int64_
 	if (ret != 0)
 		return AUTH_BACKEND;
 	enum auth_error st = token_state(&t, now);
-	if (st != AUTH_OK)
+	if (st != AUTH_OK) {
+		out->token = t; /* for the log: which token failed */
 		return t.kind == TOKEN_JOB ? AUTH_INVALID : st; /* a finished job is just unknown */
+	}
 	if (t.kind == TOKEN_DEPLOY) {
 		out->kind = IDENT_DEPLOY;
 		out->token = t;
@@ -164,6 +166,7 @@ enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_
 			return AUTH_BACKEND;
 		if (ret == 0 && is_access_token(&t)) {
 			enum auth_error st = token_state(&t, now);
+			out->token = t;
 			return st != AUTH_OK ? st : become_user(m, &t, out);
 		}
 	}

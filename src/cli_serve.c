@@ -231,9 +231,12 @@ int cli_serve(int argc, char **argv)
 		{.name = "log", .has_value = true},
 		{.name = "tls-cert", .has_value = true},
 		{.name = "tls-key", .has_value = true},
+		{.name = "max-connections-per-ip", .has_value = true},
+		{.name = "idle-timeout", .has_value = true},
+		{.name = "auth-failures-per-minute", .has_value = true},
 	};
 	const char *data;
-	if (cli_parse(argc, argv, opts, 12, NULL, 0, &data) != 0)
+	if (cli_parse(argc, argv, opts, 15, NULL, 0, &data) != 0)
 		return 2;
 	if (opts[10].present != opts[11].present)
 		return cli_fail("--tls-cert and --tls-key go together");
@@ -262,11 +265,23 @@ int cli_serve(int argc, char **argv)
 			return cli_fail("--gc-interval takes seconds (0: never)");
 	}
 	const char *listen = opts[0].present ? opts[0].value : "127.0.0.1:8080";
-	struct http_options hopt = {.threads = 4, .max_connections = 4096};
+	struct http_options hopt = {.threads = 4, .max_connections = 4096, .max_per_ip = 256,
+				    .idle_timeout_s = 60};
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
 		return cli_fail("--listen takes HOST:PORT");
 	hopt.host = host;
+	if (opts[12].present && (hopt.max_per_ip = (unsigned)strtoul(opts[12].value, NULL, 10)) == 0)
+		return cli_fail("--max-connections-per-ip takes a positive number");
+	if (opts[13].present && (hopt.idle_timeout_s = (unsigned)strtoul(opts[13].value, NULL, 10)) == 0)
+		return cli_fail("--idle-timeout takes a positive number of seconds");
+	long auth_limit = RATELIMIT_MAX;
+	if (opts[14].present) {
+		char *end;
+		auth_limit = strtol(opts[14].value, &end, 10);
+		if (*end || auth_limit < 0)
+			return cli_fail("--auth-failures-per-minute takes a number (0: no limit)");
+	}
 	if (opts[7].present) {
 		hopt.max_connections = (unsigned)strtoul(opts[7].value, NULL, 10);
 		if (hopt.max_connections < 1 || hopt.max_connections > 1000000)
@@ -313,8 +328,9 @@ int cli_serve(int argc, char **argv)
 	}
 	int rc = 1;
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size,
-			  .touches = touch_log_new(), .hot = blob_cache_new(512)};
-	if (!app.touches || !app.hot) {
+			  .touches = touch_log_new(), .hot = blob_cache_new(512),
+			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL};
+	if (!app.touches || !app.hot || (auth_limit && !app.auth_failures)) {
 		cli_fail("out of memory");
 		goto out;
 	}
@@ -379,6 +395,7 @@ out:
 	committer_stop(app.commits);
 	touch_log_free(app.touches);
 	blob_cache_free(app.hot);
+	ratelimit_free(app.auth_failures);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	free(cert);

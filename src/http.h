@@ -56,6 +56,7 @@ struct request {
 	int64_t start_us;
 	void *state; /* the route's own; released by route->on_free */
 	bool suspended; /* waiting on another thread; on_done runs again when resumed */
+	char client_addr[48];
 	char *body;  /* collected by http_body_collect; freed with the request */
 	size_t body_len;
 };
@@ -76,6 +77,8 @@ json_t *http_body_json(struct request *r);
 
 /* Decodes capture i into out (cap bytes). Returns 0, or -1 if malformed or too long. */
 int http_capture(const struct request *r, int i, char *out, size_t cap);
+/* The client's address as text ("127.0.0.1", "::1"); "?" when unknown. */
+const char *http_client_addr(struct request *r);
 /* A request header, or NULL. */
 const char *http_header(const struct request *r, const char *name);
 /* A decoded query parameter: 1 present, 0 absent, -1 malformed or too long. */
@@ -121,6 +124,8 @@ struct http_options {
 	unsigned port;
 	unsigned threads;
 	unsigned max_connections;
+	unsigned max_per_ip;	 /* connections from one address */
+	unsigned idle_timeout_s; /* a connection silent this long is closed (slow bodies too) */
 	const char *external_url; /* base of absolute URLs in replies; NULL: from Host */
 	const char *tls_cert_pem; /* HTTPS when both are set (PEM contents) */
 	const char *tls_key_pem;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,24 @@ int http_capture(const struct request *r, int i, char *out, size_t cap)
 	if (i >= r->ncaps)
 		return -1;
 	return pct_decode(r->caps[i].start, r->caps[i].len, out, cap, false) < 0 ? -1 : 0;
+}
+
+const char *http_client_addr(struct request *r)
+{
+	if (r->client_addr[0])
+		return r->client_addr;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_addr,
+			  sizeof(r->client_addr));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_addr,
+			  sizeof(r->client_addr));
+	else
+		snprintf(r->client_addr, sizeof(r->client_addr), "?");
+	return r->client_addr;
 }
 
 const char *http_header(const struct request *r, const char *name)
@@ -280,6 +299,69 @@ json_t *http_body_json(struct request *r)
 	return j;
 }
 
+/* Request shapes libmicrohttpd lets through but that HTTP forbids, several of them the
+ * stuff of request smuggling behind a proxy that reads them differently. */
+struct shape {
+	int content_lengths;
+	bool transfer_encoding, te_chunked, bad_name, bad_value;
+};
+
+static bool tchar(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result shape_one(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	(void)kind;
+	struct shape *sh = cls;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		if (!tchar(*p))
+			sh->bad_name = true;
+	if (!*key)
+		sh->bad_name = true;
+	for (const unsigned char *p = (const unsigned char *)(value ? value : ""); *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			sh->bad_value = true;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		sh->content_lengths++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		sh->transfer_encoding = true;
+		sh->te_chunked = value && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* 0, or the status of a reply already sent for a malformed request. */
+static unsigned reject_bad_shape(struct request *r, const char *version)
+{
+	struct shape sh = {0};
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, shape_one, &sh);
+	const char *why = NULL;
+	unsigned status = MHD_HTTP_BAD_REQUEST;
+	if (sh.bad_name)
+		why = "invalid header name";
+	else if (sh.bad_value)
+		why = "control character in a header value";
+	else if (sh.content_lengths > 1)
+		why = "more than one Content-Length";
+	else if (sh.transfer_encoding && sh.content_lengths)
+		why = "both Content-Length and Transfer-Encoding";
+	else if (sh.transfer_encoding && !sh.te_chunked)
+		why = "unsupported Transfer-Encoding", status = MHD_HTTP_NOT_IMPLEMENTED;
+	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !http_header(r, MHD_HTTP_HEADER_HOST))
+		why = "no Host header";
+	if (!why)
+		return 0;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "%u %s - %s", status,
+		 status == MHD_HTTP_BAD_REQUEST ? "Bad request" : "Not Implemented", why);
+	http_reply_message(r, status, msg);
+	return status;
+}
+
 static const struct route *find_route(const struct http_server *s, struct request *r)
 {
 	for (size_t i = 0; i < s->nroutes; i++) {
@@ -324,7 +406,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 				 const char *method, const char *version,
 				 const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	(void)version;
 	struct http_server *s = cls;
 	struct request *r = *con_cls;
 	if (!r) {
@@ -341,6 +422,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->url = url;
 		r->method = parse_method(method);
 		r->start_us = mono_us();
+		if (reject_bad_shape(r, version))
+			return MHD_YES;
 		r->route = find_route(s, r);
 		if (!r->route) {
 			http_reply_error(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
@@ -492,8 +575,10 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
 		unescape_none, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, opt->idle_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+		1024u, MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_per_ip,
+		/* TLS options last: without TLS, MHD_OPTION_END here ends the list */
 		s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, opt->tls_cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, opt->tls_key_pem, MHD_OPTION_END);
 	freeaddrinfo(ai);

@@ -1,0 +1,162 @@
+"""Hostile input and resource exhaustion: malformed and smuggling-shaped HTTP requests each
+get their exact status and change nothing; failed authentications are logged (never the
+secret) and throttled with 429 + Retry-After; 500 slow connections from another address do
+not starve a normal client; idle connections are closed."""
+import http.client
+import json
+import os
+import socket
+import time
+
+import pytest
+import requests
+
+from conftest import Depot, World, generic_path, unique
+
+P = "/api/v4/projects/{pid}/packages/generic/p/1/f.bin"
+
+# (name, raw request with {P} and {T}, expected status)
+BAD = [
+    ("huge header", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\nX-Big: " + "a" * 40000 +
+     "\r\nContent-Length: 1\r\n\r\nx", 431),
+    ("negative Content-Length", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: -1\r\n\r\nx", 400),
+    ("huge Content-Length", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 99999999999999999999999\r\n\r\nx", 413),
+    ("Content-Length and Transfer-Encoding", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("two Content-Lengths", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400),
+    ("bad chunk size", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
+    ("overflowing chunk size", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n0\r\n\r\n", 413),
+    ("unsupported Transfer-Encoding", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Transfer-Encoding: gzip\r\n\r\nxx", 501),
+    ("control byte in a header", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "X-A: a\x01b\r\nContent-Length: 1\r\n\r\nx", 400),
+    ("space before the colon", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN : {T}\r\n"
+     "Content-Length: 1\r\n\r\nx", 400),
+    ("no Host in HTTP/1.1", "PUT {P} HTTP/1.1\r\nPRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
+    ("overlong URL", "GET /api/v4/" + "a" * 40000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ("unknown HTTP version", "GET {P} HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+    ("absolute URI to another host", "PUT http://evil{P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 1\r\n\r\nx", 404),
+    ("lower-case method", "put {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 1\r\n\r\nx", 404),
+    ("TRACE", "TRACE {P} HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    ("Basic with no colon", "PUT {P} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic bm9jb2xvbg==\r\n"
+     "Content-Length: 1\r\n\r\nx", 401),
+    ("overlong token", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: " + "t" * 9000 +
+     "\r\nContent-Length: 1\r\n\r\nx", 401),
+]
+
+
+def raw(depot, data, source=None):
+    host, port = depot.url.rsplit("/", 1)[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=5, source_address=source)
+    s.sendall(data.encode("latin-1"))
+    buf = b""
+    try:
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        s.close()
+    return buf
+
+
+@pytest.mark.parametrize("name,req,status", BAD, ids=[b[0] for b in BAD])
+def test_bad_requests(depot, world, name, req, status):
+    before = (depot.query("SELECT COUNT(*) FROM package_files")[0][0], depot.blob_files(),
+              depot.inline_count(), depot.tmp_files())
+    req = req.replace("{P}", P.format(pid=world.pid("acme/app"))).replace("{T}", world.pat["dev"])
+    head = raw(depot, req)
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), head[:200]
+    after = (depot.query("SELECT COUNT(*) FROM package_files")[0][0], depot.blob_files(),
+             depot.inline_count(), depot.tmp_files())
+    assert after == before
+
+
+@pytest.fixture(scope="module")
+def limited():
+    d = Depot()
+    d.start("--auth-failures-per-minute", "5", "--idle-timeout", "2")
+    w = World(d)
+    yield d, w
+    d.close()
+
+
+def test_failed_authentications_logged_and_throttled(limited):
+    d, w = limited
+    url = d.api(generic_path(w.pid("acme/app"), unique(), "1.0", "f"))
+    for _ in range(5):
+        assert requests.get(url, headers={"PRIVATE-TOKEN": "glpat-guessing"}).status_code == 401
+    r = requests.get(url, headers={"PRIVATE-TOKEN": w.pat["dev"]})
+    assert r.status_code == 429
+    assert r.json() == {"message": "429 Too Many Requests"}
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+    # another address is not affected
+    host, port = d.url.rsplit("/", 1)[1].split(":")
+    c = http.client.HTTPConnection(host, int(port), source_address=("127.0.0.2", 0))
+    c.request("GET", url.split(d.url, 1)[1], headers={"PRIVATE-TOKEN": w.pat["dev"]})
+    assert c.getresponse().status == 404  # authenticated; the file does not exist
+    log = d.server_log()
+    assert "authentication failed from 127.0.0.1: unknown credentials" in log
+    assert "glpat-guessing" not in log and w.pat["dev"] not in log
+
+
+def test_expired_token_failure_names_the_token(limited):
+    d, w = limited
+    host, port = d.url.rsplit("/", 1)[1].split(":")
+    c = http.client.HTTPConnection(host, int(port), source_address=("127.0.0.3", 0))
+    c.request("GET", f"/api/v4/projects/{w.pid('acme/app')}/packages/generic/p/1/f",
+              headers={"PRIVATE-TOKEN": w.pat_expired})
+    assert c.getresponse().status == 401
+    (tid,), = d.query("SELECT id FROM tokens WHERE expires_at != 0 AND expires_at < 1700000000000")
+    assert f"authentication failed from 127.0.0.3: expired token, token {tid}" in d.server_log()
+
+
+def test_idle_connections_are_closed(limited):
+    d, w = limited
+    host, port = d.url.rsplit("/", 1)[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.4", 0))
+    s.sendall(b"GET /api/v4/user HTTP/1.1\r\nHo")  # and then nothing
+    t = time.time()
+    assert s.recv(100) == b""  # closed by the server
+    assert 1 <= time.time() - t < 8
+    s.close()
+
+
+def test_slow_clients_do_not_starve_others(world, depot):
+    """500 connections from 127.0.0.2 that dribble their headers; a client on 127.0.0.1
+    still uploads and downloads 1 MiB in its usual time."""
+    host, port = depot.url.rsplit("/", 1)[1].split(":")
+    url = depot.api(generic_path(world.pid("acme/app"), unique(), "1.0", "f.bin"))
+    body = os.urandom(1 << 20)
+    h = {"PRIVATE-TOKEN": world.pat["dev"]}
+    t = time.time()
+    assert requests.put(url, data=body, headers=h).status_code == 201
+    assert requests.get(url, headers=h).content == body
+    usual = time.time() - t
+    slow = []
+    for _ in range(500):
+        try:
+            s = socket.create_connection((host, int(port)), timeout=2, source_address=("127.0.0.2", 0))
+            s.sendall(b"PUT /api/v4/projects/1/packages/generic/p/1/f HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+        except OSError:
+            break  # the per-address limit refuses the rest
+    try:
+        for s in slow[:50]:
+            s.sendall(b"X-Slow: 1\r\n")
+        t = time.time()
+        url2 = depot.api(generic_path(world.pid("acme/app"), unique(), "1.0", "f.bin"))
+        assert requests.put(url2, data=body, headers=h, timeout=10).status_code == 201
+        assert requests.get(url2, headers=h, timeout=10).content == body
+        assert time.time() - t < max(2.0, 5 * usual)
+    finally:
+        for s in slow:
+            s.close()
