@@ -94,6 +94,11 @@ void rules_delete_done(struct request *r);
 void cleanup_policy_get_done(struct request *r);
 void cleanup_policy_put_done(struct request *r);
 
+/* Queues an audit event for this request's caller and client address. */
+void api_audit(struct request *r, const char *action, int64_t project_id, const char *package,
+	       const char *version, const char *file_name, int64_t size, const char *sha256,
+	       const char *detail);
+
 /* Serves a stored file with the download headers; shared by the generic and by-id
  * downloads. checksum_headers adds X-Checksum-SHA256/SHA1/MD5. */
 void api_send_file(struct request *r, const struct meta_package *pkg,

@@ -368,3 +368,27 @@ int api_group_or_reply(struct request *r, int cap, struct meta_group *g)
 	}
 	return 0;
 }
+
+void api_audit(struct request *r, const char *action, int64_t project_id, const char *package,
+	       const char *version, const char *file_name, int64_t size, const char *sha256,
+	       const char *detail)
+{
+	if (!r->app->audit)
+		return;
+	struct audit_event ev = {.at_ms = now_ms(), .project_id = project_id, .size = size,
+				 .token_id = r->ident.token.id};
+	const struct identity *id = &r->ident;
+	snprintf(ev.action, sizeof(ev.action), "%s", action);
+	snprintf(ev.username, sizeof(ev.username), "%s",
+		 id->kind == IDENT_USER ? id->user.username
+		 : id->kind == IDENT_DEPLOY ? id->token.username : "anonymous");
+	snprintf(ev.token_kind, sizeof(ev.token_kind), "%s",
+		 id->token.id ? token_kind_name(id->token.kind) : "");
+	snprintf(ev.package, sizeof(ev.package), "%s", package ? package : "");
+	snprintf(ev.version, sizeof(ev.version), "%s", version ? version : "");
+	snprintf(ev.file_name, sizeof(ev.file_name), "%s", file_name ? file_name : "");
+	snprintf(ev.sha256, sizeof(ev.sha256), "%s", sha256 ? sha256 : "");
+	snprintf(ev.client, sizeof(ev.client), "%s", http_client_addr(r));
+	snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
+	audit_record(r->app->audit, r->app->meta, &ev);
+}

@@ -375,11 +375,17 @@ static json_t *package_file_record(const struct upload *u, const struct meta_pac
 static void reply_published(struct request *r, struct upload *u, int ret,
 			    const struct meta_package_file *f)
 {
-	if (ret == -EEXIST && u->refuse_duplicate)
+	if (ret == -EEXIST && u->refuse_duplicate) {
 		reply_duplicate(r);
-	else if (ret != 0)
+		return;
+	}
+	if (ret != 0) {
 		reply_storage_error(r, ret, "cannot store the upload");
-	else if (u->select_file)
+		return;
+	}
+	api_audit(r, "upload", u->project.id, u->t.name, u->t.version, f->file_name, f->size,
+		  f->digests.sha256, NULL);
+	if (u->select_file)
 		http_reply_json(r, MHD_HTTP_OK, package_file_record(u, f));
 	else
 		http_reply_message(r, MHD_HTTP_CREATED, "201 Created");
@@ -672,6 +678,9 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		headers[content_range_at + 1] = content_range;
 	}
 	unsigned status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
+	if (r->method == HTTP_GET)
+		api_audit(r, "download", pkg->project_id, pkg->name, pkg->version, f->file_name,
+			  (int64_t)len, f->digests.sha256, rr == RANGE_OK ? "range" : NULL);
 	if (mem) {
 		http_reply_copy(r, status, mem + start, len, headers);
 		free(mem);
@@ -762,10 +771,12 @@ void generic_delete_version_done(struct request *r)
 	if (deletable_package_or_reply(r, &t, &pkg) != 0)
 		return;
 	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
-	if (ret != 0)
+	if (ret != 0) {
 		http_reply_internal(r, "package delete failed", ret);
-	else
-		http_reply_no_content(r);
+		return;
+	}
+	api_audit(r, "delete", pkg.project_id, pkg.name, pkg.version, NULL, 0, NULL, "version");
+	http_reply_no_content(r);
 }
 
 void generic_delete_file_done(struct request *r)
@@ -778,10 +789,13 @@ void generic_delete_file_done(struct request *r)
 	if (target_or_reply(r, &full) != 0)
 		return;
 	int ret = r->app->meta->ops->files_destroy(r->app->meta, pkg.id, 0, full.stored, true);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
-	else if (ret != 0)
+	} else if (ret != 0) {
 		http_reply_internal(r, "file delete failed", ret);
-	else
+	} else {
+		api_audit(r, "delete", pkg.project_id, pkg.name, pkg.version, full.stored, 0, NULL,
+			  "every file of that name");
 		http_reply_no_content(r);
+	}
 }

@@ -241,10 +241,12 @@ void packages_delete_done(struct request *r)
 	    api_delete_allowed_or_reply(r, &ab, &pkg) != 0)
 		return;
 	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
-	if (ret != 0)
+	if (ret != 0) {
 		http_reply_internal(r, "package delete failed", ret);
-	else
-		http_reply_no_content(r);
+		return;
+	}
+	api_audit(r, "delete", pkg.project_id, pkg.name, pkg.version, NULL, 0, NULL, "package");
+	http_reply_no_content(r);
 }
 
 static int add_file(void *ctx, const struct meta_package_file *f)
@@ -312,12 +314,16 @@ void package_file_delete_done(struct request *r)
 			  ? r->app->meta->ops->files_destroy(r->app->meta, pkg.id, file_id, NULL,
 							     false)
 			  : -ENOENT;
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
-	else if (ret != 0)
+	} else if (ret != 0) {
 		http_reply_internal(r, "file delete failed", ret);
-	else
+	} else {
+		char detail[48];
+		snprintf(detail, sizeof(detail), "package_file %lld", (long long)file_id);
+		api_audit(r, "delete", pkg.project_id, pkg.name, pkg.version, NULL, 0, NULL, detail);
 		http_reply_no_content(r);
+	}
 }
 
 void package_file_download_done(struct request *r)

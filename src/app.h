@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "audit.h"
 #include "blob.h"
 #include "blobcache.h"
 #include "commit.h"
@@ -18,6 +19,7 @@ struct app {
 	struct blob_cache *hot;	   /* small blobs served from memory */
 	struct committer *commits; /* group commit of small uploads; NULL: commit each alone */
 	struct ratelimit *auth_failures;
+	struct audit_queue *audit;
 	uint64_t max_file_size; /* 0: unlimited */
 };
 

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "log.h"
+#include "timeutil.h"
 #include "uregex.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -44,6 +46,22 @@ struct run {
 	struct meta_package *pkgs;
 	size_t n, cap;
 };
+
+/* Retention deletes go to the audit log like any other, with the rule as detail. */
+static void audit_delete(struct run *r, const char *name, const char *version,
+			 const char *file_name, const char *rule)
+{
+	struct audit_event ev = {.at_ms = now_ms(), .project_id = r->policy->project_id};
+	snprintf(ev.action, sizeof(ev.action), "delete");
+	snprintf(ev.username, sizeof(ev.username), "cleanup");
+	snprintf(ev.package, sizeof(ev.package), "%s", name);
+	snprintf(ev.version, sizeof(ev.version), "%s", version);
+	snprintf(ev.file_name, sizeof(ev.file_name), "%s", file_name ? file_name : "");
+	snprintf(ev.detail, sizeof(ev.detail), "%s", rule);
+	int ret = r->m->ops->audit_append(r->m, &ev, 1);
+	if (ret != 0)
+		log_line("depot: cannot write the audit log: %s", strerror(-ret));
+}
 
 /* One line per removal: "removed file acme/app pkg/1.0/f.txt (package_file 12) by
  * keep_n_duplicated_package_files=1"; "would remove ..." in a dry run. */
@@ -111,6 +129,7 @@ static int duplicated_files(struct run *r)
 			}
 			if (ret != 0)
 				break;
+			audit_delete(r, pkg.name, pkg.version, f->file_name, rule);
 		}
 		say(r, "file", what, rule);
 	}
@@ -159,8 +178,11 @@ static int old_versions(struct run *r)
 			continue;
 		snprintf(what, sizeof(what), "%s/%s (package %lld)", p->name, p->version,
 			 (long long)p->id);
-		if (!r->dry_run && (ret = r->m->ops->package_destroy(r->m, p->id)) != 0)
-			break;
+		if (!r->dry_run) {
+			if ((ret = r->m->ops->package_destroy(r->m, p->id)) != 0)
+				break;
+			audit_delete(r, p->name, p->version, NULL, why);
+		}
 		say(r, "version", what, why);
 	}
 	uregex_free(keep);

@@ -48,6 +48,7 @@ int cli_token(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_gc(int argc, char **argv);
 int cli_fsck(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 int cli_settings(int argc, char **argv);
 int cli_protection(int argc, char **argv);
 int cli_cleanup_policy(int argc, char **argv);

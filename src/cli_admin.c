@@ -1,9 +1,12 @@
-/* Admin subcommands for users, groups, projects and memberships. */
+/* Admin subcommands for users, groups, projects and memberships, and reading the audit log. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cli.h"
+#include "timeutil.h"
 
 /* GitLab-like path segments: [A-Za-z0-9_.-], starting with a letter, digit, '_' or '.',
  * never "." or "..". Nested paths join segments with '/'. */
@@ -160,6 +163,49 @@ int cli_member(int argc, char **argv)
 		cli_fail("cannot add the membership");
 	else
 		rc = 0;
+	m->ops->close(m);
+	return rc;
+}
+
+static int print_event(void *ctx, const struct audit_event *e)
+{
+	(void)ctx;
+	char at[ISO8601_LEN + 1];
+	iso8601_ms(e->at_ms, at);
+	return cli_print_json(json_pack(
+		"{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "at", at, "action",
+		e->action, "user", e->username, "token_kind", e->token_kind, "token_id",
+		(json_int_t)e->token_id, "project_id", (json_int_t)e->project_id, "package",
+		e->package, "version", e->version, "file_name", e->file_name, "size",
+		(json_int_t)e->size, "sha256", e->sha256, "client", e->client, "detail", e->detail));
+}
+
+int cli_audit(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{.name = "project", .has_value = true},
+		{.name = "package", .has_value = true},
+		{.name = "user", .has_value = true},
+		{.name = "limit", .has_value = true},
+	};
+	const char *data;
+	if (cli_parse(argc, argv, opts, 4, NULL, 0, &data) != 0)
+		return 2;
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	struct audit_query q = {.package = opts[1].value, .username = opts[2].value,
+				.limit = opts[3].present ? atoll(opts[3].value) : 0};
+	struct meta_project p;
+	int rc = 0;
+	if (opts[0].present && m->ops->project_find(m, opts[0].value, &p) != 0) {
+		rc = cli_fail("no project '%s'", opts[0].value);
+	} else {
+		q.project_id = opts[0].present ? p.id : 0;
+		int ret = m->ops->audit_list(m, &q, print_event, NULL);
+		if (ret != 0)
+			rc = cli_fail("cannot read the audit log: %s", strerror(-ret));
+	}
 	m->ops->close(m);
 	return rc;
 }

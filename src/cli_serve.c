@@ -94,6 +94,8 @@ static void maint_tick(struct maint *t, int64_t *next_gc, int64_t *next_cleanup)
 	int ret = touch_log_flush(app->touches, app->meta);
 	if (ret != 0)
 		log_line("depot: cannot record download times: %s", strerror(-ret));
+	if ((ret = audit_flush(app->audit, app->meta)) != 0)
+		log_line("depot: cannot write the audit log: %s", strerror(-ret));
 	if (t->cleanup_s && now >= *next_cleanup) {
 		if ((ret = cleanup_run(app->meta, 0, false, now, NULL, NULL, &removed)) != 0)
 			log_line("depot: cleanup failed: %s", strerror(-ret));
@@ -329,8 +331,9 @@ int cli_serve(int argc, char **argv)
 	int rc = 1;
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
-			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL};
-	if (!app.touches || !app.hot || (auth_limit && !app.auth_failures)) {
+			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
+			  .audit = audit_queue_new()};
+	if (!app.touches || !app.hot || !app.audit || (auth_limit && !app.auth_failures)) {
 		cli_fail("out of memory");
 		goto out;
 	}
@@ -390,12 +393,14 @@ int cli_serve(int argc, char **argv)
 	pthread_mutex_destroy(&mt.lock);
 	pthread_cond_destroy(&mt.wake);
 	touch_log_flush(app.touches, m); /* the last download times */
+	audit_flush(app.audit, m);
 	rc = 0;
 out:
 	committer_stop(app.commits);
 	touch_log_free(app.touches);
 	blob_cache_free(app.hot);
 	ratelimit_free(app.auth_failures);
+	audit_queue_free(app.audit);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	free(cert);

@@ -12,7 +12,7 @@ static const struct {
 } commands[] = {
 	{"serve", cli_serve},	  {"user", cli_user},	{"group", cli_group},
 	{"project", cli_project}, {"member", cli_member}, {"token", cli_token},
-	{"gc", cli_gc},		  {"fsck", cli_fsck},		  {"settings", cli_settings},
+	{"gc", cli_gc},		  {"fsck", cli_fsck},	{"audit", cli_audit},		  {"settings", cli_settings},
 	{"protection", cli_protection}, {"cleanup-policy", cli_cleanup_policy},
 	{"cleanup", cli_cleanup},
 };
@@ -28,6 +28,7 @@ static int usage(void)
 	      "       depot token revoke ID\n"
 	      "       depot gc\n"
 	      "       depot fsck [--repair]\n"
+	      "       depot audit [--project PATH] [--package NAME] [--user NAME] [--limit N]\n"
 	      "       depot settings set|show --group PATH [key=value ...]\n"
 	      "       depot protection add|list|remove --project PATH ...\n"
 	      "       depot cleanup-policy set|show --project PATH ...\n"

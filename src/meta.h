@@ -113,6 +113,16 @@ struct meta_cleanup_policy {
 	char keep_regex[256];
 };
 
+struct audit_event;
+
+/* Filters of the audit log; NULL or 0: any. */
+struct audit_query {
+	int64_t project_id;
+	const char *package;
+	const char *username;
+	int64_t limit;
+};
+
 /* One upload to record: find or create the package (name, version) among the project's
  * packages that are not pending destruction, apply status if given, add the file. */
 struct meta_publish {
@@ -288,6 +298,11 @@ struct meta_ops {
 				void *ctx);
 	/* The live packages of a project, by name, newest first within a name. */
 	int (*project_packages)(struct meta *m, int64_t project_id, meta_package_cb cb, void *ctx);
+	/* Appends to the audit log (which refuses updates and deletes). */
+	int (*audit_append)(struct meta *m, const struct audit_event *ev, size_t n);
+	/* Newest first; cb gets each event. */
+	int (*audit_list)(struct meta *m, const struct audit_query *q,
+			  int (*cb)(void *ctx, const struct audit_event *ev), void *ctx);
 	/* fsck: every live file's content key, size and id. */
 	int (*live_contents)(struct meta *m,
 			     int (*cb)(void *ctx, const char *sha256, int64_t size, int64_t file_id),

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "meta.h"
 #include "timeutil.h"
 
@@ -67,6 +68,18 @@ static const char schema_sql[] =
 	" keep_n_versions INTEGER NOT NULL DEFAULT 0, older_than_days INTEGER NOT NULL DEFAULT 0,"
 	" not_downloaded_days INTEGER NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');"
 	/* Small files' bytes, written in the same transaction as their rows. */
+	"CREATE TABLE IF NOT EXISTS audit_log("
+	" id INTEGER PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL,"
+	" username TEXT NOT NULL, token_kind TEXT NOT NULL, token_id INTEGER NOT NULL,"
+	" project_id INTEGER NOT NULL, package TEXT NOT NULL, version TEXT NOT NULL,"
+	" file_name TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+	" client TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_by_project ON audit_log(project_id, id);"
+	/* Append-only, enforced by the database itself. */
+	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TABLE IF NOT EXISTS inline_blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
 	" WITHOUT ROWID;";
 
@@ -110,6 +123,8 @@ enum stmt_id {
 	S_SWEEP_DELETE_PKGS,
 	S_BLOB_REFERENCED,
 	S_FILE_EXISTS,
+	S_AUDIT_INSERT,
+	S_AUDIT_LIST,
 	S_LIVE_CONTENTS,
 	S_INLINE_ORPHANS,
 	S_INLINE_ORPHANS_DELETE,
@@ -231,6 +246,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
 	[S_BLOB_REFERENCED] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)",
+	[S_AUDIT_INSERT] = "INSERT INTO audit_log(at, action, username, token_kind, token_id,"
+			   " project_id, package, version, file_name, size, sha256, client, detail)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[S_AUDIT_LIST] = "SELECT at, action, username, token_kind, token_id, project_id, package,"
+			 " version, file_name, size, sha256, client, detail FROM audit_log"
+			 " WHERE (?1 = 0 OR project_id = ?1) AND (?2 IS NULL OR package = ?2)"
+			 " AND (?3 IS NULL OR username = ?3) ORDER BY id DESC LIMIT ?4",
 	[S_LIVE_CONTENTS] = "SELECT f.file_sha256, f.size, f.id FROM package_files f"
 			    " JOIN packages p ON p.id = f.package_id WHERE f.status = 0"
 			    " AND p.status != 4 ORDER BY f.id",
@@ -1592,6 +1614,79 @@ static int ms_project_packages(struct meta *m, int64_t project_id, meta_package_
 	return ret;
 }
 
+static int ms_audit_append(struct meta *m, const struct audit_event *ev, size_t n)
+{
+	struct conn *c = conn_get(m);
+	if (!c)
+		return -EIO;
+	bool own;
+	int ret = tx_begin(c, &own);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		sqlite3_stmt *st = stmt(c, S_AUDIT_INSERT);
+		if (!st) {
+			ret = -EIO;
+			break;
+		}
+		const struct audit_event *e = &ev[i];
+		sqlite3_bind_int64(st, 1, e->at_ms);
+		bind_text(st, 2, e->action);
+		bind_text(st, 3, e->username);
+		bind_text(st, 4, e->token_kind);
+		sqlite3_bind_int64(st, 5, e->token_id);
+		sqlite3_bind_int64(st, 6, e->project_id);
+		bind_text(st, 7, e->package);
+		bind_text(st, 8, e->version);
+		bind_text(st, 9, e->file_name);
+		sqlite3_bind_int64(st, 10, e->size);
+		bind_text(st, 11, e->sha256);
+		bind_text(st, 12, e->client);
+		bind_text(st, 13, e->detail);
+		ret = exec_done(st);
+	}
+	return tx_end(c, own, ret);
+}
+
+static int ms_audit_list(struct meta *m, const struct audit_query *q,
+			 int (*cb)(void *ctx, const struct audit_event *ev), void *ctx)
+{
+	struct conn *c = conn_get(m);
+	sqlite3_stmt *st = c ? stmt(c, S_AUDIT_LIST) : NULL;
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, q->project_id);
+	bind_text(st, 2, q->package);
+	bind_text(st, 3, q->username);
+	sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : -1);
+	int rc, ret = 0;
+	struct audit_event *e = calloc(1, sizeof(*e));
+	if (!e) {
+		sqlite3_reset(st);
+		return -ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e->at_ms = sqlite3_column_int64(st, 0);
+		copy_text(e->action, sizeof(e->action), st, 1);
+		copy_text(e->username, sizeof(e->username), st, 2);
+		copy_text(e->token_kind, sizeof(e->token_kind), st, 3);
+		e->token_id = sqlite3_column_int64(st, 4);
+		e->project_id = sqlite3_column_int64(st, 5);
+		copy_text(e->package, sizeof(e->package), st, 6);
+		copy_text(e->version, sizeof(e->version), st, 7);
+		copy_text(e->file_name, sizeof(e->file_name), st, 8);
+		e->size = sqlite3_column_int64(st, 9);
+		copy_text(e->sha256, sizeof(e->sha256), st, 10);
+		copy_text(e->client, sizeof(e->client), st, 11);
+		copy_text(e->detail, sizeof(e->detail), st, 12);
+		if ((ret = cb(ctx, e)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_reset(st);
+	free(e);
+	return ret;
+}
+
 static int ms_live_contents(struct meta *m,
 			    int (*cb)(void *ctx, const char *sha256, int64_t size, int64_t file_id),
 			    void *ctx)
@@ -1720,6 +1815,8 @@ static const struct meta_ops sqlite_ops = {
 	.project_packages = ms_project_packages,
 	.files_beyond = ms_files_beyond,
 	.live_contents = ms_live_contents,
+	.audit_append = ms_audit_append,
+	.audit_list = ms_audit_list,
 	.inline_orphans = ms_inline_orphans,
 };
 

@@ -442,3 +442,15 @@ def test_concurrent_uploads_to_a_new_version(depot, world, allowed):
             assert depot.query("SELECT COUNT(*) FROM packages WHERE name = ?", name) == [(1,)]
     finally:
         set_settings(depot, "acme", "true", "")
+
+
+def test_cleanup_deletions_are_audited(depot, world, cleanup_project):
+    path, pid = cleanup_project
+    upload(depot, world, path, "aud", "old", "f")
+    backdate(depot, pid, "aud", "old", 100)
+    depot.cli("cleanup-policy", "set", "--project", path, "--older-than-days", "30")
+    run_cleanup(depot, path)
+    events = [json.loads(l) for l in depot.cli("audit", "--project", path).stdout.splitlines()]
+    assert events[0]["action"] == "delete" and events[0]["user"] == "cleanup"
+    assert (events[0]["package"], events[0]["version"], events[0]["detail"]) == \
+        ("aud", "old", "older_than_days=30")

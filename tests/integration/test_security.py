@@ -160,3 +160,45 @@ def test_slow_clients_do_not_starve_others(world, depot):
     finally:
         for s in slow:
             s.close()
+
+
+def audit(depot, *args):
+    out = depot.cli("audit", *args).stdout
+    return [json.loads(l) for l in out.splitlines()]
+
+
+def wait_audit(depot, pred, *args):
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        events = audit(depot, *args)
+        if pred(events):
+            return events
+        time.sleep(0.1)
+    raise AssertionError(audit(depot, *args))
+
+
+def test_audit_log(depot, world):
+    name = unique("aud")
+    url = depot.api(generic_path(world.pid("acme/app"), name, "1.0", "a.bin"))
+    body = os.urandom(2000)
+    assert requests.put(url, data=body, headers={"PRIVATE-TOKEN": world.pat["dev"]}).status_code == 201
+    assert requests.get(url, headers={"DEPLOY-TOKEN": world.deploy_ro}).status_code == 200
+    assert requests.delete(url, headers={"PRIVATE-TOKEN": world.pat["maint"]}).status_code == 204
+    events = wait_audit(depot, lambda e: len(e) == 3, "--package", name)
+    assert [e["action"] for e in events] == ["delete", "download", "upload"]  # newest first
+    up = events[2]
+    assert (up["user"], up["token_kind"], up["project_id"], up["version"], up["file_name"],
+            up["size"], up["client"]) == ("dev", "personal", world.pid("acme/app"), "1.0",
+                                          "a.bin", 2000, "127.0.0.1")
+    import hashlib
+    assert up["sha256"] == hashlib.sha256(body).hexdigest()
+    assert events[1]["user"].startswith("gitlab+deploy-token-")
+    assert events[0]["user"] == "maint"
+    assert len(audit(depot, "--package", name, "--user", "dev")) == 1
+    assert any(e["package"] == name for e in audit(depot, "--project", "acme/app"))
+    # append-only: the database refuses changes
+    import sqlite3
+    with pytest.raises(sqlite3.IntegrityError):
+        depot.query("DELETE FROM audit_log")
+    with pytest.raises(sqlite3.IntegrityError):
+        depot.query("UPDATE audit_log SET username = 'x'")
