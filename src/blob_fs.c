@@ -19,6 +19,10 @@ struct blob_fs {
 	struct blob_store base;
 	char *blob_dir;
 	char *tmp_dir;
+	/* Fault injection for tests (DEPOT_BLOB_FAULT=ERRNO:BYTES): writes fail with that
+	 * errno once a staged upload passes BYTES. */
+	int fault_errno;
+	uint64_t fault_after;
 };
 
 /* Writeback is started every WRITEBACK_CHUNK bytes, so the final fsync has little left. */
@@ -80,6 +84,8 @@ static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
 static int fs_write(struct blob_writer *w, const void *data, size_t len)
 {
 	const char *p = data;
+	if (w->fs->fault_errno && w->written + len > w->fs->fault_after)
+		return -w->fs->fault_errno;
 	while (len > 0) {
 		ssize_t n = write(w->fd, p, len);
 		if (n < 0) {
@@ -287,6 +293,12 @@ struct blob_store *blob_fs_open(const char *dir, const char **err)
 		fs_close(&fs->base);
 		*err = "out of memory";
 		return NULL;
+	}
+	const char *fault = getenv("DEPOT_BLOB_FAULT");
+	if (fault) {
+		fs->fault_errno = strncmp(fault, "ENOSPC", 6) == 0 ? ENOSPC : EIO;
+		const char *colon = strchr(fault, ':');
+		fs->fault_after = colon ? strtoull(colon + 1, NULL, 10) : 0;
 	}
 	if (mkdir_durable(fs->blob_dir, dir) != 0 || mkdir_durable(fs->tmp_dir, dir) != 0) {
 		fs_close(&fs->base);

@@ -1,0 +1,72 @@
+"""Disk full and I/O errors: a write that fails ends the upload with a JSON 5xx (507 for no
+space), leaves no staged file, row or blob, and the server keeps serving. Tested on a small
+tmpfs filled to the brim, and with a failure injected into the blob store."""
+import os
+import subprocess
+import tempfile
+
+import pytest
+import requests
+
+from conftest import Depot, World, generic_path, unique
+
+
+def state(d):
+    return (d.query("SELECT COUNT(*) FROM package_files")[0][0], d.blob_files(), d.inline_count(),
+            d.tmp_files())
+
+
+@pytest.mark.parametrize("fault,status,message", [
+    ("ENOSPC:100000", 507, "507 Insufficient Storage"),
+    ("EIO:100000", 500, "500 Internal Server Error")])
+def test_injected_write_failure(fault, status, message, monkeypatch):
+    monkeypatch.setenv("DEPOT_BLOB_FAULT", fault)
+    d = Depot().start()
+    try:
+        w = World(d)
+        h = {"PRIVATE-TOKEN": w.pat["dev"]}
+        before = state(d)
+        url = d.api(generic_path(w.pid("acme/app"), unique(), "1.0", "big.bin"))
+        r = requests.put(url, data=os.urandom(300000), headers=h)
+        assert (r.status_code, r.json()) == (status, {"message": message})
+        assert state(d) == before
+        # below the fault's threshold uploads still work, and the server serves
+        ok = d.api(generic_path(w.pid("acme/app"), unique(), "1.0", "ok.bin"))
+        assert requests.put(ok, data=os.urandom(80000), headers=h).status_code == 201
+        assert len(requests.get(ok, headers=h).content) == 80000
+    finally:
+        d.close()
+
+
+def test_full_tmpfs():
+    mnt = tempfile.mkdtemp(prefix="depot-tmpfs-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        os.makedirs(os.path.join(mnt, "data"))
+        d = Depot(data=os.path.join(mnt, "data"))
+        d.start("--max-file-size", "0")
+        w = World(d)
+        h = {"PRIVATE-TOKEN": w.pat["dev"]}
+        first = os.urandom(2 << 20)
+        url1 = d.api(generic_path(w.pid("acme/app"), "fits", "1.0", "a.bin"))
+        assert requests.put(url1, data=first, headers=h).status_code == 201
+        before = state(d)
+        url2 = d.api(generic_path(w.pid("acme/app"), "toobig", "1.0", "b.bin"))
+        r = requests.put(url2, data=os.urandom(8 << 20), headers=h)
+        assert (r.status_code, r.json()) == (507, {"message": "507 Insufficient Storage"})
+        assert state(d) == before
+        assert requests.get(url1, headers=h).content == first
+        # fill the rest, then small uploads (stored in the database) fail cleanly too
+        filler = os.path.join(mnt, "filler")
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+        small = d.api(generic_path(w.pid("acme/app"), "small", "1.0", "c.bin"))
+        codes = {requests.put(small, data=os.urandom(60000), headers=h).status_code for _ in range(3)}
+        assert codes <= {507, 500}, codes
+        os.unlink(filler)
+        assert requests.put(small, data=b"room again", headers=h).status_code == 201
+        assert requests.get(url1, headers=h).content == first
+        d.close()
+    finally:
+        subprocess.run(["umount", mnt])
+        os.rmdir(mnt)
