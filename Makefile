@@ -23,13 +23,15 @@ LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_TARGETS := route validate auth headers regex
+FUZZ_SECONDS ?= 60
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
 TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
 
-.PHONY: all run test unit integration valgrind bench torture deps test-deps clean
+.PHONY: all run test unit integration valgrind bench torture fuzz fuzz-replay deps test-deps clean
 all: $(BUILD)/depot
 
 $(BUILD)/depot: $(OBJS)
@@ -44,8 +46,28 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/unit
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/unit:
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB_OBJS) | $(BUILD)/fuzz
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/unit $(BUILD)/fuzz:
 	mkdir -p $@
+
+# Replays the committed corpus of every fuzz target (make test runs it under ASan+UBSan).
+fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
+	@for t in $(FUZZ_TARGETS); do printf "== fuzz corpus %-9s " $$t; \
+	  $(BUILD)/fuzz/replay-$$t tests/fuzz/corpus/$$t/* || exit 1; done
+
+# libFuzzer campaigns (clang), FUZZ_SECONDS each; new inputs land in build-fuzz/corpus.
+fuzz: deps
+	@command -v clang >/dev/null || apt-get install -y -q clang libclang-rt-14-dev
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t; \
+	  clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc \
+	    $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o build-fuzz/fuzz-$$t \
+	    tests/fuzz/fuzz_$$t.c $(filter-out src/main.c,$(wildcard src/*.c)) $(LDLIBS) || exit 1; \
+	  build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$t \
+	    tests/fuzz/corpus/$$t || exit 1; done
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
 deps:
@@ -81,7 +103,7 @@ test: test-deps
 	$(MAKE) all unit
 	$(MAKE) integration
 	$(MAKE) valgrind
-	$(MAKE) SANITIZE=address,undefined all unit
+	$(MAKE) SANITIZE=address,undefined all unit fuzz-replay
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
 
 # The crash harness at length: 500 SIGKILLs instead of make test's 50.
@@ -94,4 +116,4 @@ bench: deps
 	bash bench/run.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

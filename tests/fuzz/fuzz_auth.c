@@ -1,0 +1,26 @@
+/* Fuzz target: Authorization header parsing (Basic base64, Bearer). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	struct credentials c;
+	memset(&c, 0, sizeof(c));
+	if (credentials_parse_authorization(s, &c) == 0 && c.has_basic) {
+		/* what came out must be two strings within bounds */
+		if (strlen(c.basic_user) > BASIC_USER_MAX || strlen(c.basic_pass) > TOKEN_PRESENTED_MAX)
+			abort();
+	}
+	credentials_release(&c);
+	free(s);
+	return 0;
+}
