@@ -29,9 +29,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
-TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind
+TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind \
+              cppcheck clang-tidy
 
-.PHONY: all run test unit integration valgrind bench torture fuzz fuzz-replay deps test-deps clean
+.PHONY: all run test unit integration valgrind bench torture fuzz fuzz-replay lint deps test-deps clean
 all: $(BUILD)/depot
 
 $(BUILD)/depot: $(OBJS)
@@ -97,10 +98,16 @@ valgrind: $(BUILD)/depot
 	DEPOT_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	/usr/bin/python3 -m pytest -q -x tests/integration/test_upload.py tests/integration/test_clients.py
 
+# cppcheck and clang-tidy (checks in .clang-tidy) over every source: any finding fails.
+lint:
+	cppcheck --enable=warning,performance,portability --std=c11 --inline-suppr --quiet \
+	  --error-exitcode=1 -Isrc -D_GNU_SOURCE src/*.c
+	clang-tidy --quiet src/*.c -- $(CFLAGS) -Isrc 2>/dev/null
+
 # The whole suite: plain build (unit + integration), valgrind on a subset, then everything
 # again under ASan+UBSan.
 test: test-deps
-	$(MAKE) all unit
+	$(MAKE) all unit lint
 	$(MAKE) integration
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit fuzz-replay

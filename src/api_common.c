@@ -229,11 +229,11 @@ void api_reply_page(struct request *r, json_t *items, int64_t total, const struc
 	snprintf(x_total, sizeof(x_total), "%lld", (long long)total);
 	snprintf(x_pages, sizeof(x_pages), "%lld", (long long)pages);
 	if (pg->page > 1) {
-		snprintf(x_prev, sizeof(x_prev), "%lld", (long long)(pg->page - 1));
+		snprintf(x_prev, sizeof(x_prev), "%lld", (long long)pg->page - 1);
 		page_link(link, sizeof(link), base, r->url, query, pg->page - 1, pg->per_page, "prev");
 	}
 	if (pg->page < pages) {
-		snprintf(x_next, sizeof(x_next), "%lld", (long long)(pg->page + 1));
+		snprintf(x_next, sizeof(x_next), "%lld", (long long)pg->page + 1);
 		page_link(link, sizeof(link), base, r->url, query, pg->page + 1, pg->per_page, "next");
 	}
 	page_link(link, sizeof(link), base, r->url, query, 1, pg->per_page, "first");

@@ -135,7 +135,7 @@ static void reply_rule(struct request *r, int ret, unsigned status,
 	else if (ret == -ENOENT)
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
 	else
-		reply_stored(r, ret, status, ret ? NULL : policy_rule_json(rule));
+		reply_stored(r, ret, status, ret || !rule ? NULL : policy_rule_json(rule));
 }
 
 void rules_create_done(struct request *r)

@@ -61,6 +61,8 @@ void credentials_release(struct credentials *c)
  * time, so equality never rests on the index lookup alone. */
 static int token_lookup(struct meta *m, const char *secret, struct meta_token *out)
 {
+	if (!secret)
+		return -ENOENT;
 	size_t n = strlen(secret);
 	if (n == 0 || n > TOKEN_PRESENTED_MAX)
 		return -ENOENT;

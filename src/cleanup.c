@@ -34,7 +34,7 @@ void cleanup_keep_files_name(int n, char *out, size_t cap)
 
 struct run {
 	struct meta *m;
-	const struct meta_cleanup_policy *policy;
+	const struct meta_cleanup_policy *policy; /* of the project being run; NULL between */
 	const char *project_path;
 	bool dry_run;
 	int64_t now;
@@ -203,10 +203,13 @@ static int run_project(struct meta *m, int64_t project_id, struct run *base)
 		return ret;
 	base->policy = &pol;
 	base->project_path = project.path;
-	if (pol.keep_n_files > 0 && (ret = duplicated_files(base)) != 0)
-		return ret;
-	if (pol.keep_n_versions > 0 || pol.older_than_days > 0 || pol.not_downloaded_days > 0)
+	if (pol.keep_n_files > 0)
+		ret = duplicated_files(base);
+	if (ret == 0 && (pol.keep_n_versions > 0 || pol.older_than_days > 0 ||
+			 pol.not_downloaded_days > 0))
 		ret = old_versions(base);
+	base->policy = NULL; /* both pointed into this frame */
+	base->project_path = NULL;
 	return ret;
 }
 

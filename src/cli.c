@@ -14,7 +14,7 @@ int cli_fail(const char *fmt, ...)
 	va_list ap;
 	fputs("depot: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(stderr, fmt, ap); /* NOLINT: see log.c */
 	va_end(ap);
 	fputc('\n', stderr);
 	return 1;

@@ -40,7 +40,7 @@ int cli_user(int argc, char **argv)
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
 		return cli_fail("usage: depot user create NAME [--admin]");
 	struct cli_opt opts[] = {{.name = "admin"}};
-	const char *pos[1], *data;
+	const char *pos[1], *data = NULL;
 	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
 		return 2;
 	if (!valid_namespace_path(pos[0], false))
@@ -72,7 +72,7 @@ int cli_group(int argc, char **argv)
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
 		return cli_fail("usage: depot group create PATH [--visibility private|internal|public]");
 	struct cli_opt opts[] = {{.name = "visibility", .has_value = true}};
-	const char *pos[1], *data;
+	const char *pos[1], *data = NULL;
 	enum visibility vis;
 	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
 		return 2;
@@ -101,7 +101,7 @@ int cli_project(int argc, char **argv)
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
 		return cli_fail("usage: depot project create GROUP/NAME [--visibility ...]");
 	struct cli_opt opts[] = {{.name = "visibility", .has_value = true}};
-	const char *pos[1], *data;
+	const char *pos[1], *data = NULL;
 	enum visibility vis;
 	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
 		return 2;
@@ -136,7 +136,7 @@ int cli_member(int argc, char **argv)
 		{.name = "user", .has_value = true},
 		{.name = "role", .has_value = true},
 	};
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc - 1, argv + 1, opts, 4, NULL, 0, &data) != 0)
 		return 2;
 	const char *project = opts[0].value, *group = opts[1].value;
@@ -188,7 +188,7 @@ int cli_audit(int argc, char **argv)
 		{.name = "user", .has_value = true},
 		{.name = "limit", .has_value = true},
 	};
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, 4, NULL, 0, &data) != 0)
 		return 2;
 	struct meta *m = cli_open_meta(data, NULL);

@@ -37,7 +37,7 @@ int cli_settings(int argc, char **argv)
 	if (argc < 1 || (!set && strcmp(argv[0], "show") != 0))
 		return cli_fail("usage: depot settings set|show --group PATH [key=value ...]");
 	struct cli_opt opts[] = {{.name = "group", .has_value = true}};
-	const char *pos[CLI_MAX_POS], *data;
+	const char *pos[CLI_MAX_POS], *data = NULL;
 	size_t npos = 0;
 	if (cli_parse_n(argc - 1, argv + 1, opts, 1, pos, set ? CLI_MAX_POS : 0, &npos, &data) != 0)
 		return 2;
@@ -61,7 +61,7 @@ int cli_settings(int argc, char **argv)
 					"generic_duplicate_exception_regex=REGEX, got '%s'", pos[i]);
 		}
 	}
-	struct meta_group g;
+	struct meta_group g = {0};
 	struct meta *m = open_with(data, opts[0].value, &g, NULL, NULL);
 	if (!m) {
 		json_decref(in);
@@ -102,12 +102,12 @@ int cli_protection(int argc, char **argv)
 		{.name = "push", .has_value = true},
 		{.name = "delete", .has_value = true},
 	};
-	const char *pos[1], *data;
+	const char *pos[1], *data = NULL;
 	if (cli_parse(argc - 1, argv + 1, opts, add ? 4 : 1, pos, rm ? 1 : 0, &data) != 0)
 		return 2;
 	if (!opts[0].present)
 		return cli_fail("protection needs --project PATH");
-	struct meta_project p;
+	struct meta_project p = {0};
 	struct meta *m = open_with(data, NULL, NULL, opts[0].value, &p);
 	if (!m)
 		return 1;
@@ -162,12 +162,12 @@ int cli_cleanup_policy(int argc, char **argv)
 		{.name = "not-downloaded-days", .has_value = true},
 		{.name = "keep-regex", .has_value = true},
 	};
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc - 1, argv + 1, opts, set ? 6 : 1, NULL, 0, &data) != 0)
 		return 2;
 	if (!opts[0].present)
 		return cli_fail("cleanup-policy needs --project PATH");
-	struct meta_project p;
+	struct meta_project p = {0};
 	struct meta *m = open_with(data, NULL, NULL, opts[0].value, &p);
 	if (!m)
 		return 1;
@@ -209,7 +209,7 @@ int cli_cleanup(int argc, char **argv)
 		{.name = "project", .has_value = true},
 		{.name = "dry-run"},
 	};
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc - 1, argv + 1, opts, 2, NULL, 0, &data) != 0)
 		return 2;
 	struct meta_project p = {0};

@@ -132,7 +132,7 @@ static void *maint_loop(void *arg)
 
 int cli_gc(int argc, char **argv)
 {
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc, argv, NULL, 0, NULL, 0, &data) != 0)
 		return 2;
 	struct meta *m = cli_open_meta(data, NULL);
@@ -195,7 +195,7 @@ static void print_problem(void *ctx, const char *line)
 int cli_fsck(int argc, char **argv)
 {
 	struct cli_opt opts[] = {{.name = "repair"}};
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, 1, NULL, 0, &data) != 0)
 		return 2;
 	struct meta *m = cli_open_meta(data, NULL);
@@ -207,7 +207,7 @@ int cli_fsck(int argc, char **argv)
 		m->ops->close(m);
 		return cli_fail("cannot open the blob store in %s: %s", data, err);
 	}
-	struct fsck_result res;
+	struct fsck_result res = {0};
 	int ret = fsck_run(m, bs, opts[0].present, print_problem, NULL, &res);
 	bs->ops->close(bs);
 	m->ops->close(m);
@@ -237,7 +237,7 @@ int cli_serve(int argc, char **argv)
 		{.name = "idle-timeout", .has_value = true},
 		{.name = "auth-failures-per-minute", .has_value = true},
 	};
-	const char *data;
+	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, 15, NULL, 0, &data) != 0)
 		return 2;
 	if (opts[10].present != opts[11].present)

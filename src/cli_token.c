@@ -174,7 +174,7 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 
 int cli_token(int argc, char **argv)
 {
-	const char *data;
+	const char *data = NULL;
 	if (argc >= 2 && strcmp(argv[0], "revoke") == 0) {
 		const char *pos[1];
 		if (cli_parse(argc - 1, argv + 1, NULL, 0, pos, 1, &data) != 0)

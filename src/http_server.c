@@ -481,7 +481,7 @@ bool http_server_drain(struct http_server *s, int64_t timeout_ms)
 {
 	int64_t waited = 0;
 	while (s->active > 0 && waited < timeout_ms) {
-		struct timespec ts = {0, 20 * 1000000};
+		struct timespec ts = {0, 20000000L};
 		nanosleep(&ts, NULL);
 		waited += 20;
 	}

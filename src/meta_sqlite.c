@@ -1353,11 +1353,11 @@ static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char 
 		       void *ctx, int *n)
 {
 	char shas[100][SHA256_HEX_LEN + 1];
-	int count = 0, rc, ret = 0;
+	int count = 0, ret = 0;
 	sqlite3_stmt *st = stmt(c, S_SWEEP_SELECT);
 	if (!st)
 		return -EIO;
-	while (count < 100 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (count < 100 && sqlite3_step(st) == SQLITE_ROW)
 		copy_text(shas[count++], sizeof(shas[0]), st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; i < count && ret == 0; i++) {
@@ -1583,8 +1583,7 @@ static int ms_cleanup_projects(struct meta *m, int (*cb)(void *ctx, int64_t proj
 	/* Collected first: cb runs deletes, which must not interleave with this read. */
 	int64_t ids[4096];
 	size_t n = 0;
-	int rc;
-	while (n < 4096 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (n < 4096 && sqlite3_step(st) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	int ret = 0;
