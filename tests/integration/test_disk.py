@@ -42,6 +42,7 @@ def test_full_tmpfs():
     mnt = tempfile.mkdtemp(prefix="depot-tmpfs-")
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt]).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
+    d = None
     try:
         os.makedirs(os.path.join(mnt, "data"))
         d = Depot(data=os.path.join(mnt, "data"))
@@ -66,7 +67,8 @@ def test_full_tmpfs():
         os.unlink(filler)
         assert requests.put(small, data=b"room again", headers=h).status_code == 201
         assert requests.get(url1, headers=h).content == first
-        d.close()
     finally:
-        subprocess.run(["umount", mnt])
+        if d:
+            d.close()
+        subprocess.run(["umount", "-l", mnt])
         os.rmdir(mnt)
