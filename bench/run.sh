@@ -42,7 +42,7 @@ PID=$($DEPOT project create bench/p --data "$D" 2>/dev/null)
 $DEPOT member add --project bench/p --user bench --role maintainer --data "$D"
 TOK=$($DEPOT token create personal --user bench --scopes api --data "$D" 2>/dev/null)
 $DEPOT serve --data "$D" --listen 127.0.0.1:$DPORT --gc-interval 0 --cleanup-interval 0 \
-  --max-file-size 0 > "$work/depot.log" 2>&1 &
+  --max-file-size 0 --max-connections-per-ip 4000 > "$work/depot.log" 2>&1 &
 DEPOT_PID=$!; pids+=($DEPOT_PID)
 DBASE=http://127.0.0.1:$DPORT/api/v4/projects/$PID/packages/generic
 for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$DPORT/" && break; sleep 0.1; done

@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_QUEUE_MAX 4096
+#define AUDIT_QUEUE_MAX 1024
 
+/* Two buffers: requests fill one while a flush writes the other, so a flush neither copies
+ * nor holds the lock during the database write. */
 struct audit_queue {
-	pthread_mutex_t lock;
-	struct audit_event *ev;
+	pthread_mutex_t lock;	   /* guards fill and n */
+	pthread_mutex_t flushing; /* one flush at a time */
+	struct audit_event *buf[2];
+	int fill;
 	size_t n;
 };
 
@@ -20,11 +24,16 @@ struct audit_queue *audit_queue_new(void)
 	struct audit_queue *q = calloc(1, sizeof(*q));
 	if (!q)
 		return NULL;
-	if (!(q->ev = malloc(AUDIT_QUEUE_MAX * sizeof(*q->ev)))) {
+	q->buf[0] = malloc(AUDIT_QUEUE_MAX * sizeof(struct audit_event));
+	q->buf[1] = malloc(AUDIT_QUEUE_MAX * sizeof(struct audit_event));
+	if (!q->buf[0] || !q->buf[1]) {
+		free(q->buf[0]);
+		free(q->buf[1]);
 		free(q);
 		return NULL;
 	}
 	pthread_mutex_init(&q->lock, NULL);
+	pthread_mutex_init(&q->flushing, NULL);
 	return q;
 }
 
@@ -33,7 +42,9 @@ void audit_queue_free(struct audit_queue *q)
 	if (!q)
 		return;
 	pthread_mutex_destroy(&q->lock);
-	free(q->ev);
+	pthread_mutex_destroy(&q->flushing);
+	free(q->buf[0]);
+	free(q->buf[1]);
 	free(q);
 }
 
@@ -48,41 +59,36 @@ static int append_all(struct meta *m, void *ctx)
 	return m->ops->audit_append(m, b->ev, b->n);
 }
 
-/* Takes the queued events out under the lock and writes them outside it. */
 int audit_flush(struct audit_queue *q, struct meta *m)
 {
+	pthread_mutex_lock(&q->flushing);
 	pthread_mutex_lock(&q->lock);
-	size_t n = q->n;
-	struct audit_event *copy = n ? malloc(n * sizeof(*copy)) : NULL;
-	if (copy) {
-		memcpy(copy, q->ev, n * sizeof(*copy));
-		q->n = 0;
-	}
+	struct batch b = {q->buf[q->fill], q->n};
+	q->fill ^= 1;
+	q->n = 0;
 	pthread_mutex_unlock(&q->lock);
-	if (n && !copy)
-		return -ENOMEM;
-	struct batch b = {copy, n};
-	int ret = n ? m->ops->locked(m, append_all, &b) : 0;
-	if (ret != 0) /* put them back for the next flush, as far as they fit */
-		for (size_t i = 0; i < n; i++) {
-			pthread_mutex_lock(&q->lock);
-			if (q->n < AUDIT_QUEUE_MAX)
-				q->ev[q->n++] = copy[i];
-			pthread_mutex_unlock(&q->lock);
-		}
-	free(copy);
+	int ret = b.n ? m->ops->locked(m, append_all, &b) : 0;
+	if (ret != 0) { /* keep what still fits for the next flush */
+		pthread_mutex_lock(&q->lock);
+		for (size_t i = 0; i < b.n && q->n < AUDIT_QUEUE_MAX; i++)
+			q->buf[q->fill][q->n++] = b.ev[i];
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->flushing);
 	return ret;
 }
 
 void audit_record(struct audit_queue *q, struct meta *m, const struct audit_event *ev)
 {
-	pthread_mutex_lock(&q->lock);
-	bool full = q->n == AUDIT_QUEUE_MAX;
-	if (!full)
-		q->ev[q->n++] = *ev;
-	pthread_mutex_unlock(&q->lock);
-	if (full) {
-		audit_flush(q, m);
-		audit_record(q, m, ev);
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		if (q->n < AUDIT_QUEUE_MAX) {
+			q->buf[q->fill][q->n++] = *ev;
+			pthread_mutex_unlock(&q->lock);
+			return;
+		}
+		pthread_mutex_unlock(&q->lock);
+		if (audit_flush(q, m) != 0)
+			return; /* the store refuses writes; the failure is logged by the flusher */
 	}
 }
