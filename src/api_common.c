@@ -375,8 +375,11 @@ void api_audit(struct request *r, const char *action, int64_t project_id, const 
 {
 	if (!r->app->audit)
 		return;
-	struct audit_event ev = {.at_ms = now_ms(), .project_id = project_id, .size = size,
-				 .token_id = r->ident.token.id};
+	struct audit_event ev; /* every field is set below: no 2 KiB memset per download */
+	ev.at_ms = now_ms();
+	ev.project_id = project_id;
+	ev.size = size;
+	ev.token_id = r->ident.token.id;
 	const struct identity *id = &r->ident;
 	snprintf(ev.action, sizeof(ev.action), "%s", action);
 	snprintf(ev.username, sizeof(ev.username), "%s",
