@@ -94,6 +94,10 @@ void rules_delete_done(struct request *r);
 void cleanup_policy_get_done(struct request *r);
 void cleanup_policy_put_done(struct request *r);
 
+/* Appends a package file as GitLab's API::Entities::PackageFile (plus MD5 and SHA-1) to a
+ * JSON array; a meta_file_cb. */
+int api_file_json(void *array, const struct meta_package_file *f);
+
 /* Queues an audit event for this request's caller and client address. */
 void api_audit(struct request *r, const char *action, int64_t project_id, const char *package,
 	       const char *version, const char *file_name, int64_t size, const char *sha256,

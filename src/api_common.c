@@ -395,3 +395,15 @@ void api_audit(struct request *r, const char *action, int64_t project_id, const 
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
 	audit_record(r->app->audit, r->app->meta, &ev);
 }
+
+int api_file_json(void *array, const struct meta_package_file *f)
+{
+	char created[ISO8601_LEN + 1];
+	iso8601_ms(f->created_at_ms, created);
+	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s,s:s}", "id", (json_int_t)f->id,
+			      "package_id", (json_int_t)f->package_id, "created_at", created,
+			      "file_name", f->file_name, "size", (json_int_t)f->size, "file_md5",
+			      f->digests.md5, "file_sha1", f->digests.sha1, "file_sha256",
+			      f->digests.sha256);
+	return o && json_array_append_new(array, o) == 0 ? 0 : -ENOMEM;
+}

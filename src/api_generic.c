@@ -371,6 +371,23 @@ static json_t *package_file_record(const struct upload *u, const struct meta_pac
 	return o;
 }
 
+/* What to record for this upload. */
+static struct meta_publish publish_of(const struct request *r, const struct upload *u, int64_t size,
+				      const struct digest_hex *dh)
+{
+	return (struct meta_publish){
+		.project_id = u->project.id,
+		.name = u->t.name,
+		.version = u->t.version,
+		.status = u->status,
+		.creator_id = r->ident.kind == IDENT_USER ? r->ident.user.id : 0,
+		.file_name = u->t.stored,
+		.size = size,
+		.digests = dh,
+		.refuse_duplicate = u->refuse_duplicate,
+	};
+}
+
 /* The reply to a recorded (or refused) upload. */
 static void reply_published(struct request *r, struct upload *u, int ret,
 			    const struct meta_package_file *f)
@@ -410,18 +427,8 @@ static void inline_done(struct request *r, struct upload *u)
 	}
 	if (digests_match_or_reply(r, &u->expected, &u->digests) != 0)
 		return;
-	u->publish = (struct meta_publish){
-		.project_id = u->project.id,
-		.name = u->t.name,
-		.version = u->t.version,
-		.status = u->status,
-		.creator_id = r->ident.kind == IDENT_USER ? r->ident.user.id : 0,
-		.file_name = u->t.stored,
-		.size = (int64_t)u->inline_len,
-		.digests = &u->digests,
-		.refuse_duplicate = u->refuse_duplicate,
-		.inline_data = u->inline_data,
-	};
+	u->publish = publish_of(r, u, (int64_t)u->inline_len, &u->digests);
+	u->publish.inline_data = u->inline_data;
 	u->job.item.p = &u->publish;
 	u->job.wake = wake_request;
 	u->job.ctx = r;
@@ -463,17 +470,7 @@ void generic_upload_done(struct request *r)
 		upload_discard(r);
 		return;
 	}
-	struct meta_publish p = {
-		.project_id = u->project.id,
-		.name = u->t.name,
-		.version = u->t.version,
-		.status = u->status,
-		.creator_id = r->ident.kind == IDENT_USER ? r->ident.user.id : 0,
-		.file_name = u->t.stored,
-		.size = (int64_t)r->bytes_in,
-		.digests = &dh,
-		.refuse_duplicate = u->refuse_duplicate,
-	};
+	struct meta_publish p = publish_of(r, u, (int64_t)r->bytes_in, &dh);
 	struct meta_package_file f;
 	struct blob_writer *w = u->writer;
 	u->writer = NULL; /* api_publish consumes it, whatever the outcome */
@@ -689,18 +686,6 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	}
 }
 
-static int file_to_json(void *ctx, const struct meta_package_file *f)
-{
-	char created[ISO8601_LEN + 1];
-	iso8601_ms(f->created_at_ms, created);
-	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s,s:s}", "id", (json_int_t)f->id,
-			      "package_id", (json_int_t)f->package_id, "created_at", created,
-			      "file_name", f->file_name, "size", (json_int_t)f->size, "file_md5",
-			      f->digests.md5, "file_sha1", f->digests.sha1, "file_sha256",
-			      f->digests.sha256);
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
-}
-
 void generic_files_done(struct request *r)
 {
 	struct app *app = r->app;
@@ -723,7 +708,7 @@ void generic_files_done(struct request *r)
 	int64_t total = 0;
 	json_t *list = json_array();
 	if (ret == 0 && list)
-		ret = app->meta->ops->package_files_list(app->meta, &q, file_to_json, list, &total);
+		ret = app->meta->ops->package_files_list(app->meta, &q, api_file_json, list, &total);
 	if (ret != 0 || !list) {
 		json_decref(list);
 		http_reply_internal(r, "file listing failed", ret ? ret : -ENOMEM);

@@ -249,18 +249,6 @@ void packages_delete_done(struct request *r)
 	http_reply_no_content(r);
 }
 
-static int add_file(void *ctx, const struct meta_package_file *f)
-{
-	char created[ISO8601_LEN + 1];
-	iso8601_ms(f->created_at_ms, created);
-	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s,s:s}", "id", (json_int_t)f->id,
-			      "package_id", (json_int_t)f->package_id, "created_at", created,
-			      "file_name", f->file_name, "size", (json_int_t)f->size, "file_md5",
-			      f->digests.md5, "file_sha1", f->digests.sha1, "file_sha256",
-			      f->digests.sha256);
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
-}
-
 void package_files_list_done(struct request *r)
 {
 	static const char *const orders[] = {"id", "created_at", "file_name", NULL};
@@ -279,7 +267,7 @@ void package_files_list_done(struct request *r)
 			       .offset = (pg.page - 1) * pg.per_page};
 	int64_t total = 0;
 	json_t *items = json_array();
-	int ret = items ? r->app->meta->ops->package_files_list(r->app->meta, &q, add_file, items,
+	int ret = items ? r->app->meta->ops->package_files_list(r->app->meta, &q, api_file_json, items,
 								&total)
 			: -ENOMEM;
 	if (ret != 0) {

@@ -130,20 +130,29 @@ static void *maint_loop(void *arg)
 	return NULL;
 }
 
+/* Both stores of a data directory, for the offline commands; -1 having said why. */
+static int open_stores(const char *data, struct meta **m, struct blob_store **bs)
+{
+	if (!(*m = cli_open_meta(data, NULL)))
+		return -1;
+	const char *err = NULL;
+	if (!(*bs = blob_fs_open(data, &err))) {
+		(*m)->ops->close(*m);
+		cli_fail("cannot open the blob store in %s: %s", data, err);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_gc(int argc, char **argv)
 {
 	const char *data = NULL;
 	if (cli_parse(argc, argv, NULL, 0, NULL, 0, &data) != 0)
 		return 2;
-	struct meta *m = cli_open_meta(data, NULL);
-	if (!m)
+	struct meta *m;
+	struct blob_store *bs;
+	if (open_stores(data, &m, &bs) != 0)
 		return 1;
-	const char *err = NULL;
-	struct blob_store *bs = blob_fs_open(data, &err);
-	if (!bs) {
-		m->ops->close(m);
-		return cli_fail("cannot open the blob store in %s: %s", data, err);
-	}
 	struct gc_stats st;
 	int ret = gc_run(m, bs, 3600, &st);
 	bs->ops->close(bs);
@@ -198,15 +207,10 @@ int cli_fsck(int argc, char **argv)
 	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, 1, NULL, 0, &data) != 0)
 		return 2;
-	struct meta *m = cli_open_meta(data, NULL);
-	if (!m)
+	struct meta *m;
+	struct blob_store *bs;
+	if (open_stores(data, &m, &bs) != 0)
 		return 1;
-	const char *err = NULL;
-	struct blob_store *bs = blob_fs_open(data, &err);
-	if (!bs) {
-		m->ops->close(m);
-		return cli_fail("cannot open the blob store in %s: %s", data, err);
-	}
 	struct fsck_result res = {0};
 	int ret = fsck_run(m, bs, opts[0].present, print_problem, NULL, &res);
 	bs->ops->close(bs);
