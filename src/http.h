@@ -118,6 +118,11 @@ void http_reply_copy(struct request *r, unsigned status, const char *data, size_
 /* A reply without a body (304), with extra headers. */
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers);
 
+/* Is this a loopback address (127.0.0.0/8, ::1)? Plain HTTP anywhere else gets a warning,
+ * since tokens would cross the network in clear. */
+struct sockaddr;
+bool http_addr_is_loopback(const struct sockaddr *sa);
+
 struct http_server;
 struct http_options {
 	const char *host;

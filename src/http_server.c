@@ -526,7 +526,7 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static bool is_loopback(const struct sockaddr *sa)
+bool http_addr_is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
@@ -567,7 +567,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	s->tls = opt->tls_cert_pem && opt->tls_key_pem;
 	if (s->tls)
 		flags |= MHD_USE_TLS;
-	else if (!is_loopback(ai->ai_addr))
+	else if (!http_addr_is_loopback(ai->ai_addr))
 		fprintf(stderr, "depot: warning: serving plain HTTP on a non-loopback address: "
 				"tokens cross the network in clear; use --tls-cert and --tls-key\n");
 	s->daemon = MHD_start_daemon(
