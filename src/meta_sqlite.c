@@ -378,6 +378,15 @@ static struct conn *conn_get(struct meta *m)
 }
 
 /* A ready-to-bind statement of this thread's connection, or NULL. */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id);
+
+/* The same, for operations that need nothing else of the connection. */
+static sqlite3_stmt *prepared(struct meta *m, enum stmt_id id)
+{
+	struct conn *c = conn_get(m);
+	return c ? stmt(c, id) : NULL;
+}
+
 static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
 {
 	if (!c->stmts[id]) {
@@ -517,8 +526,7 @@ static int ms_user_create(struct meta *m, const char *username, bool is_admin, i
 
 static int ms_user_get(struct meta *m, int64_t id, struct meta_user *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_USER_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_USER_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -527,8 +535,7 @@ static int ms_user_get(struct meta *m, int64_t id, struct meta_user *out)
 
 static int ms_user_find(struct meta *m, const char *username, struct meta_user *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_USER_FIND) : NULL;
+	sqlite3_stmt *st = prepared(m, S_USER_FIND);
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, username);
@@ -537,8 +544,7 @@ static int ms_user_find(struct meta *m, const char *username, struct meta_user *
 
 static int ms_group_find(struct meta *m, const char *path, struct meta_group *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_GROUP_FIND) : NULL;
+	sqlite3_stmt *st = prepared(m, S_GROUP_FIND);
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, path);
@@ -624,8 +630,7 @@ static int ms_project_create(struct meta *m, const char *path, enum visibility v
 
 static int ms_project_get(struct meta *m, int64_t id, struct meta_project *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PROJECT_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -634,8 +639,7 @@ static int ms_project_get(struct meta *m, int64_t id, struct meta_project *out)
 
 static int ms_project_find(struct meta *m, const char *path, struct meta_project *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_FIND) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PROJECT_FIND);
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, path);
@@ -644,8 +648,7 @@ static int ms_project_find(struct meta *m, const char *path, struct meta_project
 
 static int ms_project_in_group(struct meta *m, int64_t project_id, int64_t group_id, bool *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_IN_GROUP) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PROJECT_IN_GROUP);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -660,8 +663,7 @@ static int ms_project_in_group(struct meta *m, int64_t project_id, int64_t group
 static int ms_member_set(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id,
 			 enum access_level level)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_MEMBER_SET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_MEMBER_SET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -674,8 +676,7 @@ static int ms_member_set(struct meta *m, int64_t user_id, int64_t project_id, in
 static int ms_access_level(struct meta *m, int64_t user_id, int64_t project_id,
 			   enum access_level *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_ACCESS_LEVEL) : NULL;
+	sqlite3_stmt *st = prepared(m, S_ACCESS_LEVEL);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -732,8 +733,7 @@ out:
 
 static int ms_token_find_by_hash(struct meta *m, const char *hash_hex, struct meta_token *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_TOKEN_FIND) : NULL;
+	sqlite3_stmt *st = prepared(m, S_TOKEN_FIND);
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, hash_hex);
@@ -902,8 +902,7 @@ static int ms_publish_batch(struct meta *m, struct meta_publish_item *items, siz
 
 static int ms_inline_blob_get(struct meta *m, const char *sha256, char **data, size_t *len)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_INLINE_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_INLINE_GET);
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, sha256);
@@ -924,8 +923,7 @@ static int ms_file_lookup(struct meta *m, int64_t project_id, const char *name,
 			  const char *version, const char *file_name, struct meta_package *pkg,
 			  struct meta_package_file *file)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_FILE_LOOKUP) : NULL;
+	sqlite3_stmt *st = prepared(m, S_FILE_LOOKUP);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -944,8 +942,7 @@ static int ms_file_lookup(struct meta *m, int64_t project_id, const char *name,
 static int ms_package_find(struct meta *m, int64_t project_id, const char *name,
 			   const char *version, struct meta_package *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PKG_FIND_INSTALLABLE) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PKG_FIND_INSTALLABLE);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -960,8 +957,7 @@ static int ms_package_find(struct meta *m, int64_t project_id, const char *name,
 
 static int ms_package_touch_download(struct meta *m, int64_t package_id, int64_t when_ms)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PKG_TOUCH) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PKG_TOUCH);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, package_id);
@@ -1153,8 +1149,7 @@ static int ms_package_files_list(struct meta *m, const struct file_query *q, met
 static int ms_package_get(struct meta *m, int64_t project_id, int64_t package_id,
 			  struct meta_package *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PKG_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PKG_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -1169,8 +1164,7 @@ static int ms_package_get(struct meta *m, int64_t project_id, int64_t package_id
 static int ms_package_versions(struct meta *m, const struct meta_package *pkg, meta_package_cb cb,
 			       void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PKG_VERSIONS) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PKG_VERSIONS);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, pkg->project_id);
@@ -1192,8 +1186,7 @@ static int ms_package_versions(struct meta *m, const struct meta_package *pkg, m
 static int ms_package_file_get(struct meta *m, int64_t package_id, int64_t file_id,
 			       struct meta_package_file *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_FILE_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_FILE_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, package_id);
@@ -1266,8 +1259,7 @@ out:
 static int ms_group_projects(struct meta *m, int64_t group_id, bool direct_only,
 			     int (*cb)(void *ctx, const struct meta_project *p), void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_GROUP_PROJECTS) : NULL;
+	sqlite3_stmt *st = prepared(m, S_GROUP_PROJECTS);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, group_id);
@@ -1290,8 +1282,7 @@ static int ms_group_projects(struct meta *m, int64_t group_id, bool direct_only,
 
 static int ms_group_get(struct meta *m, int64_t id, struct meta_group *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_GROUP_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_GROUP_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
@@ -1309,8 +1300,7 @@ static int ms_group_get(struct meta *m, int64_t id, struct meta_group *out)
 static int ms_group_access_level(struct meta *m, int64_t user_id, int64_t group_id,
 				 enum access_level *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_GROUP_ACCESS) : NULL;
+	sqlite3_stmt *st = prepared(m, S_GROUP_ACCESS);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -1336,8 +1326,7 @@ static int ms_locked(struct meta *m, int (*fn)(struct meta *m, void *ctx), void 
 
 static int ms_blob_referenced(struct meta *m, const char *sha256, bool *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_BLOB_REFERENCED) : NULL;
+	sqlite3_stmt *st = prepared(m, S_BLOB_REFERENCED);
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, sha256);
@@ -1403,8 +1392,7 @@ static int ms_sweep_pending(struct meta *m, int (*remove_blob)(void *ctx, const 
 
 static int ms_settings_get(struct meta *m, int64_t group_id, struct meta_dup_settings *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_SETTINGS_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_SETTINGS_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, group_id);
@@ -1421,8 +1409,7 @@ static int ms_settings_get(struct meta *m, int64_t group_id, struct meta_dup_set
 
 static int ms_settings_set(struct meta *m, int64_t group_id, const struct meta_dup_settings *s)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_SETTINGS_SET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_SETTINGS_SET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, group_id);
@@ -1486,8 +1473,7 @@ static int ms_rule_delete(struct meta *m, int64_t project_id, int64_t rule_id)
 static int ms_rule_get(struct meta *m, int64_t project_id, int64_t rule_id,
 		       struct meta_protection_rule *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_RULE_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_RULE_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -1502,8 +1488,7 @@ static int ms_rule_get(struct meta *m, int64_t project_id, int64_t rule_id,
 static int ms_rules_list(struct meta *m, int64_t project_id,
 			 int (*cb)(void *ctx, const struct meta_protection_rule *r), void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_RULES_LIST) : NULL;
+	sqlite3_stmt *st = prepared(m, S_RULES_LIST);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -1523,8 +1508,7 @@ static int ms_rules_list(struct meta *m, int64_t project_id,
 static int ms_rules_match(struct meta *m, int64_t project_id, const char *package_name,
 			  int *push_level, int *delete_level)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_RULES_MATCH) : NULL;
+	sqlite3_stmt *st = prepared(m, S_RULES_MATCH);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -1540,8 +1524,7 @@ static int ms_rules_match(struct meta *m, int64_t project_id, const char *packag
 
 static int ms_cleanup_get(struct meta *m, int64_t project_id, struct meta_cleanup_policy *out)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_CLEANUP_GET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_CLEANUP_GET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -1561,8 +1544,7 @@ static int ms_cleanup_get(struct meta *m, int64_t project_id, struct meta_cleanu
 
 static int ms_cleanup_set(struct meta *m, const struct meta_cleanup_policy *p)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_CLEANUP_SET) : NULL;
+	sqlite3_stmt *st = prepared(m, S_CLEANUP_SET);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, p->project_id);
@@ -1576,8 +1558,7 @@ static int ms_cleanup_set(struct meta *m, const struct meta_cleanup_policy *p)
 
 static int ms_cleanup_projects(struct meta *m, int (*cb)(void *ctx, int64_t project_id), void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_CLEANUP_PROJECTS) : NULL;
+	sqlite3_stmt *st = prepared(m, S_CLEANUP_PROJECTS);
 	if (!st)
 		return -EIO;
 	/* Collected first: cb runs deletes, which must not interleave with this read. */
@@ -1594,8 +1575,7 @@ static int ms_cleanup_projects(struct meta *m, int (*cb)(void *ctx, int64_t proj
 
 static int ms_project_packages(struct meta *m, int64_t project_id, meta_package_cb cb, void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_PROJECT_PACKAGES) : NULL;
+	sqlite3_stmt *st = prepared(m, S_PROJECT_PACKAGES);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
@@ -1648,8 +1628,7 @@ static int ms_audit_append(struct meta *m, const struct audit_event *ev, size_t 
 static int ms_audit_list(struct meta *m, const struct audit_query *q,
 			 int (*cb)(void *ctx, const struct audit_event *ev), void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_AUDIT_LIST) : NULL;
+	sqlite3_stmt *st = prepared(m, S_AUDIT_LIST);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, q->project_id);
@@ -1690,8 +1669,7 @@ static int ms_live_contents(struct meta *m,
 			    int (*cb)(void *ctx, const char *sha256, int64_t size, int64_t file_id),
 			    void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_LIVE_CONTENTS) : NULL;
+	sqlite3_stmt *st = prepared(m, S_LIVE_CONTENTS);
 	if (!st)
 		return -EIO;
 	int rc, ret = 0;
@@ -1734,8 +1712,7 @@ static int ms_inline_orphans(struct meta *m, bool remove, int (*cb)(void *ctx, c
 
 static int ms_files_beyond(struct meta *m, int64_t project_id, int keep, meta_file_cb cb, void *ctx)
 {
-	struct conn *c = conn_get(m);
-	sqlite3_stmt *st = c ? stmt(c, S_FILES_BEYOND) : NULL;
+	sqlite3_stmt *st = prepared(m, S_FILES_BEYOND);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, project_id);
