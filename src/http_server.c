@@ -334,6 +334,50 @@ static enum MHD_Result shape_one(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
+/* libmicrohttpd hands the URL over as a C string, so a raw NUL byte in the request line
+ * would silently cut it short. The URL, the query's keys and values and the version all
+ * point into the request line as received (depot unescapes nothing in place), so every
+ * byte between the URL's start and the version must belong to one of them or be the NUL
+ * that ends one; anything else was hidden behind a NUL. */
+struct line_cover {
+	const char *start;
+	size_t len;
+	unsigned char *covered;
+};
+
+static void cover(struct line_cover *lc, const char *s)
+{
+	if (!s || s < lc->start || s >= lc->start + lc->len)
+		return;
+	size_t from = (size_t)(s - lc->start), n = strlen(s) + 1; /* with its NUL */
+	for (size_t i = from; i < from + n && i < lc->len; i++)
+		lc->covered[i] = 1;
+}
+
+static enum MHD_Result cover_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	(void)kind;
+	cover(cls, key);
+	cover(cls, value);
+	return MHD_YES;
+}
+
+static bool hidden_bytes_in_line(struct request *r, const char *version)
+{
+	if (!version || version <= r->url || version - r->url > 65536)
+		return false; /* not laid out as expected: nothing to conclude */
+	struct line_cover lc = {r->url, (size_t)(version - r->url), NULL};
+	if (!(lc.covered = calloc(1, lc.len)))
+		return false;
+	cover(&lc, r->url);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, cover_arg, &lc);
+	lc.covered[lc.len - 1] = 1; /* the space before the version */
+	bool hidden = memchr(lc.covered, 0, lc.len) != NULL;
+	free(lc.covered);
+	return hidden;
+}
+
 /* 0, or the status of a reply already sent for a malformed request. */
 static unsigned reject_bad_shape(struct request *r, const char *version)
 {
@@ -341,7 +385,9 @@ static unsigned reject_bad_shape(struct request *r, const char *version)
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, shape_one, &sh);
 	const char *why = NULL;
 	unsigned status = MHD_HTTP_BAD_REQUEST;
-	if (sh.bad_name)
+	if (hidden_bytes_in_line(r, version))
+		why = "NUL byte in the request line";
+	else if (sh.bad_name)
 		why = "invalid header name";
 	else if (sh.bad_value)
 		why = "control character in a header value";

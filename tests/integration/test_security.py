@@ -37,7 +37,15 @@ BAD = [
      "X-A: a\x01b\r\nContent-Length: 1\r\n\r\nx", 400),
     ("space before the colon", "PUT {P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN : {T}\r\n"
      "Content-Length: 1\r\n\r\nx", 400),
+    ("control byte in the path", "PUT {P}\x01 HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 1\r\n\r\nx", 400),
     ("no Host in HTTP/1.1", "PUT {P} HTTP/1.1\r\nPRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
+    ("NUL byte in the path", "PUT {P}\x00.evil HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 1\r\n\r\nx", 400),
+    ("NUL byte in the query", "PUT {P}?status=default\x00x HTTP/1.1\r\nHost: x\r\n"
+     "PRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
+    ("NUL byte before the query", "PUT {P}\x00x?select=package_file HTTP/1.1\r\nHost: x\r\n"
+     "PRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
     ("overlong URL", "GET /api/v4/" + "a" * 40000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     ("unknown HTTP version", "GET {P} HTTP/9.9\r\nHost: x\r\n\r\n", 505),
     ("absolute URI to another host", "PUT http://evil{P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
