@@ -56,9 +56,10 @@ int api_bool_or_reply(struct request *r, const char *name, bool *out);
 
 /* The current user (api_user.c). */
 void api_user_done(struct request *r);
-/* A GET/HEAD route's on_start: the work waits for on_done, because answering on the first
- * callback makes libmicrohttpd close the connection instead of keeping it alive. */
-void api_read_start(struct request *r);
+/* The on_start of routes that do all their work in on_done: reads (answering on the first
+ * callback makes libmicrohttpd close the connection instead of keeping it alive) and routes
+ * whose small JSON body is collected first. */
+void api_defer_start(struct request *r);
 
 /* Generic packages (api_generic.c). */
 void generic_upload_start(struct request *r);

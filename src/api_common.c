@@ -12,9 +12,9 @@
 
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
 #define PACKAGES "/api/v4/projects/:id/packages"
-#define READ(method, pattern, done) {method, pattern, api_read_start, NULL, done, NULL}
+#define READ(method, pattern, done) {method, pattern, api_defer_start, NULL, done, NULL}
 
-#define BODY(method, pattern, done) {method, pattern, api_read_start, http_body_collect, done, NULL}
+#define BODY(method, pattern, done) {method, pattern, api_defer_start, http_body_collect, done, NULL}
 
 /* First match wins: the policy routes come before ".../packages/:package_id". */
 const struct route api_routes[] = {
@@ -44,7 +44,7 @@ const struct route api_routes[] = {
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
-void api_read_start(struct request *r)
+void api_defer_start(struct request *r)
 {
 	(void)r;
 }

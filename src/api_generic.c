@@ -608,81 +608,90 @@ static int open_content(struct app *app, const struct meta_package_file *f,
 	return 0;
 }
 
+/* Response headers as name/value pairs, NULL-terminated. */
+struct header_list {
+	const char *h[24];
+	size_t n;
+};
+
+static void header_add(struct header_list *l, const char *name, const char *value)
+{
+	l->h[l->n++] = name;
+	l->h[l->n++] = value;
+	l->h[l->n] = NULL;
+}
+
 void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f)
 {
 	struct app *app = r->app;
-	struct blob_reader br;
-	char *mem;
-	int ret = open_content(app, f, &br, &mem);
-	if (ret != 0) {
-		log_line("depot: blob %s of file %lld is missing: %s", f->digests.sha256,
-			 (long long)f->id, strerror(-ret));
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
-		return;
-	}
 	if (r->method == HTTP_GET)
 		touch_log_record(app->touches, pkg->id, now_ms());
-	const char *slash = strrchr(f->file_name, '/');
-	char disposition[2 * 3 * FILE_NAME_MAX + 64], etag[SHA256_HEX_LEN + 3], last_mod[30];
-	char content_range[80] = "";
-	content_disposition(slash ? slash + 1 : f->file_name, disposition, sizeof(disposition));
+	/* Validators and checksums come from the row: a 304 or a 416 never opens the content. */
+	char etag[SHA256_HEX_LEN + 3], last_mod[30], content_range[80];
 	snprintf(etag, sizeof(etag), "\"%s\"", f->digests.sha256);
 	time_t mtime = (time_t)(f->created_at_ms / 1000);
 	http_date_format(mtime, last_mod);
-	const char *headers[] = {
-		"ETag", etag,
-		MHD_HTTP_HEADER_LAST_MODIFIED, last_mod,
-		"X-Checksum-SHA256", f->digests.sha256,
-		"X-Checksum-SHA1", f->digests.sha1,
-		"X-Checksum-MD5", f->digests.md5,
-		MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes",
-		MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream",
-		MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition,
-		"Content-Transfer-Encoding", "binary",
-		NULL, NULL, /* Content-Range, when there is one */
-		NULL,
-	};
-	const size_t content_range_at = 18;
+	struct header_list hl = {.n = 0};
+	header_add(&hl, "ETag", etag);
+	header_add(&hl, MHD_HTTP_HEADER_LAST_MODIFIED, last_mod);
+	header_add(&hl, "X-Checksum-SHA256", f->digests.sha256);
+	header_add(&hl, "X-Checksum-SHA1", f->digests.sha1);
+	header_add(&hl, "X-Checksum-MD5", f->digests.md5);
 	if (not_modified(r, etag, mtime)) {
-		blob_reader_close(&br);
-		free(mem);
-		headers[10] = NULL; /* a 304 carries the validators and checksums only */
-		http_reply_empty(r, MHD_HTTP_NOT_MODIFIED, headers);
+		http_reply_empty(r, MHD_HTTP_NOT_MODIFIED, hl.h);
 		return;
 	}
-	uint64_t start = 0, len = br.size;
+	uint64_t size = (uint64_t)f->size, start = 0, len = size;
 	const char *range = http_header(r, MHD_HTTP_HEADER_RANGE);
 	enum range_result rr = range && if_range_holds(r, etag, last_mod)
-				       ? range_parse(range, br.size, &start, &len)
+				       ? range_parse(range, size, &start, &len)
 				       : RANGE_NONE;
 	if (rr == RANGE_UNSATISFIABLE) {
-		blob_reader_close(&br);
-		free(mem);
 		snprintf(content_range, sizeof(content_range), "bytes */%llu",
-			 (unsigned long long)br.size);
+			 (unsigned long long)size);
 		const char *h416[] = {MHD_HTTP_HEADER_CONTENT_RANGE, content_range, "ETag", etag, NULL};
 		http_reply_json_headers(r, MHD_HTTP_RANGE_NOT_SATISFIABLE,
 					json_pack("{s:s}", "message", "416 Range Not Satisfiable"),
 					h416);
 		return;
 	}
+	struct blob_reader br;
+	char *mem;
+	int ret = open_content(app, f, &br, &mem);
+	if (ret == 0 && br.size != size) {
+		blob_reader_close(&br);
+		free(mem);
+		ret = -EIO; /* fsck reports it as corrupt */
+	}
+	if (ret != 0) {
+		log_line("depot: content %s of file %lld is missing or damaged: %s",
+			 f->digests.sha256, (long long)f->id, strerror(-ret));
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
+		return;
+	}
+	const char *slash = strrchr(f->file_name, '/');
+	char disposition[2 * 3 * FILE_NAME_MAX + 64];
+	content_disposition(slash ? slash + 1 : f->file_name, disposition, sizeof(disposition));
+	header_add(&hl, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	header_add(&hl, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	header_add(&hl, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
+	header_add(&hl, "Content-Transfer-Encoding", "binary");
 	if (rr == RANGE_OK) {
 		snprintf(content_range, sizeof(content_range), "bytes %llu-%llu/%llu",
 			 (unsigned long long)start, (unsigned long long)(start + len - 1),
-			 (unsigned long long)br.size);
-		headers[content_range_at] = MHD_HTTP_HEADER_CONTENT_RANGE;
-		headers[content_range_at + 1] = content_range;
+			 (unsigned long long)size);
+		header_add(&hl, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
 	}
 	unsigned status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
 	if (r->method == HTTP_GET)
 		api_audit(r, "download", pkg->project_id, pkg->name, pkg->version, f->file_name,
 			  (int64_t)len, f->digests.sha256, rr == RANGE_OK ? "range" : NULL);
 	if (mem) {
-		http_reply_copy(r, status, mem + start, len, headers);
+		http_reply_copy(r, status, mem + start, len, hl.h);
 		free(mem);
 	} else {
-		http_reply_fd(r, status, br.fd, start, len, headers);
+		http_reply_fd(r, status, br.fd, start, len, hl.h);
 	}
 }
 

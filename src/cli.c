@@ -20,12 +20,20 @@ int cli_fail(const char *fmt, ...)
 	return 1;
 }
 
-const char *cli_value(const struct cli_opt *opts, size_t nopts, const char *name)
+int cli_number(const struct cli_opt *o, long long min, long long max, const char *what,
+	       long long *out)
 {
-	for (size_t i = 0; i < nopts; i++)
-		if (strcmp(opts[i].name, name) == 0)
-			return opts[i].present ? opts[i].value : NULL;
-	return NULL;
+	if (!o->present)
+		return 0;
+	char *end;
+	errno = 0;
+	long long v = strtoll(o->value, &end, 10);
+	if (*end || end == o->value || errno || v < min || v > max) {
+		cli_fail("--%s takes %s", o->name, what);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 int cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,

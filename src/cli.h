@@ -37,8 +37,10 @@ __attribute__((format(printf, 1, 2))) int cli_fail(const char *fmt, ...);
  * having printed why. *created tells whether the database is new. */
 struct meta *cli_open_meta(const char *data_dir, bool *created);
 
-/* Finds the option's value by name in opts (NULL when absent). */
-const char *cli_value(const struct cli_opt *opts, size_t nopts, const char *name);
+/* A whole-number option in [min, max]: sets *out when given (it keeps its default
+ * otherwise). Returns 0, or -1 having printed "--NAME takes WHAT". */
+int cli_number(const struct cli_opt *o, long long min, long long max, const char *what,
+	       long long *out);
 
 int cli_user(int argc, char **argv);
 int cli_group(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* `depot serve`: opens the stores in the data directory, optionally seeds a demo on first
  * start, serves the API until SIGINT or SIGTERM. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -222,95 +223,70 @@ int cli_fsck(int argc, char **argv)
 	return res.problems > res.fixed ? 1 : 0;
 }
 
+enum serve_opt {
+	O_LISTEN, O_MAX_FILE_SIZE, O_THREADS, O_DEMO, O_EXTERNAL_URL, O_GC_INTERVAL,
+	O_CLEANUP_INTERVAL, O_MAX_CONNECTIONS, O_SHUTDOWN_TIMEOUT, O_LOG, O_TLS_CERT, O_TLS_KEY,
+	O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SERVE_COUNT
+};
+
 int cli_serve(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{.name = "listen", .has_value = true},
-		{.name = "max-file-size", .has_value = true},
-		{.name = "threads", .has_value = true},
-		{.name = "demo"},
-		{.name = "external-url", .has_value = true},
-		{.name = "gc-interval", .has_value = true},
-		{.name = "cleanup-interval", .has_value = true},
-		{.name = "max-connections", .has_value = true},
-		{.name = "shutdown-timeout", .has_value = true},
-		{.name = "log", .has_value = true},
-		{.name = "tls-cert", .has_value = true},
-		{.name = "tls-key", .has_value = true},
-		{.name = "max-connections-per-ip", .has_value = true},
-		{.name = "idle-timeout", .has_value = true},
-		{.name = "auth-failures-per-minute", .has_value = true},
+	struct cli_opt opts[O_SERVE_COUNT] = {
+		[O_LISTEN] = {"listen", true, NULL, false},
+		[O_MAX_FILE_SIZE] = {"max-file-size", true, NULL, false},
+		[O_THREADS] = {"threads", true, NULL, false},
+		[O_DEMO] = {"demo", false, NULL, false},
+		[O_EXTERNAL_URL] = {"external-url", true, NULL, false},
+		[O_GC_INTERVAL] = {"gc-interval", true, NULL, false},
+		[O_CLEANUP_INTERVAL] = {"cleanup-interval", true, NULL, false},
+		[O_MAX_CONNECTIONS] = {"max-connections", true, NULL, false},
+		[O_SHUTDOWN_TIMEOUT] = {"shutdown-timeout", true, NULL, false},
+		[O_LOG] = {"log", true, NULL, false},
+		[O_TLS_CERT] = {"tls-cert", true, NULL, false},
+		[O_TLS_KEY] = {"tls-key", true, NULL, false},
+		[O_MAX_PER_IP] = {"max-connections-per-ip", true, NULL, false},
+		[O_IDLE_TIMEOUT] = {"idle-timeout", true, NULL, false},
+		[O_AUTH_FAILURES] = {"auth-failures-per-minute", true, NULL, false},
 	};
 	const char *data = NULL;
-	if (cli_parse(argc, argv, opts, 15, NULL, 0, &data) != 0)
+	if (cli_parse(argc, argv, opts, O_SERVE_COUNT, NULL, 0, &data) != 0)
 		return 2;
-	if (opts[10].present != opts[11].present)
+	if (opts[O_TLS_CERT].present != opts[O_TLS_KEY].present)
 		return cli_fail("--tls-cert and --tls-key go together");
-	long long shutdown_s = 30;
-	if (opts[8].present) {
-		char *end;
-		shutdown_s = strtoll(opts[8].value, &end, 10);
-		if (*end || shutdown_s < 0)
-			return cli_fail("--shutdown-timeout takes seconds");
-	}
-	const char *log_path = opts[9].value;
-	if (log_path && reopen_log(log_path) != 0)
-		return cli_fail("cannot open the log file %s: %s", log_path, strerror(errno));
-	long long cleanup_interval = 43200; /* GitLab runs cleanup policies every 12 hours */
-	if (opts[6].present) {
-		char *end;
-		cleanup_interval = strtoll(opts[6].value, &end, 10);
-		if (*end || cleanup_interval < 0)
-			return cli_fail("--cleanup-interval takes seconds (0: never)");
-	}
-	long long gc_interval = 600;
-	if (opts[5].present) {
-		char *end;
-		gc_interval = strtoll(opts[5].value, &end, 10);
-		if (*end || gc_interval < 0)
-			return cli_fail("--gc-interval takes seconds (0: never)");
-	}
-	const char *listen = opts[0].present ? opts[0].value : "127.0.0.1:8080";
-	struct http_options hopt = {.threads = 4, .max_connections = 4096, .max_per_ip = 256,
-				    .idle_timeout_s = 60};
+	/* Defaults, then what the options say. GitLab runs cleanup policies every 12 hours. */
+	long long max_size = 5368709120LL, threads = 4, gc_interval = 600, cleanup_interval = 43200,
+		  max_conn = 4096, shutdown_s = 30, max_per_ip = 256, idle_s = 60,
+		  auth_limit = RATELIMIT_MAX;
+	if (cli_number(&opts[O_MAX_FILE_SIZE], 0, LLONG_MAX, "a number of bytes (0: unlimited)",
+		       &max_size) ||
+	    cli_number(&opts[O_THREADS], 1, 256, "1 to 256", &threads) ||
+	    cli_number(&opts[O_GC_INTERVAL], 0, LLONG_MAX, "seconds (0: never)", &gc_interval) ||
+	    cli_number(&opts[O_CLEANUP_INTERVAL], 0, LLONG_MAX, "seconds (0: never)",
+		       &cleanup_interval) ||
+	    cli_number(&opts[O_MAX_CONNECTIONS], 1, 1000000, "1 to 1000000", &max_conn) ||
+	    cli_number(&opts[O_SHUTDOWN_TIMEOUT], 0, 86400, "seconds", &shutdown_s) ||
+	    cli_number(&opts[O_MAX_PER_IP], 1, 1000000, "1 to 1000000", &max_per_ip) ||
+	    cli_number(&opts[O_IDLE_TIMEOUT], 1, 86400, "seconds", &idle_s) ||
+	    cli_number(&opts[O_AUTH_FAILURES], 0, 1000000, "a number (0: no limit)", &auth_limit))
+		return 2;
+	struct http_options hopt = {.threads = (unsigned)threads,
+				    .max_connections = (unsigned)max_conn,
+				    .max_per_ip = (unsigned)max_per_ip,
+				    .idle_timeout_s = (unsigned)idle_s,
+				    .external_url = opts[O_EXTERNAL_URL].value};
+	const char *listen = opts[O_LISTEN].present ? opts[O_LISTEN].value : "127.0.0.1:8080";
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
 		return cli_fail("--listen takes HOST:PORT");
 	hopt.host = host;
-	if (opts[12].present && (hopt.max_per_ip = (unsigned)strtoul(opts[12].value, NULL, 10)) == 0)
-		return cli_fail("--max-connections-per-ip takes a positive number");
-	if (opts[13].present && (hopt.idle_timeout_s = (unsigned)strtoul(opts[13].value, NULL, 10)) == 0)
-		return cli_fail("--idle-timeout takes a positive number of seconds");
-	long auth_limit = RATELIMIT_MAX;
-	if (opts[14].present) {
-		char *end;
-		auth_limit = strtol(opts[14].value, &end, 10);
-		if (*end || auth_limit < 0)
-			return cli_fail("--auth-failures-per-minute takes a number (0: no limit)");
-	}
-	if (opts[7].present) {
-		hopt.max_connections = (unsigned)strtoul(opts[7].value, NULL, 10);
-		if (hopt.max_connections < 1 || hopt.max_connections > 1000000)
-			return cli_fail("--max-connections takes 1 to 1000000");
-	}
-	hopt.external_url = opts[4].value;
-	uint64_t max_size = 5368709120ULL;
-	if (opts[1].present) {
-		char *end;
-		errno = 0;
-		max_size = strtoull(opts[1].value, &end, 10);
-		if (*end || errno || opts[1].value[0] == '-')
-			return cli_fail("--max-file-size takes a number of bytes (0: unlimited)");
-	}
-	if (opts[2].present) {
-		hopt.threads = (unsigned)strtoul(opts[2].value, NULL, 10);
-		if (hopt.threads == 0 || hopt.threads > 256)
-			return cli_fail("--threads takes 1 to 256");
-	}
+	const char *log_path = opts[O_LOG].value;
+	if (log_path && reopen_log(log_path) != 0)
+		return cli_fail("cannot open the log file %s: %s", log_path, strerror(errno));
 
 	char *cert = NULL, *key = NULL;
-	if (opts[10].present) {
-		if (!(cert = read_file(opts[10].value)) || !(key = read_file(opts[11].value))) {
+	if (opts[O_TLS_CERT].present) {
+		if (!(cert = read_file(opts[O_TLS_CERT].value)) ||
+		    !(key = read_file(opts[O_TLS_KEY].value))) {
 			free(cert);
 			return cli_fail("cannot read the TLS certificate or key: %s", strerror(errno));
 		}
@@ -333,7 +309,7 @@ int cli_serve(int argc, char **argv)
 		return cli_fail("cannot open the blob store in %s: %s", data, err);
 	}
 	int rc = 1;
-	struct app app = {.meta = m, .blobs = bs, .max_file_size = max_size,
+	struct app app = {.meta = m, .blobs = bs, .max_file_size = (uint64_t)max_size,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
 			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
 			  .audit = audit_queue_new()};
@@ -343,7 +319,7 @@ int cli_serve(int argc, char **argv)
 	}
 	int64_t demo_pid = 0;
 	char demo_secret[TOKEN_SECRET_MAX + 1];
-	if (opts[3].present && created && seed_demo(m, &demo_pid, demo_secret) != 0) {
+	if (opts[O_DEMO].present && created && seed_demo(m, &demo_pid, demo_secret) != 0) {
 		cli_fail("cannot create the demo data");
 		goto out;
 	}

@@ -150,10 +150,10 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 	case TOKEN_JOB: {
 		if (!o[O_PROJECT].present || !o[O_USER].present)
 			return cli_fail("job tokens need --project and --user");
-		char *end;
-		long long ttl = o[O_TTL].present ? strtoll(o[O_TTL].value, &end, 10) : 3600;
-		if (o[O_TTL].present && (*end || ttl <= 0))
-			return cli_fail("--ttl takes a positive number of seconds");
+		long long ttl = 3600;
+		if (cli_number(&o[O_TTL], 1, 10LL * 365 * 86400, "a positive number of seconds",
+			       &ttl) != 0)
+			return 1;
 		req.user_id = user.id;
 		req.project_id = project.id;
 		req.expires_at_ms = now_ms() + ttl * 1000;

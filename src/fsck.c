@@ -105,6 +105,10 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 static int check_blob(void *ctx, const char *key)
 {
 	struct fsck *f = ctx;
+	bool referenced = false;
+	int ret = f->m->ops->blob_referenced(f->m, key, &referenced); /* as gc.c: lock only candidates */
+	if (ret != 0 || referenced)
+		return ret;
 	f->key = key;
 	return f->m->ops->locked(f->m, remove_if_orphan, f);
 }

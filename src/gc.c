@@ -34,9 +34,15 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 	return ret;
 }
 
+/* Most blobs are referenced: a plain read settles those, and only candidates are checked
+ * again under the write lock, where an upload cannot slip in between check and removal. */
 static int check_orphan(void *ctx, const char *key)
 {
 	struct gc_ctx *g = ctx;
+	bool referenced = false;
+	int ret = g->m->ops->blob_referenced(g->m, key, &referenced);
+	if (ret != 0 || referenced)
+		return ret;
 	g->key = key;
 	return g->m->ops->locked(g->m, remove_if_orphan, g);
 }

@@ -367,14 +367,17 @@ static bool hidden_bytes_in_line(struct request *r, const char *version)
 {
 	if (!version || version <= r->url || version - r->url > 65536)
 		return false; /* not laid out as expected: nothing to conclude */
-	struct line_cover lc = {r->url, (size_t)(version - r->url), NULL};
-	if (!(lc.covered = calloc(1, lc.len)))
+	unsigned char small[1024]; /* most request lines fit: no allocation per request */
+	struct line_cover lc = {r->url, (size_t)(version - r->url), small};
+	if (lc.len > sizeof(small) && !(lc.covered = malloc(lc.len)))
 		return false;
+	memset(lc.covered, 0, lc.len);
 	cover(&lc, r->url);
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, cover_arg, &lc);
 	lc.covered[lc.len - 1] = 1; /* the space before the version */
 	bool hidden = memchr(lc.covered, 0, lc.len) != NULL;
-	free(lc.covered);
+	if (lc.covered != small)
+		free(lc.covered);
 	return hidden;
 }
 

@@ -1562,14 +1562,27 @@ static int ms_cleanup_projects(struct meta *m, int (*cb)(void *ctx, int64_t proj
 	if (!st)
 		return -EIO;
 	/* Collected first: cb runs deletes, which must not interleave with this read. */
-	int64_t ids[4096];
-	size_t n = 0;
-	while (n < 4096 && sqlite3_step(st) == SQLITE_ROW)
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			int64_t *grown = realloc(ids, cap * sizeof(*ids));
+			if (!grown) {
+				ret = -ENOMEM;
+				break;
+			}
+			ids = grown;
+		}
 		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = -EIO;
 	sqlite3_reset(st);
-	int ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++)
 		ret = cb(ctx, ids[i]);
+	free(ids);
 	return ret;
 }
 

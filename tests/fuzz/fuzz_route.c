@@ -2,17 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "route.h"
-
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	char *path = malloc(size + 1);
+	char *path = fuzz_cstring(data, size);
 	if (!path)
 		return 0;
-	memcpy(path, data, size);
-	path[size] = '\0';
 	struct route_capture caps[ROUTE_MAX_CAPTURES];
 	static const char *const patterns[] = {
 		"/api/v4/projects/:id/packages/generic/:name/:version/*file",

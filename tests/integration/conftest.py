@@ -230,3 +230,14 @@ def generic_path(pid, name, version, file_name):
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def read_response_head(sock):
+    """Reads from a raw socket until the end of a response head (or the connection)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf

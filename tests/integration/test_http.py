@@ -9,7 +9,7 @@ import socket
 import pytest
 import requests
 
-from conftest import generic_path, sha256, unique
+from conftest import read_response_head, generic_path, sha256, unique
 
 BODY = bytes(range(256)) * 40  # 10240 bytes
 
@@ -182,12 +182,7 @@ def test_refused_continue_sends_no_body(depot, world):
     path = generic_path(world.pid("acme/app"), unique(), "1.0", "x.bin")
     s.sendall((f"PUT /api/v4{path} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {world.pat['dev']}\r\n"
                f"Content-MD5: ???\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        head += chunk
+    head = read_response_head(s)
     s.close()
     assert head.startswith(b"HTTP/1.1 400") and b"100 Continue" not in head
 

@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from conftest import DEPOT, Depot, generic_path
+from conftest import read_response_head, DEPOT, Depot, generic_path
 
 
 def setup_world(d):
@@ -22,15 +22,6 @@ def setup_world(d):
     token = d.cli("token", "create", "personal", "--user", "u", "--scopes", "api").stdout.strip()
     return pid, token
 
-
-def read_head(s):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def test_sigterm_lets_an_upload_in_flight_finish():
@@ -54,7 +45,7 @@ def test_sigterm_lets_an_upload_in_flight_finish():
         refused = True
     assert refused
     s.sendall(body[100000:])
-    head = read_head(s)
+    head = read_response_head(s)
     s.close()
     assert head.startswith(b"HTTP/1.1 201"), head
     assert d.proc.wait(timeout=20) == 0

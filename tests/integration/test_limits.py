@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import SANITIZED, Depot, World, generic_path, unique
+from conftest import read_response_head, SANITIZED, Depot, World, generic_path, unique
 
 LIMIT = 1000
 TOO_LARGE = {"message": "400 Bad request - File is too large"}
@@ -87,15 +87,6 @@ def raw_socket(d):
     s = socket.create_connection((host, int(port)), timeout=10)
     return s
 
-
-def read_response_head(s):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def test_refused_expect_continue_sends_no_body(small):

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import Depot, World, generic_path, unique
+from conftest import read_response_head, Depot, World, generic_path, unique
 
 P = "/api/v4/projects/{pid}/packages/generic/p/1/f.bin"
 
@@ -64,16 +64,10 @@ def raw(depot, data, source=None):
     host, port = depot.url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=5, source_address=source)
     s.sendall(data.encode("latin-1"))
-    buf = b""
     try:
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
+        return read_response_head(s)
     finally:
         s.close()
-    return buf
 
 
 @pytest.mark.parametrize("name,req,status", BAD, ids=[b[0] for b in BAD])
