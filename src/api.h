@@ -12,20 +12,25 @@
 extern const struct route api_routes[];
 extern const size_t api_routes_count;
 
-/* Resolves the caller into r->ident and checks the token's scope for this method.
- * Returns 0, or -1 having replied (401 for bad tokens, 403 insufficient_scope). */
+/* Resolves the caller into r->ident and checks the token's scope for this method; an
+ * anonymous caller may only read. Returns 0, or -1 having replied (401 for bad tokens and
+ * anonymous writes, 403 insufficient_scope). */
 int api_identify_or_reply(struct request *r);
 
-/* The Packages API's caller: personal, project and job tokens (deploy tokens count as
- * anonymous there); an anonymous caller may only read (401 otherwise). */
+/* The caller of the Packages API, the policies and the by-name deletes: personal, project
+ * and job tokens (deploy tokens count as anonymous there, so they may only read). */
 int api_caller_or_reply(struct request *r);
-/* The group named by capture cap (id or path) if the caller may see it; 404 "404 Group Not
- * Found" otherwise. */
+/* The group named by capture cap (id or path) if the caller may see it (404 "404 Group
+ * Not Found" otherwise) and has the route's ability on it (403 otherwise). */
 int api_group_or_reply(struct request *r, int cap, struct meta_group *g);
+/* 403 "403 Forbidden" unless ab grants what the route needs. Returns 0, or -1 having
+ * replied. */
+int api_allowed_or_reply(struct request *r, const struct abilities *ab);
 
 /* Loads the project named by capture cap and the caller's abilities on it. A project that
  * does not exist or that the caller cannot see answers 404 {"message": not_found}, or, with
- * anonymous_401, 401 to anonymous callers. Returns 0, or -1 having replied. */
+ * anonymous_401, 401 to anonymous callers; one the caller sees without the route's ability
+ * answers 403. Returns 0, or -1 having replied. */
 int api_project_or_reply_as(struct request *r, int cap, const char *not_found, bool anonymous_401,
 			    struct meta_project *project, struct abilities *ab);
 /* The generic packages' rule: anonymous callers get 401. */
@@ -84,6 +89,11 @@ void group_packages_list_done(struct request *r);
  * deleting pkg; returns 0 when the delete may go ahead, -1 having replied. */
 int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
 				const struct meta_package *pkg);
+
+/* GitLab's destroy_conditionally!: 412 {"message":"412 Precondition Failed"} when an
+ * If-Unmodified-Since date is older than the resource's updated_at. Returns 0, or -1
+ * having replied. */
+int api_unmodified_or_reply(struct request *r, int64_t updated_at_ms);
 
 /* Publishing policies over REST (api_policies.c). */
 void settings_get_done(struct request *r);

@@ -6,41 +6,51 @@
 
 #include "api.h"
 #include "app.h"
+#include "conditional.h"
 #include "log.h"
 #include "policy.h"
 #include "timeutil.h"
 
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
 #define PACKAGES "/api/v4/projects/:id/packages"
-#define READ(method, pattern, done) {method, pattern, api_defer_start, NULL, done, NULL}
+#define READ(method, pattern, done, need) \
+	{method, pattern, api_defer_start, NULL, done, NULL, need}
+#define BODY(method, pattern, done, need) \
+	{method, pattern, api_defer_start, http_body_collect, done, NULL, need}
 
-#define BODY(method, pattern, done) {method, pattern, api_defer_start, http_body_collect, done, NULL}
-
-/* First match wins: the policy routes come before ".../packages/:package_id". */
+/* First match wins: the policy routes come before ".../packages/:package_id". Each names
+ * the ability it requires on its subject; tests/integration/test_access_matrix.py walks
+ * every route with every kind of credential. */
 const struct route api_routes[] = {
-	READ(HTTP_GET, "/api/v4/user", api_user_done),
-	READ(HTTP_GET, "/api/v4/groups/:id/packages/settings", settings_get_done),
-	BODY(HTTP_PUT, "/api/v4/groups/:id/packages/settings", settings_put_done),
-	READ(HTTP_GET, PACKAGES "/protection/rules", rules_list_done),
-	BODY(HTTP_POST, PACKAGES "/protection/rules", rules_create_done),
-	BODY(HTTP_PATCH, PACKAGES "/protection/rules/:rule_id", rules_update_done),
-	READ(HTTP_DELETE, PACKAGES "/protection/rules/:rule_id", rules_delete_done),
-	READ(HTTP_GET, PACKAGES "/cleanup_policy", cleanup_policy_get_done),
-	BODY(HTTP_PUT, PACKAGES "/cleanup_policy", cleanup_policy_put_done),
-	READ(HTTP_GET, GENERIC "/files", generic_files_done),
-	READ(HTTP_GET, GENERIC "/*file", generic_download_done),
-	READ(HTTP_DELETE, GENERIC, generic_delete_version_done),
-	READ(HTTP_DELETE, GENERIC "/*file", generic_delete_file_done),
-	READ(HTTP_GET, PACKAGES, packages_list_done),
-	READ(HTTP_GET, PACKAGES "/:package_id", packages_get_done),
-	READ(HTTP_DELETE, PACKAGES "/:package_id", packages_delete_done),
-	READ(HTTP_GET, PACKAGES "/:package_id/package_files", package_files_list_done),
-	READ(HTTP_DELETE, PACKAGES "/:package_id/package_files/:file_id", package_file_delete_done),
+	READ(HTTP_GET, "/api/v4/user", api_user_done, ABILITY_NONE),
+	READ(HTTP_GET, "/api/v4/groups/:id/packages/settings", settings_get_done, ABILITY_READ),
+	BODY(HTTP_PUT, "/api/v4/groups/:id/packages/settings", settings_put_done,
+	     ABILITY_ADMIN_PACKAGES),
+	READ(HTTP_GET, PACKAGES "/protection/rules", rules_list_done, ABILITY_ADMIN_PACKAGES),
+	BODY(HTTP_POST, PACKAGES "/protection/rules", rules_create_done, ABILITY_ADMIN_PACKAGES),
+	BODY(HTTP_PATCH, PACKAGES "/protection/rules/:rule_id", rules_update_done,
+	     ABILITY_ADMIN_PACKAGES),
+	READ(HTTP_DELETE, PACKAGES "/protection/rules/:rule_id", rules_delete_done,
+	     ABILITY_ADMIN_PACKAGES),
+	READ(HTTP_GET, PACKAGES "/cleanup_policy", cleanup_policy_get_done, ABILITY_ADMIN_PACKAGES),
+	BODY(HTTP_PUT, PACKAGES "/cleanup_policy", cleanup_policy_put_done, ABILITY_ADMIN_PACKAGES),
+	READ(HTTP_GET, GENERIC "/files", generic_files_done, ABILITY_READ_PACKAGE),
+	READ(HTTP_GET, GENERIC "/*file", generic_download_done, ABILITY_READ_PACKAGE),
+	READ(HTTP_DELETE, GENERIC, generic_delete_version_done, ABILITY_DESTROY_PACKAGE),
+	READ(HTTP_DELETE, GENERIC "/*file", generic_delete_file_done, ABILITY_DESTROY_PACKAGE),
+	READ(HTTP_GET, PACKAGES, packages_list_done, ABILITY_READ_PACKAGE),
+	READ(HTTP_GET, PACKAGES "/:package_id", packages_get_done, ABILITY_READ_PACKAGE),
+	READ(HTTP_DELETE, PACKAGES "/:package_id", packages_delete_done, ABILITY_DESTROY_PACKAGE),
+	READ(HTTP_GET, PACKAGES "/:package_id/package_files", package_files_list_done,
+	     ABILITY_READ_PACKAGE),
+	READ(HTTP_DELETE, PACKAGES "/:package_id/package_files/:file_id", package_file_delete_done,
+	     ABILITY_DESTROY_PACKAGE),
 	READ(HTTP_GET, PACKAGES "/:package_id/package_files/:file_id/download",
-	     package_file_download_done),
-	READ(HTTP_GET, "/api/v4/groups/:id/packages", group_packages_list_done),
+	     package_file_download_done, ABILITY_READ_PACKAGE),
+	/* the group is read; each project's packages are listed as its read_package allows */
+	READ(HTTP_GET, "/api/v4/groups/:id/packages", group_packages_list_done, ABILITY_READ),
 	{HTTP_PUT, GENERIC "/*file", generic_upload_start, generic_upload_body,
-	 generic_upload_done, generic_upload_free},
+	 generic_upload_done, generic_upload_free, ABILITY_CREATE_PACKAGE},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -85,6 +95,11 @@ int api_identify_or_reply(struct request *r)
 	}
 	if (err != AUTH_OK) {
 		http_reply_auth_error(r, err);
+		return -1;
+	}
+	/* GitLab's authenticate_non_get!: no route lets an anonymous caller change anything. */
+	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
+		http_reply_unauthorized(r);
 		return -1;
 	}
 	if (!auth_scope_allows(&r->ident, http_is_read(r))) {
@@ -137,7 +152,15 @@ int api_project_or_reply_as(struct request *r, int cap, const char *not_found, b
 			http_reply_message(r, MHD_HTTP_NOT_FOUND, not_found);
 		return -1;
 	}
-	return 0;
+	return api_allowed_or_reply(r, ab);
+}
+
+int api_allowed_or_reply(struct request *r, const struct abilities *ab)
+{
+	if (abilities_allow(ab, r->route->need))
+		return 0;
+	http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
+	return -1;
 }
 
 int api_param_or_reply(struct request *r, const char *param, const char *fragment)
@@ -311,8 +334,8 @@ int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
 				const struct meta_package *pkg)
 {
 	bool blocked = false;
-	int ret = policy_protected(r->app->meta, &r->ident, ab, pkg->project_id, pkg->name,
-				   PROTECT_DELETE, &blocked);
+	int ret = policy_protected(r->app->meta, ab, pkg->project_id, pkg->name, PROTECT_DELETE,
+				   &blocked, NULL);
 	if (ret != 0) {
 		http_reply_internal(r, "protection lookup failed", ret);
 		return -1;
@@ -325,15 +348,27 @@ int api_delete_allowed_or_reply(struct request *r, const struct abilities *ab,
 	return 0;
 }
 
+int api_unmodified_or_reply(struct request *r, int64_t updated_at_ms)
+{
+	const char *v = http_header(r, "If-Unmodified-Since");
+	time_t since;
+	/* GitLab's check_unmodified_since!: an unparsable date is ignored */
+	if (!v || http_date_parse(v, &since) != 0 || updated_at_ms <= (int64_t)since * 1000)
+		return 0;
+	http_reply_message(r, MHD_HTTP_PRECONDITION_FAILED, "412 Precondition Failed");
+	return -1;
+}
+
 int api_caller_or_reply(struct request *r)
 {
 	if (api_identify_or_reply(r) != 0)
 		return -1;
-	if (r->ident.kind == IDENT_DEPLOY)
+	if (r->ident.kind == IDENT_DEPLOY) {
 		memset(&r->ident, 0, sizeof(r->ident));
-	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
-		http_reply_unauthorized(r);
-		return -1;
+		if (!http_is_read(r)) {
+			http_reply_unauthorized(r);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -347,26 +382,24 @@ int api_group_or_reply(struct request *r, int cap, struct meta_group *g)
 		long long id = strtoll(ref, &end, 10);
 		ret = *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
 	}
-	const struct identity *id = &r->ident;
-	bool visible = false;
-	if (ret == 0) {
-		visible = g->visibility == VIS_PUBLIC ||
-			  (id->kind == IDENT_USER && (g->visibility == VIS_INTERNAL || id->user.is_admin));
-		if (!visible && id->kind == IDENT_USER) {
-			enum access_level level = ACCESS_NONE;
-			ret = m->ops->group_access_level(m, id->user.id, g->id, &level);
-			visible = level >= ACCESS_GUEST;
-		}
+	/* On a group a job token is an anonymous caller, for everything the request goes on
+	 * to decide too (the group listing asks about each project). */
+	if (r->ident.kind == IDENT_USER && r->ident.token.kind == TOKEN_JOB) {
+		r->ident.kind = IDENT_ANONYMOUS;
+		memset(&r->ident.user, 0, sizeof(r->ident.user));
 	}
+	struct abilities ab = {0};
+	if (ret == 0)
+		ret = auth_group_abilities(m, &r->ident, g, &ab);
 	if (ret != 0 && ret != -ENOENT) {
 		http_reply_internal(r, "group lookup failed", ret);
 		return -1;
 	}
-	if (ret == -ENOENT || !visible) {
+	if (ret == -ENOENT || !ab.read_project) {
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
 		return -1;
 	}
-	return 0;
+	return api_allowed_or_reply(r, &ab);
 }
 
 void api_audit(struct request *r, const char *action, int64_t project_id, const char *package,

@@ -138,8 +138,7 @@ static int policies_or_reply(struct request *r, struct upload *u, const struct a
 {
 	struct meta *m = r->app->meta;
 	bool blocked = false, allowed = true;
-	int ret = policy_protected(m, &r->ident, ab, u->project.id, u->t.name, PROTECT_PUSH,
-				   &blocked);
+	int ret = policy_protected(m, ab, u->project.id, u->t.name, PROTECT_PUSH, &blocked, NULL);
 	if (ret == 0 && blocked) {
 		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden - Package protected.");
 		return -1;
@@ -229,10 +228,6 @@ void generic_upload_start(struct request *r)
 	struct app *app = r->app;
 	if (api_identify_or_reply(r) != 0)
 		return;
-	if (r->ident.kind == IDENT_ANONYMOUS) {
-		http_reply_unauthorized(r);
-		return;
-	}
 	struct upload *u = calloc(1, sizeof(*u));
 	if (!u) {
 		http_reply_internal(r, "out of memory", -ENOMEM);
@@ -244,10 +239,6 @@ void generic_upload_start(struct request *r)
 	    expected_or_reply(r, &u->expected) != 0 ||
 	    api_project_or_reply(r, CAP_ID, "404 Not Found", &u->project, &ab) != 0)
 		return;
-	if (!ab.create_package) {
-		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
-		return;
-	}
 	/* Decided from the headers, so a refused Expect: 100-continue upload sends no body. */
 	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && app->max_file_size && strtoull(cl, NULL, 10) >= app->max_file_size) {
@@ -499,10 +490,6 @@ static int readable_project_or_reply(struct request *r, struct meta_project *pro
 	if (api_identify_or_reply(r) != 0 ||
 	    api_project_or_reply(r, CAP_ID, "404 Not Found", project, &ab) != 0)
 		return -1;
-	if (!ab.read_package) {
-		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
-		return -1;
-	}
 	return 0;
 }
 
@@ -625,8 +612,6 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f)
 {
 	struct app *app = r->app;
-	if (r->method == HTTP_GET)
-		touch_log_record(app->touches, pkg->id, now_ms());
 	/* Validators and checksums come from the row: a 304 or a 416 never opens the content. */
 	char etag[SHA256_HEX_LEN + 3], last_mod[30], content_range[80];
 	snprintf(etag, sizeof(etag), "\"%s\"", f->digests.sha256);
@@ -684,9 +669,13 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		header_add(&hl, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
 	}
 	unsigned status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
-	if (r->method == HTTP_GET)
+	/* Only content actually sent counts as a download (not_downloaded_days reads it):
+	 * never a HEAD, a 304, a 416 or missing content. */
+	if (r->method == HTTP_GET) {
+		touch_log_record(app->touches, pkg->id, now_ms());
 		api_audit(r, "download", pkg->project_id, pkg->name, pkg->version, f->file_name,
 			  (int64_t)len, f->digests.sha256, rr == RANGE_OK ? "range" : NULL);
+	}
 	if (mem) {
 		http_reply_copy(r, status, mem + start, len, hl.h);
 		free(mem);
@@ -727,24 +716,15 @@ void generic_files_done(struct request *r)
 }
 
 /* The checks before a by-name delete: a signed-in caller (deploy tokens are not accepted,
- * as on the id-based deletes), the project, the destroy permission, the package. */
+ * as on the id-based deletes), the project with the destroy ability, the package. */
 static int deletable_package_or_reply(struct request *r, struct target *t,
 				      struct meta_package *pkg)
 {
 	struct meta_project project;
 	struct abilities ab;
-	if (name_version_or_reply(r, t) != 0 || api_identify_or_reply(r) != 0)
+	if (name_version_or_reply(r, t) != 0 || api_caller_or_reply(r) != 0 ||
+	    api_project_or_reply(r, CAP_ID, "404 Not Found", &project, &ab) != 0)
 		return -1;
-	if (r->ident.kind != IDENT_USER) {
-		http_reply_unauthorized(r);
-		return -1;
-	}
-	if (api_project_or_reply(r, CAP_ID, "404 Not Found", &project, &ab) != 0)
-		return -1;
-	if (!ab.destroy_package) {
-		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
-		return -1;
-	}
 	struct meta *m = r->app->meta;
 	int ret = m->ops->package_find(m, project.id, t->name, t->version, pkg);
 	if (ret == -ENOENT) {

@@ -24,18 +24,13 @@ static bool displayable(enum package_status s)
 	return s == PKG_DEFAULT || s == PKG_ERROR || s == PKG_DEPRECATED;
 }
 
-/* Caller and project, then the ability the method needs: read_package, or
- * destroy_package for DELETE. */
+/* Caller and project, with the ability the route needs (read_package, or destroy_package
+ * for DELETE). */
 static int project_or_reply(struct request *r, struct meta_project *project, struct abilities *ab)
 {
 	if (api_caller_or_reply(r) != 0 ||
 	    api_project_or_reply_as(r, CAP_ID, "404 Project Not Found", false, project, ab) != 0)
 		return -1;
-	bool allowed = r->method == HTTP_DELETE ? ab->destroy_package : ab->read_package;
-	if (!allowed) {
-		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
-		return -1;
-	}
 	return 0;
 }
 
@@ -238,7 +233,8 @@ void packages_delete_done(struct request *r)
 	struct meta_package pkg;
 	if (project_or_reply(r, &project, &ab) != 0 ||
 	    package_or_reply(r, &project, &pkg, displayable) != 0 ||
-	    api_delete_allowed_or_reply(r, &ab, &pkg) != 0)
+	    api_delete_allowed_or_reply(r, &ab, &pkg) != 0 ||
+	    api_unmodified_or_reply(r, pkg.updated_at_ms) != 0)
 		return;
 	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
 	if (ret != 0) {
@@ -290,18 +286,25 @@ static bool installable(enum package_status s)
 
 void package_file_delete_done(struct request *r)
 {
+	struct meta *m = r->app->meta;
 	struct meta_project project;
 	struct abilities ab;
 	struct meta_package pkg;
+	struct meta_package_file f;
 	int64_t file_id;
 	if (project_or_reply(r, &project, &ab) != 0 ||
 	    package_or_reply(r, &project, &pkg, not_pending) != 0 ||
 	    api_delete_allowed_or_reply(r, &ab, &pkg) != 0)
 		return;
 	int ret = id_capture(r, CAP_FILE, &file_id) == 0
-			  ? r->app->meta->ops->files_destroy(r->app->meta, pkg.id, file_id, NULL,
-							     false)
+			  ? m->ops->package_file_get(m, pkg.id, file_id, &f)
 			  : -ENOENT;
+	if (ret == 0 && f.status != FILE_DEFAULT)
+		ret = -ENOENT;
+	if (ret == 0 && api_unmodified_or_reply(r, f.updated_at_ms) != 0)
+		return;
+	if (ret == 0)
+		ret = m->ops->files_destroy(m, pkg.id, file_id, NULL, false);
 	if (ret == -ENOENT) {
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
 	} else if (ret != 0) {
@@ -309,7 +312,8 @@ void package_file_delete_done(struct request *r)
 	} else {
 		char detail[48];
 		snprintf(detail, sizeof(detail), "package_file %lld", (long long)file_id);
-		api_audit(r, "delete", pkg.project_id, pkg.name, pkg.version, NULL, 0, NULL, detail);
+		api_audit(r, "delete", pkg.project_id, pkg.name, pkg.version, f.file_name, 0, NULL,
+			  detail);
 		http_reply_no_content(r);
 	}
 }

@@ -1,7 +1,7 @@
-/* Publishing policies over REST, with the command line's permission checks: a group's
- * duplicate settings (owners and admins change them), a project's protection rules and
- * cleanup policy (maintainers and above). Validation and JSON are shared with the CLI
- * (policy.c). */
+/* Publishing policies over REST: a group's duplicate settings (owners and admins change
+ * them), a project's protection rules and cleanup policy (maintainers and above; never job
+ * or deploy tokens). Who may is decided by the route's ability (auth.c); validation and
+ * JSON are shared with the CLI (policy.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,19 +45,11 @@ void settings_put_done(struct request *r)
 	struct meta_dup_settings s;
 	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g) != 0)
 		return;
-	enum access_level level = ACCESS_NONE;
-	int ret = r->ident.user.is_admin ? 0
-					 : m->ops->group_access_level(m, r->ident.user.id, g.id, &level);
-	if (ret == 0 && !r->ident.user.is_admin && level < ACCESS_OWNER) {
-		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
-		return;
-	}
-	json_t *body = ret == 0 ? http_body_json(r) : NULL;
-	if (ret == 0 && !body)
+	json_t *body = http_body_json(r);
+	if (!body)
 		return;
 	char err[256];
-	if (ret == 0)
-		ret = m->ops->settings_get(m, g.id, &s);
+	int ret = m->ops->settings_get(m, g.id, &s);
 	if (ret == 0 && policy_settings_update(&s, body, err, sizeof(err)) != 0) {
 		json_decref(body);
 		reply_invalid(r, err);
@@ -69,17 +61,13 @@ void settings_put_done(struct request *r)
 	reply_stored(r, ret, MHD_HTTP_OK, ret ? NULL : policy_settings_json(&s));
 }
 
-/* Caller and project, and the maintainer role that managing policies needs. */
+/* Caller and project; the route's ability (admin_packages) is checked on loading it. */
 static int maintainer_project_or_reply(struct request *r, struct meta_project *project)
 {
 	struct abilities ab;
 	if (api_caller_or_reply(r) != 0 ||
 	    api_project_or_reply_as(r, CAP_ID, "404 Project Not Found", false, project, &ab) != 0)
 		return -1;
-	if (ab.level < ACCESS_MAINTAINER) {
-		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden");
-		return -1;
-	}
 	return 0;
 }
 

@@ -194,14 +194,19 @@ void auth_decide(const struct access_facts *f, struct abilities *out)
 {
 	memset(out, 0, sizeof(*out));
 	enum identity_kind kind = f->kind;
-	/* A job token acts for its user only in its own project; elsewhere it is anonymous. */
-	if (kind == IDENT_USER && f->job_project_id != 0 && f->job_project_id != f->project_id)
+	/* A job token acts for its user only in its own project; on any other project and on
+	 * every group it is an anonymous caller. */
+	if (kind == IDENT_USER && f->is_job && (f->is_group || f->job_project_id != f->project_id))
 		kind = IDENT_ANONYMOUS;
+	/* Package settings are managed by people (and their personal or project tokens),
+	 * never by a CI job or a deploy token. */
+	bool may_admin = kind == IDENT_USER && !f->is_job;
 
 	if (kind == IDENT_USER && f->is_admin) {
 		out->level = ACCESS_ADMIN;
 		out->read_project = out->read_package = true;
 		out->create_package = out->destroy_package = true;
+		out->admin_packages = may_admin;
 		return;
 	}
 	if (f->visibility == VIS_PUBLIC || (f->visibility == VIS_INTERNAL && kind == IDENT_USER))
@@ -212,8 +217,10 @@ void auth_decide(const struct access_facts *f, struct abilities *out)
 		out->read_project = out->read_package = true;
 		out->create_package = f->level >= ACCESS_DEVELOPER;
 		out->destroy_package = f->level >= ACCESS_MAINTAINER;
+		out->admin_packages =
+			may_admin && f->level >= (f->is_group ? ACCESS_OWNER : ACCESS_MAINTAINER);
 	}
-	if (kind == IDENT_DEPLOY && f->deploy_covers_project) {
+	if (kind == IDENT_DEPLOY && !f->is_group && f->deploy_covers_project) {
 		out->read_project = true;
 		if (f->scopes & (SCOPE_READ_PACKAGE_REGISTRY | SCOPE_WRITE_PACKAGE_REGISTRY))
 			out->read_package = true;
@@ -222,28 +229,77 @@ void auth_decide(const struct access_facts *f, struct abilities *out)
 	}
 }
 
+bool abilities_allow(const struct abilities *ab, enum ability need)
+{
+	switch (need) {
+	case ABILITY_NONE:
+		return true;
+	case ABILITY_READ:
+		return ab->read_project;
+	case ABILITY_READ_PACKAGE:
+		return ab->read_package;
+	case ABILITY_CREATE_PACKAGE:
+		return ab->create_package;
+	case ABILITY_DESTROY_PACKAGE:
+		return ab->destroy_package;
+	case ABILITY_ADMIN_PACKAGES:
+		return ab->admin_packages;
+	}
+	return false;
+}
+
+const char *ability_name(enum ability need)
+{
+	static const char *const names[] = {"none", "read", "read_package", "create_package",
+					    "destroy_package", "admin_packages"};
+	return (unsigned)need < sizeof(names) / sizeof(names[0]) ? names[need] : "?";
+}
+
+/* The facts about the caller that do not depend on the subject. */
+static struct access_facts caller_facts(const struct identity *id)
+{
+	struct access_facts f = {.kind = id->kind};
+	if (id->kind == IDENT_USER) {
+		f.is_admin = id->user.is_admin;
+		f.is_job = id->token.kind == TOKEN_JOB && id->token.id != 0;
+		f.job_project_id = f.is_job ? id->token.project_id : 0;
+	} else if (id->kind == IDENT_DEPLOY) {
+		f.scopes = id->token.scopes;
+	}
+	return f;
+}
+
 int auth_abilities(struct meta *m, const struct identity *id, const struct meta_project *project,
 		   struct abilities *out)
 {
-	struct access_facts f = {
-		.kind = id->kind,
-		.project_id = project->id,
-		.visibility = project->visibility,
-	};
+	struct access_facts f = caller_facts(id);
+	f.project_id = project->id;
+	f.visibility = project->visibility;
 	int ret = 0;
 	if (id->kind == IDENT_USER) {
-		f.is_admin = id->user.is_admin;
-		if (id->token.kind == TOKEN_JOB)
-			f.job_project_id = id->token.project_id;
 		ret = m->ops->access_level(m, id->user.id, project->id, &f.level);
 	} else if (id->kind == IDENT_DEPLOY) {
-		f.scopes = id->token.scopes;
 		if (id->token.project_id)
 			f.deploy_covers_project = id->token.project_id == project->id;
 		else
 			ret = m->ops->project_in_group(m, project->id, id->token.group_id,
 						       &f.deploy_covers_project);
 	}
+	if (ret != 0)
+		return ret;
+	auth_decide(&f, out);
+	return 0;
+}
+
+int auth_group_abilities(struct meta *m, const struct identity *id, const struct meta_group *group,
+			 struct abilities *out)
+{
+	struct access_facts f = caller_facts(id);
+	f.is_group = true;
+	f.visibility = group->visibility;
+	int ret = 0;
+	if (id->kind == IDENT_USER && !f.is_job) /* a job token is anonymous on groups */
+		ret = m->ops->group_access_level(m, id->user.id, group->id, &f.level);
 	if (ret != 0)
 		return ret;
 	auth_decide(&f, out);

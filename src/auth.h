@@ -57,30 +57,55 @@ enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_
  * api or read_api; others need api. Tokens without scopes (job tokens) always pass. */
 bool auth_scope_allows(const struct identity *id, bool is_read);
 
-/* Everything the decision needs about the caller and the project. */
+/* Everything the decision needs about the caller and the subject of a request: a project,
+ * or a group (is_group) for the group endpoints. */
 struct access_facts {
 	enum identity_kind kind;
 	bool is_admin;
-	enum access_level level;     /* the user's level on the project (ACCESS_NONE if none) */
-	int64_t job_project_id;	     /* job tokens: their project; 0 otherwise */
-	int64_t project_id;
-	enum visibility visibility;
+	bool is_job;		     /* a CI job token: its user's rights in its project only */
+	int64_t job_project_id;	     /* job tokens: their project */
+	bool is_group;		     /* the subject is a group */
+	int64_t project_id;	     /* the subject project (0 for a group) */
+	enum visibility visibility;  /* the subject's */
+	enum access_level level;     /* the user's level on the subject (ACCESS_NONE if none) */
 	bool deploy_covers_project;  /* a deploy token of this project or an ancestor group */
 	unsigned scopes;	     /* deploy token scopes */
 };
 
+/* What the caller may do on the subject. The one place access is decided: handlers ask
+ * for these (through the route's required ability) and never read identity fields. */
 struct abilities {
-	enum access_level level; /* the caller's level on the project; ACCESS_ADMIN for admins */
-	bool read_project;
+	/* the caller's level on the subject: ACCESS_ADMIN for admins, ACCESS_NONE for
+	 * anonymous callers, deploy tokens and job tokens outside their project; protection
+	 * rules compare their minimums with it */
+	enum access_level level;
+	bool read_project; /* see the subject (project or group) at all */
 	bool read_package;
 	bool create_package;
 	bool destroy_package;
+	/* protection rules and cleanup policy (maintainers of the project), duplicate
+	 * settings (owners of the group); never job or deploy tokens */
+	bool admin_packages;
+};
+
+/* The abilities a route requires of its caller on its subject. */
+enum ability {
+	ABILITY_NONE,		/* no subject: the handler decides who it serves (GET /user) */
+	ABILITY_READ,		/* see the project or group */
+	ABILITY_READ_PACKAGE,
+	ABILITY_CREATE_PACKAGE,
+	ABILITY_DESTROY_PACKAGE,
+	ABILITY_ADMIN_PACKAGES,
 };
 
 void auth_decide(const struct access_facts *f, struct abilities *out);
+bool abilities_allow(const struct abilities *ab, enum ability need);
+const char *ability_name(enum ability need);
 
-/* Gathers the facts for id on project from the store and decides. */
+/* Gathers the facts for id on a project, or on a group, from the store and decides. */
 int auth_abilities(struct meta *m, const struct identity *id, const struct meta_project *project,
 		   struct abilities *out);
+int auth_group_abilities(struct meta *m, const struct identity *id, const struct meta_group *group,
+			 struct abilities *out);
 
 #endif

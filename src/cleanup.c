@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "policy.h"
 #include "timeutil.h"
 #include "uregex.h"
 
@@ -77,6 +78,27 @@ static void say(struct run *r, const char *kind, const char *what, const char *r
 	r->removed++;
 }
 
+/* Retention deletes as a caller with no role at all: any delete-protection rule that
+ * matches the package keeps it, and the run says so with the rule's id. */
+static int kept_by_rule(struct run *r, const char *kind, const char *name, const char *what,
+			bool *kept)
+{
+	const struct abilities nobody = {.level = ACCESS_NONE};
+	int64_t rule_id = 0;
+	int ret = policy_protected(r->m, &nobody, r->policy->project_id, name, PROTECT_DELETE,
+				  kept, &rule_id);
+	if (ret != 0 || !*kept)
+		return ret;
+	char line[2048];
+	snprintf(line, sizeof(line), "kept %s %s %s: delete-protected by rule %lld", kind,
+		 r->project_path, what, (long long)rule_id);
+	if (!r->dry_run)
+		log_line("depot: cleanup %s", line);
+	if (r->report)
+		r->report(r->ctx, line);
+	return 0;
+}
+
 static int grow(struct run *r, size_t elem, void **arr)
 {
 	if (r->n < r->cap)
@@ -121,6 +143,11 @@ static int duplicated_files(struct run *r)
 			break;
 		snprintf(what, sizeof(what), "%s/%s/%s (package_file %lld)", pkg.name,
 			 pkg.version, f->file_name, (long long)f->id);
+		bool kept = false;
+		if ((ret = kept_by_rule(r, "file", pkg.name, what, &kept)) != 0)
+			break;
+		if (kept)
+			continue;
 		if (!r->dry_run) {
 			ret = r->m->ops->files_destroy(r->m, f->package_id, f->id, NULL, false);
 			if (ret == -ENOENT) { /* deleted meanwhile */
@@ -178,6 +205,11 @@ static int old_versions(struct run *r)
 			continue;
 		snprintf(what, sizeof(what), "%s/%s (package %lld)", p->name, p->version,
 			 (long long)p->id);
+		bool kept = false;
+		if ((ret = kept_by_rule(r, "version", p->name, what, &kept)) != 0)
+			break;
+		if (kept)
+			continue;
 		if (!r->dry_run) {
 			if ((ret = r->m->ops->package_destroy(r->m, p->id)) != 0)
 				break;

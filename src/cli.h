@@ -55,6 +55,7 @@ int cli_settings(int argc, char **argv);
 int cli_protection(int argc, char **argv);
 int cli_cleanup_policy(int argc, char **argv);
 int cli_cleanup(int argc, char **argv);
+int cli_routes(int argc, char **argv);
 /* Prints a JSON value on stdout (compact, one line) and frees it; 1 if it is NULL. */
 int cli_print_json(json_t *j);
 

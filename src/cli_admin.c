@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "audit.h"
 #include "cli.h"
 #include "timeutil.h"
@@ -208,4 +209,20 @@ int cli_audit(int argc, char **argv)
 	}
 	m->ops->close(m);
 	return rc;
+}
+
+/* `depot routes`: every endpoint and the ability it requires on its project or group, in
+ * matching order; the access-matrix test reads it, so no route escapes the matrix. */
+int cli_routes(int argc, char **argv)
+{
+	static const char *const methods[] = {"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"};
+	const char *data;
+	if (cli_parse(argc, argv, NULL, 0, NULL, 0, &data) != 0)
+		return 2;
+	for (size_t i = 0; i < api_routes_count; i++) {
+		const struct route *rt = &api_routes[i];
+		printf("%s %s %s\n", (unsigned)rt->method < 6 ? methods[rt->method] : "?", rt->pattern,
+		       ability_name(rt->need));
+	}
+	return 0;
 }

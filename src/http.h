@@ -29,6 +29,9 @@ struct route {
 	void (*on_body)(struct request *r, const char *data, size_t len);
 	void (*on_done)(struct request *r);
 	void (*on_free)(struct request *r);
+	/* What the caller must be able to do on the project or group the path names; the
+	 * helpers that load that subject check it (403 when it is missing). */
+	enum ability need;
 };
 
 struct request {

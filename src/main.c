@@ -14,7 +14,7 @@ static const struct {
 	{"project", cli_project}, {"member", cli_member}, {"token", cli_token},
 	{"gc", cli_gc},		  {"fsck", cli_fsck},	{"audit", cli_audit},		  {"settings", cli_settings},
 	{"protection", cli_protection}, {"cleanup-policy", cli_cleanup_policy},
-	{"cleanup", cli_cleanup},
+	{"cleanup", cli_cleanup},	  {"routes", cli_routes},
 };
 
 static int usage(void)
@@ -33,6 +33,7 @@ static int usage(void)
 	      "       depot protection add|list|remove --project PATH ...\n"
 	      "       depot cleanup-policy set|show --project PATH ...\n"
 	      "       depot cleanup run [--project PATH] [--dry-run]\n"
+	      "       depot routes\n"
 	      "Every command takes --data DIR (default $DEPOT_DATA or ./depot-data).\n",
 	      stderr);
 	return 2;

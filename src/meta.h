@@ -75,6 +75,7 @@ struct meta_package {
 	enum package_status status;
 	int64_t created_at_ms;
 	int64_t last_downloaded_at_ms; /* 0: never */
+	int64_t updated_at_ms;
 };
 
 struct meta_package_file {
@@ -111,6 +112,14 @@ struct meta_cleanup_policy {
 	int older_than_days;
 	int not_downloaded_days;
 	char keep_regex[256];
+};
+
+/* What the protection rules whose pattern matches a package name require together. */
+struct meta_rule_match {
+	int push_level; /* the highest minimums; 0 when no matching rule sets one */
+	int delete_level;
+	int64_t push_rule_id; /* the oldest rule requiring that minimum; 0 for none */
+	int64_t delete_rule_id;
 };
 
 struct audit_event;
@@ -285,10 +294,9 @@ struct meta_ops {
 			struct meta_protection_rule *out);
 	int (*rules_list)(struct meta *m, int64_t project_id,
 			  int (*cb)(void *ctx, const struct meta_protection_rule *r), void *ctx);
-	/* The highest push and delete minimums of the rules whose pattern matches the name
-	 * ('*' wildcards, case-insensitive); 0 when none does. */
+	/* The rules whose pattern matches the name ('*' wildcards, case-insensitive). */
 	int (*rules_match)(struct meta *m, int64_t project_id, const char *package_name,
-			   int *push_level, int *delete_level);
+			   struct meta_rule_match *out);
 
 	/* Cleanup policies. get returns the defaults (all rules off) when never set. */
 	int (*cleanup_get)(struct meta *m, int64_t project_id, struct meta_cleanup_policy *out);

@@ -152,7 +152,8 @@ enum stmt_id {
 };
 
 #define PKG_COLS "p.id, p.project_id, p.name, p.version, p.status, p.created_at," \
-		 " COALESCE(p.last_downloaded_at, 0)"
+		 " COALESCE(p.last_downloaded_at, 0), p.updated_at"
+#define PKG_NCOLS 8 /* the columns row_package reads */
 #define FILE_COLS "f.id, f.package_id, f.file_name, f.size, f.file_md5, f.file_sha1," \
 		  " f.file_sha256, f.status, f.created_at, f.updated_at"
 #define ANCESTORS(project_param) \
@@ -291,11 +292,10 @@ static const char *const stmt_sql[S_COUNT] = {
 			 " minimum_access_level_for_delete FROM package_protection_rules"
 			 " WHERE project_id = ?1 ORDER BY id",
 	/* '*' is the only wildcard: LIKE's own % and _ (and the escape) are taken literally. */
-	[S_RULES_MATCH] = "SELECT COALESCE(MAX(minimum_access_level_for_push), 0),"
-			  " COALESCE(MAX(minimum_access_level_for_delete), 0)"
+	[S_RULES_MATCH] = "SELECT id, minimum_access_level_for_push, minimum_access_level_for_delete"
 			  " FROM package_protection_rules WHERE project_id = ?1 AND ?2 LIKE"
 			  " REPLACE(REPLACE(REPLACE(REPLACE(package_name_pattern, '\\', '\\\\'),"
-			  " '%', '\\%'), '_', '\\_'), '*', '%') ESCAPE '\\'",
+			  " '%', '\\%'), '_', '\\_'), '*', '%') ESCAPE '\\' ORDER BY id",
 	[S_CLEANUP_GET] = "SELECT keep_n_duplicated_package_files, keep_n_versions,"
 			  " older_than_days, not_downloaded_days, keep_regex FROM cleanup_policies"
 			  " WHERE project_id = ?1",
@@ -481,6 +481,7 @@ static void row_package(sqlite3_stmt *st, int col, struct meta_package *p)
 	p->status = (enum package_status)sqlite3_column_int(st, col + 4);
 	p->created_at_ms = sqlite3_column_int64(st, col + 5);
 	p->last_downloaded_at_ms = sqlite3_column_int64(st, col + 6);
+	p->updated_at_ms = sqlite3_column_int64(st, col + 7);
 }
 
 static void row_file(sqlite3_stmt *st, int col, struct meta_package_file *f)
@@ -933,7 +934,7 @@ static int ms_file_lookup(struct meta *m, int64_t project_id, const char *name,
 	int ret = step_row(st);
 	if (ret == 0) {
 		row_package(st, 0, pkg);
-		row_file(st, 7, file);
+		row_file(st, PKG_NCOLS, file);
 	}
 	sqlite3_reset(st);
 	return ret;
@@ -1090,7 +1091,7 @@ static int ms_packages_list(struct meta *m, const struct package_query *q, meta_
 	ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		row_package(st, 0, &p);
-		copy_text(p.project_path, sizeof(p.project_path), st, 7);
+		copy_text(p.project_path, sizeof(p.project_path), st, PKG_NCOLS);
 		if ((ret = cb(ctx, &p)) != 0)
 			break;
 	}
@@ -1506,20 +1507,29 @@ static int ms_rules_list(struct meta *m, int64_t project_id,
 }
 
 static int ms_rules_match(struct meta *m, int64_t project_id, const char *package_name,
-			  int *push_level, int *delete_level)
+			  struct meta_rule_match *out)
 {
 	sqlite3_stmt *st = prepared(m, S_RULES_MATCH);
 	if (!st)
 		return -EIO;
+	memset(out, 0, sizeof(*out));
 	sqlite3_bind_int64(st, 1, project_id);
 	bind_text(st, 2, package_name);
-	int ret = step_row(st);
-	if (ret == 0) {
-		*push_level = sqlite3_column_int(st, 0);
-		*delete_level = sqlite3_column_int(st, 1);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		int push = sqlite3_column_int(st, 1), del = sqlite3_column_int(st, 2);
+		if (push > out->push_level) {
+			out->push_level = push;
+			out->push_rule_id = id;
+		}
+		if (del > out->delete_level) {
+			out->delete_level = del;
+			out->delete_rule_id = id;
+		}
 	}
 	sqlite3_reset(st);
-	return ret;
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static int ms_cleanup_get(struct meta *m, int64_t project_id, struct meta_cleanup_policy *out)

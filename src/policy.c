@@ -30,21 +30,18 @@ int policy_duplicates_allowed(struct meta *m, const struct meta_project *project
 	return ret;
 }
 
-int policy_protected(struct meta *m, const struct identity *id, const struct abilities *ab,
-		     int64_t project_id, const char *name, enum protected_action action,
-		     bool *blocked)
+int policy_protected(struct meta *m, const struct abilities *ab, int64_t project_id,
+		     const char *name, enum protected_action action, bool *blocked,
+		     int64_t *rule_id)
 {
-	int push = 0, del = 0;
-	int ret = m->ops->rules_match(m, project_id, name, &push, &del);
+	struct meta_rule_match match;
+	int ret = m->ops->rules_match(m, project_id, name, &match);
 	if (ret != 0)
 		return ret;
-	int minimum = action == PROTECT_PUSH ? push : del;
-	if (minimum == 0)
-		*blocked = false;
-	else if (id->kind != IDENT_USER)
-		*blocked = true;
-	else
-		*blocked = (int)ab->level < minimum;
+	int minimum = action == PROTECT_PUSH ? match.push_level : match.delete_level;
+	*blocked = minimum != 0 && (int)ab->level < minimum;
+	if (rule_id)
+		*rule_id = action == PROTECT_PUSH ? match.push_rule_id : match.delete_rule_id;
 	return 0;
 }
 

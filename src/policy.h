@@ -20,11 +20,13 @@ bool policy_decide_duplicates(const struct meta_dup_settings *s, const char *nam
 
 enum protected_action { PROTECT_PUSH, PROTECT_DELETE };
 
-/* Is the caller blocked by a protection rule matching the package name? Admins never are;
- * deploy tokens (and anonymous callers) are blocked by any matching rule. */
-int policy_protected(struct meta *m, const struct identity *id, const struct abilities *ab,
-		     int64_t project_id, const char *name, enum protected_action action,
-		     bool *blocked);
+/* Is a caller with these abilities blocked by a protection rule matching the package
+ * name? A rule blocks every caller whose level is below its minimum: admins never are,
+ * deploy tokens, anonymous callers and retention (level ACCESS_NONE) by any matching rule.
+ * rule_id, when not NULL, gets the blocking rule's id. */
+int policy_protected(struct meta *m, const struct abilities *ab, int64_t project_id,
+		     const char *name, enum protected_action action, bool *blocked,
+		     int64_t *rule_id);
 
 /* Shared by the command line and the REST API, so both validate and print alike.
  * The updaters apply the fields present in a JSON object (unknown keys are ignored) and

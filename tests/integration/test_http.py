@@ -200,3 +200,33 @@ def test_ranges_and_conditionals_on_a_large_file(depot, world):
     assert get(world, url, **{"If-None-Match": f'"{sha256(body)}"'}).status_code == 304
     assert get(world, url).content == body
     assert get(world, url, "HEAD").headers["Content-Length"] == "300000"
+
+
+def test_download_time_only_when_content_is_sent(depot, world):
+    """Regression (issue 9.5): last_downloaded_at was set by HEAD, 304, 416 and missing
+    content; it feeds the not_downloaded_days retention rule."""
+    pid = world.pid("acme/app")
+    h = {"PRIVATE-TOKEN": world.pat["dev"]}
+    small, big, control = unique("touch"), unique("touch"), unique("touch")
+    big_body = os.urandom(200_000)  # above the inline limit: a file under blobs/
+    for name, body in ((small, b"1"), (big, big_body), (control, b"c")):
+        assert requests.put(depot.api(generic_path(pid, name, "1.0", "f")), data=body,
+                            headers=h).status_code == 201
+    url = depot.api(generic_path(pid, small, "1.0", "f"))
+    assert requests.head(url, headers=h).status_code == 200
+    etag = requests.head(url, headers=h).headers["ETag"]
+    assert requests.get(url, headers={**h, "If-None-Match": etag}).status_code == 304
+    assert requests.get(url, headers={**h, "Range": "bytes=100-"}).status_code == 416
+    blob = os.path.join(depot.data, "blobs", sha256(big_body)[:2], sha256(big_body)[2:4],
+                        sha256(big_body))
+    os.unlink(blob)
+    assert requests.get(depot.api(generic_path(pid, big, "1.0", "f")),
+                        headers=h).status_code == 404
+    # Download times are written in batches: once the control's is in, so would be theirs.
+    assert requests.get(depot.api(generic_path(pid, control, "1.0", "f")),
+                        headers=h).content == b"c"
+    depot.wait_downloaded(control)
+    assert depot.query("SELECT name, last_downloaded_at FROM packages WHERE name IN (?, ?)"
+                       " ORDER BY name", small, big) == sorted([(small, None), (big, None)])
+    assert requests.get(url, headers={**h, "Range": "bytes=0-0"}).status_code == 206
+    assert depot.wait_downloaded(small) > 0

@@ -387,3 +387,35 @@ def test_python_gitlab_packages(depot, world, tmp_path):
     assert out.returncode == 0, out.stderr
     import json
     assert name in {p["name"] for p in json.loads(out.stdout)}
+
+
+PRECONDITION_FAILED = {"message": "412 Precondition Failed"}
+
+
+def test_deletes_honour_if_unmodified_since(depot, world):
+    """Regression (issue 9.4): GitLab's destroy_conditionally! answers 412 when the date is
+    older than the resource's updated_at; depot deleted anyway."""
+    pid = world.pid("acme/app")
+    maint = {"PRIVATE-TOKEN": world.pat["maint"]}
+    name = unique("cond")
+    for f in ("a.txt", "b.txt"):
+        assert requests.put(depot.api(generic_path(pid, name, "1.0", f)), data=b"x",
+                            headers=maint).status_code == 201
+    pkg_id, a_id = depot.query("SELECT p.id, f.id FROM packages p JOIN package_files f ON"
+                               " f.package_id = p.id WHERE p.name = ? AND f.file_name = 'a.txt'",
+                               name)[0]
+    old = {"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT", **maint}
+    future = {"If-Unmodified-Since": "Fri, 01 Jan 2100 00:00:00 GMT", **maint}
+    garbage = {"If-Unmodified-Since": "yesterday", **maint}
+    file_url = depot.api(f"/projects/{pid}/packages/{pkg_id}/package_files/{a_id}")
+    r = requests.delete(file_url, headers=old)
+    assert (r.status_code, r.json()) == (412, PRECONDITION_FAILED)
+    assert depot.query("SELECT status FROM package_files WHERE id = ?", a_id) == [(0,)]
+    assert requests.delete(file_url, headers=future).status_code == 204
+    assert depot.query("SELECT status FROM package_files WHERE id = ?", a_id) == [(1,)]
+    pkg_url = depot.api(f"/projects/{pid}/packages/{pkg_id}")
+    r = requests.delete(pkg_url, headers=old)
+    assert (r.status_code, r.json()) == (412, PRECONDITION_FAILED)
+    assert depot.query("SELECT status FROM packages WHERE id = ?", pkg_id) == [(0,)]
+    assert requests.delete(pkg_url, headers=garbage).status_code == 204  # unparsable: ignored
+    assert depot.query("SELECT status FROM packages WHERE id = ?", pkg_id) == [(4,)]

@@ -454,3 +454,47 @@ def test_cleanup_deletions_are_audited(depot, world, cleanup_project):
     assert events[0]["action"] == "delete" and events[0]["user"] == "cleanup"
     assert (events[0]["package"], events[0]["version"], events[0]["detail"]) == \
         ("aud", "old", "older_than_days=30")
+
+
+def test_retention_keeps_delete_protected_packages(depot, world, cleanup_project):
+    """Regression (issue 9.2): retention deleted owner-protected packages that the maintainer
+    who set the policy could not delete by hand."""
+    path, pid = cleanup_project
+    maint = hdr(world, "maint")
+    rule = requests.post(depot.api(f"/projects/{pid}/packages/protection/rules"), headers=maint,
+                         json={"package_name_pattern": "release-*",
+                               "minimum_access_level_for_delete": "owner"})
+    assert rule.status_code == 201, rule.text
+    rule_id = rule.json()["id"]
+    for i, v in enumerate(["1.0", "2.0"]):
+        upload(depot, world, path, "release-app", v, "f", b"r" + v.encode())
+        backdate(depot, pid, "release-app", v, 10 - i)
+        upload(depot, world, path, "plain-app", v, "f", b"p" + v.encode())
+        backdate(depot, pid, "plain-app", v, 10 - i)
+    for body in (b"a", b"b"):  # two files of one name in a protected version
+        upload(depot, world, path, "release-app", "2.0", "dup", body)
+    old_id = depot.query("SELECT id FROM packages WHERE project_id = ? AND name = 'release-app'"
+                         " AND version = '1.0'", pid)[0][0]
+    r = requests.delete(depot.api(f"/projects/{pid}/packages/{old_id}"), headers=maint)
+    assert (r.status_code, r.json()) == (403, DELETE_PROTECTED)
+    r = requests.put(depot.api(f"/projects/{pid}/packages/cleanup_policy"), headers=maint,
+                     json={"keep_n_versions": 1, "keep_n_duplicated_package_files": "1"})
+    assert r.status_code == 200, r.text
+
+    kept_version = (f"kept version {path} release-app/1.0 (package {old_id}):"
+                    f" delete-protected by rule {rule_id}")
+    dry = run_cleanup(depot, path, dry=True)
+    assert kept_version in dry
+    assert any(l.startswith(f"kept file {path} release-app/2.0/dup ") and
+               l.endswith(f"delete-protected by rule {rule_id}") for l in dry), dry
+    assert [l for l in dry if l.startswith("would remove")] == \
+        [l for l in dry if "plain-app/1.0" in l]
+    res = depot.cli("cleanup", "run", "--project", path)
+    assert f"depot: cleanup {kept_version}" in res.stderr
+    assert names_versions(depot, pid) == [("plain-app", "2.0"), ("release-app", "1.0"),
+                                          ("release-app", "2.0")]
+    assert depot.query("SELECT COUNT(*) FROM package_files f JOIN packages p ON p.id ="
+                       " f.package_id WHERE p.name = 'release-app' AND p.version = '2.0'"
+                       " AND f.file_name = 'dup' AND f.status = 0") == [(2,)]
+    assert requests.get(depot.api(generic_path(pid, "release-app", "1.0", "f")),
+                        headers=hdr(world)).content == b"r1.0"

@@ -8,7 +8,8 @@ static struct abilities decide(enum identity_kind kind, bool admin, enum access_
 			       enum visibility vis, int64_t job_project, bool covers, unsigned scopes)
 {
 	struct access_facts f = {.kind = kind, .is_admin = admin, .level = level,
-				 .job_project_id = job_project, .project_id = 7, .visibility = vis,
+				 .is_job = job_project != 0, .job_project_id = job_project,
+				 .project_id = 7, .visibility = vis,
 				 .deploy_covers_project = covers, .scopes = scopes};
 	struct abilities a;
 	auth_decide(&f, &a);
@@ -48,6 +49,50 @@ static void table(void)
 	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, false, R | W), 0, 0, 0, 0);
 	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_INTERNAL, 0, false, R | W), 0, 0, 0, 0);
 	ABILITIES(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PUBLIC, 0, false, R | W), 1, 1, 0, 0);
+}
+
+/* The settings of packages: maintainers of a project, owners of a group, admins; never a
+ * job token (even its admin's, even in its own project) nor a deploy token. */
+static struct abilities decide_group(enum identity_kind kind, bool admin, enum access_level level,
+				     enum visibility vis, bool job)
+{
+	struct access_facts f = {.kind = kind, .is_admin = admin, .level = level, .is_job = job,
+				 .job_project_id = job ? 7 : 0, .is_group = true,
+				 .visibility = vis};
+	struct abilities a;
+	auth_decide(&f, &a);
+	return a;
+}
+
+static void admin_packages(void)
+{
+	const unsigned W = SCOPE_WRITE_PACKAGE_REGISTRY;
+	CHECK(!decide(IDENT_USER, false, ACCESS_DEVELOPER, VIS_PRIVATE, 0, false, 0).admin_packages);
+	CHECK(decide(IDENT_USER, false, ACCESS_MAINTAINER, VIS_PRIVATE, 0, false, 0).admin_packages);
+	CHECK(decide(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, 0, false, 0).admin_packages);
+	CHECK(!decide(IDENT_USER, false, ACCESS_OWNER, VIS_PRIVATE, 7, false, 0).admin_packages);
+	CHECK(!decide(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, 7, false, 0).admin_packages);
+	CHECK(!decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, true, W).admin_packages);
+	/* the level protection rules compare with */
+	CHECK(decide(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, 7, false, 0).level == ACCESS_ADMIN);
+	CHECK(decide(IDENT_USER, false, ACCESS_OWNER, VIS_PUBLIC, 8, false, 0).level == ACCESS_NONE);
+	CHECK(decide(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, 0, true, W).level == ACCESS_NONE);
+	/* groups */
+	struct abilities a = decide_group(IDENT_USER, false, ACCESS_OWNER, VIS_PRIVATE, false);
+	CHECK(a.read_project && a.admin_packages);
+	a = decide_group(IDENT_USER, false, ACCESS_MAINTAINER, VIS_PRIVATE, false);
+	CHECK(a.read_project && !a.admin_packages);
+	a = decide_group(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, false);
+	CHECK(a.read_project && a.admin_packages);
+	/* a job token is anonymous on every group, whoever its user */
+	a = decide_group(IDENT_USER, false, ACCESS_OWNER, VIS_PRIVATE, true);
+	CHECK(!a.read_project && !a.admin_packages && a.level == ACCESS_NONE);
+	a = decide_group(IDENT_USER, true, ACCESS_NONE, VIS_PRIVATE, true);
+	CHECK(!a.read_project && !a.admin_packages);
+	a = decide_group(IDENT_USER, true, ACCESS_NONE, VIS_PUBLIC, true);
+	CHECK(a.read_project && !a.admin_packages);
+	a = decide_group(IDENT_DEPLOY, false, ACCESS_NONE, VIS_PRIVATE, false);
+	CHECK(!a.read_project);
 }
 
 static void scopes(void)
@@ -99,6 +144,7 @@ static void credentials(void)
 int main(void)
 {
 	table();
+	admin_packages();
 	scopes();
 	credentials();
 	return check_done("test_auth");
