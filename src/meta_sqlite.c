@@ -318,7 +318,7 @@ static const char *const stmt_sql[S_COUNT] = {
 			   " WHERE (f.status != 0 OR p.status = 4) AND NOT EXISTS ("
 			   " SELECT 1 FROM package_files g JOIN packages q ON q.id = g.package_id"
 			   " WHERE g.file_sha256 = f.file_sha256 AND g.status = 0 AND q.status != 4)"
-			   " LIMIT 100",
+			   " AND f.file_sha256 > ?1 ORDER BY f.file_sha256 LIMIT 100",
 	[S_SWEEP_DELETE_FILES] = "DELETE FROM package_files WHERE file_sha256 = ?1",
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
@@ -338,7 +338,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_INLINE_ORPHANS_DELETE] = "DELETE FROM inline_blobs WHERE NOT EXISTS ("
 				    "SELECT 1 FROM package_files f"
 				    " WHERE f.file_sha256 = inline_blobs.sha256)",
-	[S_INLINE_PUT] = "INSERT OR IGNORE INTO inline_blobs(sha256, data) VALUES(?1, ?2)",
+	/* The new bytes hashed to sha256; a stored copy that differs is damaged: replaced. */
+	[S_INLINE_PUT] = "INSERT INTO inline_blobs(sha256, data) VALUES(?1, ?2)"
+			 " ON CONFLICT(sha256) DO UPDATE SET data = excluded.data"
+			 " WHERE data IS NOT excluded.data",
 	[S_INLINE_GET] = "SELECT data FROM inline_blobs WHERE sha256 = ?1",
 	[S_INLINE_DELETE] = "DELETE FROM inline_blobs WHERE sha256 = ?1",
 	[S_SAVEPOINT] = "SAVEPOINT publish",
@@ -1414,23 +1417,31 @@ static int ms_blob_referenced(struct meta *m, const char *sha256, bool *out)
 	return ret;
 }
 
-/* One batch of the sweep, inside the write lock. Sets *n to the blobs removed. */
+/* One batch of the sweep, inside the write lock: the content after *cursor, which it
+ * advances. Sets *n to the blobs looked at; a blob remove_blob fails on keeps its rows
+ * (the next run tries again), the first such error goes to *failed, and the rest of the
+ * batch goes on. */
 static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char *sha256),
-		       void *ctx, int *n)
+		       void *ctx, char cursor[SHA256_HEX_LEN + 1], int *n, int64_t *removed,
+		       int *failed)
 {
 	char shas[100][SHA256_HEX_LEN + 1];
 	int count = 0, ret = 0;
 	sqlite3_stmt *st = stmt(c, S_SWEEP_SELECT);
 	if (!st)
 		return -EIO;
+	bind_text(st, 1, cursor);
 	while (count < 100 && sqlite3_step(st) == SQLITE_ROW)
 		copy_text(shas[count++], sizeof(shas[0]), st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; i < count && ret == 0; i++) {
 		/* The blob goes first: were the rows to go first, a crash in between would
 		 * leave a blob no row names, found only by the orphan walk. */
-		if ((ret = remove_blob(ctx, shas[i])) != 0)
-			break;
+		int gone = remove_blob(ctx, shas[i]);
+		if (gone != 0) {
+			*failed = *failed ? *failed : gone;
+			continue;
+		}
 		if (!(st = stmt(c, S_SWEEP_DELETE_FILES)))
 			return -EIO;
 		bind_text(st, 1, shas[i]);
@@ -1440,9 +1451,12 @@ static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char 
 			return -EIO;
 		bind_text(st, 1, shas[i]);
 		ret = exec_done(st);
+		*removed += ret == 0;
 	}
 	if (ret == 0 && count > 0)
 		ret = exec_id(c, S_SWEEP_DELETE_PKGS);
+	if (count > 0)
+		memcpy(cursor, shas[count - 1], SHA256_HEX_LEN + 1);
 	*n = count;
 	return ret;
 }
@@ -1453,17 +1467,20 @@ static int ms_sweep_pending(struct meta *m, int (*remove_blob)(void *ctx, const 
 	struct conn *c = conn_get(m);
 	if (!c)
 		return -EIO;
+	char cursor[SHA256_HEX_LEN + 1] = "";
+	int failed = 0;
 	*removed = 0;
 	for (;;) {
 		bool own;
+		int64_t batch_removed = 0;
 		int n = 0, ret = tx_begin(c, &own);
 		if (ret == 0)
-			ret = sweep_batch(c, remove_blob, ctx, &n);
+			ret = sweep_batch(c, remove_blob, ctx, cursor, &n, &batch_removed, &failed);
 		if ((ret = tx_end(c, own, ret)) != 0)
 			return ret;
-		*removed += n;
+		*removed += batch_removed;
 		if (n < 100)
-			return 0;
+			return failed;
 	}
 }
 
