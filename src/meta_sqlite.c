@@ -1933,6 +1933,9 @@ static int migrate(sqlite3 *db, const char **err)
 {
 	static _Thread_local char msg[256];
 	int version = 0, ret = -EIO;
+	/* Up to date, the common case: no write lock taken. */
+	if (user_version(db, &version) == 0 && version == SCHEMA_VERSION)
+		return 0;
 	/* foreign_keys cannot change inside a transaction: off before it, on after it. */
 	if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
