@@ -1,12 +1,15 @@
 /* The local-disk blob store: blobs/<k[0:2]>/<k[2:4]>/<k>. Uploads stage in an O_TMPFILE
  * (an unnamed file that vanishes on crash) under tmp/, are fsync'ed, then linked into place
- * and the directory fsync'ed. Filesystems without O_TMPFILE fall back to a named temp file. */
+ * and the directory fsync'ed. Filesystems without O_TMPFILE fall back to a named temp file.
+ * A staged file is flock'ed by its writer for its whole life, so the sweep of leftovers
+ * (clean_staging) never takes one from an upload under way, in this process or another. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,10 +22,17 @@ struct blob_fs {
 	struct blob_store base;
 	char *blob_dir;
 	char *tmp_dir;
-	/* Fault injection for tests (DEPOT_BLOB_FAULT=ERRNO:BYTES): writes fail with that
-	 * errno once a staged upload passes BYTES. */
+	/* Test-only switches (DEPOT_BLOB_FAULT): ENOSPC:BYTES or EIO:BYTES make writes fail
+	 * with that errno once a staged upload passes BYTES; NOTMPFILE stages every upload
+	 * as on a filesystem without O_TMPFILE. */
 	int fault_errno;
 	uint64_t fault_after;
+	bool no_tmpfile;
+	/* The blob directories known durable in this process (bit i: blobs/<i in hex>, and
+	 * blobs/<i / 256>/<i % 256> in mid): set once a sync of the parent has followed
+	 * the directory's creation, whoever created it. */
+	uint64_t durable_top[256 / 64];
+	uint64_t durable_mid[65536 / 64];
 };
 
 /* Writeback is started every WRITEBACK_CHUNK bytes, so the final fsync has little left. */
@@ -52,12 +62,55 @@ static int fsync_path(const char *path)
 	return ret;
 }
 
-/* mkdir that is durable: the parent is fsync'ed when the directory is new. */
-static int mkdir_durable(const char *path, const char *parent)
+static bool bit_get(const uint64_t *bits, unsigned i)
 {
-	if (mkdir(path, 0755) == 0)
-		return fsync_path(parent);
-	return errno == EEXIST ? 0 : -errno;
+	return (__atomic_load_n(&bits[i / 64], __ATOMIC_ACQUIRE) >> (i % 64)) & 1;
+}
+
+static void bit_set(uint64_t *bits, unsigned i)
+{
+	__atomic_fetch_or(&bits[i / 64], (uint64_t)1 << (i % 64), __ATOMIC_RELEASE);
+}
+
+/* mkdir that is durable. The parent is synced also when the directory exists already:
+ * another thread may have made it and not yet reached its sync, or a run that crashed
+ * may have; a blob linked into it would be lost with its entry. known (NULL: always
+ * sync) remembers, bit i, the directories settled in this process. */
+static int mkdir_durable(const char *path, const char *parent, uint64_t *known, unsigned i)
+{
+	if (known && bit_get(known, i))
+		return 0;
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	int ret = fsync_path(parent);
+	if (ret == 0 && known)
+		bit_set(known, i);
+	return ret;
+}
+
+/* Takes the staged file's lock; the sweep of leftovers skips locked files. */
+static int stage_lock(int fd)
+{
+	return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -errno;
+}
+
+/* A named staging file, locked. The sweep may have removed the name between its creation
+ * and the lock (it locks before it unlinks): then the file is unlinked, and another is made. */
+static int stage_named(struct blob_writer *w)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		struct stat st;
+		snprintf(w->tmp_name, sizeof(w->tmp_name), "%s/upload-XXXXXX", w->fs->tmp_dir);
+		if ((w->fd = mkostemp(w->tmp_name, O_CLOEXEC)) < 0)
+			return -errno;
+		if (stage_lock(w->fd) != 0)
+			unlink(w->tmp_name); /* a sweep is looking at it: left to neither */
+		else if (fstat(w->fd, &st) == 0 && st.st_nlink > 0)
+			return 0;
+		close(w->fd);
+		w->fd = -1;
+	}
+	return -EAGAIN;
 }
 
 static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
@@ -67,15 +120,19 @@ static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
 	if (!w)
 		return -ENOMEM;
 	w->fs = fs;
-	w->fd = open(fs->tmp_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-	if (w->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		snprintf(w->tmp_name, sizeof(w->tmp_name), "%s/upload-XXXXXX", fs->tmp_dir);
-		w->fd = mkostemp(w->tmp_name, O_CLOEXEC);
-	}
-	if (w->fd < 0) {
-		int err = -errno;
+	int ret = 0;
+	w->fd = fs->no_tmpfile ? -1 : open(fs->tmp_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (w->fd >= 0)
+		ret = stage_lock(w->fd); /* its bytes get a name in tmp/ if a blob is replaced */
+	else if (fs->no_tmpfile || errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
+		ret = stage_named(w);
+	else
+		ret = -errno;
+	if (ret != 0) {
+		if (w->fd >= 0)
+			close(w->fd);
 		free(w);
-		return err;
+		return ret;
 	}
 	*out = w;
 	return 0;
@@ -110,9 +167,9 @@ static void fs_abort(struct blob_writer *w)
 {
 	if (!w)
 		return;
-	close(w->fd);
-	if (w->tmp_name[0])
+	if (w->tmp_name[0]) /* before the close: the name is still ours while locked */
 		unlink(w->tmp_name);
+	close(w->fd);
 	free(w);
 }
 
@@ -132,6 +189,40 @@ static int fs_sync(struct blob_writer *w)
 	return fsync(w->fd) == 0 ? 0 : -errno;
 }
 
+/* Gives the staged bytes the name path; -EEXIST when it is taken. */
+static int link_staged(struct blob_writer *w, const char *path)
+{
+	if (w->tmp_name[0])
+		return link(w->tmp_name, path) == 0 ? 0 : -errno;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+/* The content is stored already: the staged copy replaces it. Its bytes were hashed on
+ * the way in and are durable, while the stored copy may be damaged (bit rot, a torn
+ * write), so uploading the content again repairs it, at the cost of a rename instead of
+ * a read of the stored copy. Readers of the old copy keep their open file. The side name
+ * is in tmp/, where a crash's leftover is swept; commits run under the write lock, one at
+ * a time, so one name per key is enough. */
+static int replace_stored(struct blob_writer *w, const char *key, const char *final)
+{
+	char side[FS_PATH_MAX + 80];
+	snprintf(side, sizeof(side), "%s/replace-%s", w->fs->tmp_dir, key);
+	unlink(side);
+	int ret = link_staged(w, side);
+	if (ret == 0 && rename(side, final) != 0) {
+		ret = -errno;
+		unlink(side);
+	}
+	return ret;
+}
+
+static unsigned hex_val(char c)
+{
+	return (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+}
+
 static int fs_commit(struct blob_writer *w, const char *key)
 {
 	struct blob_fs *fs = w->fs;
@@ -143,19 +234,14 @@ static int fs_commit(struct blob_writer *w, const char *key)
 	}
 	key_dirs(fs, key, d1, d2, sizeof(d1));
 	snprintf(final, sizeof(final), "%s/%s", d2, key);
-	if ((ret = mkdir_durable(d1, fs->blob_dir)) != 0 || (ret = mkdir_durable(d2, d1)) != 0)
+	unsigned top = hex_val(key[0]) * 16 + hex_val(key[1]);
+	unsigned mid = top * 256 + hex_val(key[2]) * 16 + hex_val(key[3]);
+	if ((ret = mkdir_durable(d1, fs->blob_dir, fs->durable_top, top)) != 0 ||
+	    (ret = mkdir_durable(d2, d1, fs->durable_mid, mid)) != 0)
 		goto out;
-	if (w->tmp_name[0]) {
-		/* link() rather than rename() so an existing blob is never replaced. */
-		ret = link(w->tmp_name, final) == 0 || errno == EEXIST ? 0 : -errno;
-	} else {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
-		ret = linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) == 0 ||
-				      errno == EEXIST
-			      ? 0
-			      : -errno;
-	}
+	ret = link_staged(w, final);
+	if (ret == -EEXIST)
+		ret = replace_stored(w, key, final);
 	if (ret == 0)
 		ret = fsync_path(d2);
 out:
@@ -246,9 +332,17 @@ static int fs_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_r
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", fs->tmp_dir, e->d_name);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime >= max_age_s &&
-		    (dry_run || unlink(path) == 0))
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || now - st.st_mtime < max_age_s)
+			continue;
+		/* A writer holds its file's lock: only a leftover can be locked here. The name
+		 * goes while the lock is held, so a writer that locks it afterwards sees it
+		 * unlinked (stage_named). */
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (stage_lock(fd) == 0 && (dry_run || unlink(path) == 0))
 			(*removed)++;
+		close(fd);
 	}
 	closedir(d);
 	return 0;
@@ -295,12 +389,15 @@ struct blob_store *blob_fs_open(const char *dir, const char **err)
 		return NULL;
 	}
 	const char *fault = getenv("DEPOT_BLOB_FAULT");
-	if (fault) {
+	if (fault && strcmp(fault, "NOTMPFILE") == 0) {
+		fs->no_tmpfile = true;
+	} else if (fault) {
 		fs->fault_errno = strncmp(fault, "ENOSPC", 6) == 0 ? ENOSPC : EIO;
 		const char *colon = strchr(fault, ':');
 		fs->fault_after = colon ? strtoull(colon + 1, NULL, 10) : 0;
 	}
-	if (mkdir_durable(fs->blob_dir, dir) != 0 || mkdir_durable(fs->tmp_dir, dir) != 0) {
+	if (mkdir_durable(fs->blob_dir, dir, NULL, 0) != 0 ||
+	    mkdir_durable(fs->tmp_dir, dir, NULL, 0) != 0) {
 		fs_close(&fs->base);
 		*err = "cannot create the blob directories";
 		return NULL;

@@ -360,9 +360,13 @@ int cli_serve(int argc, char **argv)
 	http_server_quiesce(srv);
 	if (!http_server_drain(srv, shutdown_s * 1000))
 		log_line("depot: shutdown timeout: closing requests still under way");
+	/* The committer stops before the server (no connection may stay suspended when it
+	 * stops) but is freed only after it: until then a request thread may still hold
+	 * app.commits, and its submit is refused and recorded alone. */
 	committer_stop(app.commits);
-	app.commits = NULL;
 	http_server_stop(srv);
+	committer_free(app.commits);
+	app.commits = NULL;
 	if (maint_started) {
 		pthread_mutex_lock(&mt.lock);
 		mt.stop = true;
@@ -376,7 +380,7 @@ int cli_serve(int argc, char **argv)
 	audit_flush(app.audit, m);
 	rc = 0;
 out:
-	committer_stop(app.commits);
+	committer_free(app.commits);
 	touch_log_free(app.touches);
 	blob_cache_free(app.hot);
 	ratelimit_free(app.auth_failures);

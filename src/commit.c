@@ -12,6 +12,7 @@ struct committer {
 	pthread_cond_t cond;
 	struct commit_job *head, *tail;
 	bool stopping;
+	bool joined; /* the thread is gone (committer_stop ran) */
 	pthread_t thread;
 };
 
@@ -92,13 +93,21 @@ int committer_submit(struct committer *c, struct commit_job *job)
 
 void committer_stop(struct committer *c)
 {
-	if (!c)
+	if (!c || c->joined)
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->stopping = true;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
+	c->joined = true;
+}
+
+void committer_free(struct committer *c)
+{
+	if (!c)
+		return;
+	committer_stop(c);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	free(c);

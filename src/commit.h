@@ -23,7 +23,12 @@ struct committer;
 struct committer *committer_start(struct meta *m);
 /* Queues a job; -1 when the committer is stopping (publish synchronously instead). */
 int committer_submit(struct committer *c, struct commit_job *job);
-/* Commits what is queued, wakes its requests, and stops the thread. Accepts NULL. */
+/* Commits what is queued, wakes its requests, and stops the thread; later submits are
+ * refused, so no request is left suspended. c stays valid (threads that still hold it
+ * may submit) until committer_free. Accepts NULL; a second call does nothing. */
 void committer_stop(struct committer *c);
+/* Stops (if not yet) and frees: only once no thread can call committer_submit, i.e.
+ * after the server's threads are gone. Accepts NULL. */
+void committer_free(struct committer *c);
 
 #endif

@@ -15,7 +15,9 @@ struct gc_stats {
 	int64_t staged;	 /* stale staged uploads */
 };
 
-/* staging_age_s: staged uploads at least this old are removed. */
+/* staging_age_s: staged uploads at least this old are removed (never one still being
+ * written). A blob that cannot be removed is logged and skipped, its rows kept for the
+ * next run; everything else is done, and the first error returned. */
 int gc_run(struct meta *m, struct blob_store *bs, int64_t staging_age_s, struct gc_stats *out);
 
 #endif

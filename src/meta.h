@@ -275,7 +275,9 @@ struct meta_ops {
 	 * visibility changes happen under it, so a sweep never races an upload. */
 	int (*locked)(struct meta *m, int (*fn)(struct meta *m, void *ctx), void *ctx);
 	/* Removes, in batches under the write lock, every blob that only rows pending
-	 * destruction refer to (remove_blob unlinks it), then those rows. Counts blobs. */
+	 * destruction refer to (remove_blob unlinks it), then those rows. Counts blobs. A
+	 * blob remove_blob fails on keeps its rows for the next run and holds back nothing
+	 * else: the sweep goes on and returns that failure at the end. */
 	int (*sweep_pending)(struct meta *m, int (*remove_blob)(void *ctx, const char *sha256),
 			     void *ctx, int64_t *removed);
 	/* Does any row, live or pending, refer to this content? */

@@ -11,7 +11,27 @@
 #include "meta.h"
 #include "timeutil.h"
 
-static const char schema_sql[] =
+/* Schema versions: one number per change, recorded in PRAGMA user_version and applied in
+ * order at open, every pending one in a single transaction. The numbers belong to the
+ * store, not to SQLite, so that a PostgreSQL backend can apply its own SQL under the same
+ * numbering. A database newer than the last number here is refused. */
+
+/* The indexes of the tables version 2 rebuilds, the same text in both versions.
+ * packages_live is GitLab's rule, enforced by the database: one live package per name
+ * and version. It is partial, which SQLite uses only for queries that say status != 4;
+ * lookups by status IN (...) need packages_by_name. */
+#define PACKAGES_INDEXES                                                                   \
+	"CREATE UNIQUE INDEX IF NOT EXISTS packages_live"                                   \
+	" ON packages(project_id, package_type, name, version) WHERE status != 4;"          \
+	"CREATE INDEX IF NOT EXISTS packages_by_name ON packages(project_id, name, version);"
+#define PACKAGE_FILES_INDEXES                                                              \
+	"CREATE INDEX IF NOT EXISTS package_files_by_name"                                  \
+	" ON package_files(package_id, file_name, id);"                                     \
+	"CREATE INDEX IF NOT EXISTS package_files_by_sha ON package_files(file_sha256);"
+
+/* 1: the schema as it was before versions were recorded (user_version 0); IF NOT EXISTS
+ * lets such a database pass through unchanged, and creates a new one. */
+static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS users("
 	" id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
 	" is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
@@ -39,19 +59,13 @@ static const char schema_sql[] =
 	" name TEXT NOT NULL, version TEXT NOT NULL, package_type TEXT NOT NULL DEFAULT 'generic',"
 	" status INTEGER NOT NULL DEFAULT 0, creator_id INTEGER, created_at INTEGER NOT NULL,"
 	" updated_at INTEGER NOT NULL, last_downloaded_at INTEGER);"
-	/* GitLab's rule, enforced by the database: one live package per name and version. */
-	"CREATE UNIQUE INDEX IF NOT EXISTS packages_live"
-	" ON packages(project_id, package_type, name, version) WHERE status != 4;"
-	/* The live index above is partial, which SQLite uses only for queries that say
-	 * status != 4; lookups by status IN (...) need this one. */
-	"CREATE INDEX IF NOT EXISTS packages_by_name ON packages(project_id, name, version);"
+	PACKAGES_INDEXES
 	"CREATE TABLE IF NOT EXISTS package_files("
 	" id INTEGER PRIMARY KEY, package_id INTEGER NOT NULL REFERENCES packages(id),"
 	" file_name TEXT NOT NULL, size INTEGER NOT NULL, file_md5 TEXT NOT NULL,"
 	" file_sha1 TEXT NOT NULL, file_sha256 TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS package_files_by_name ON package_files(package_id, file_name, id);"
-	"CREATE INDEX IF NOT EXISTS package_files_by_sha ON package_files(file_sha256);"
+	PACKAGE_FILES_INDEXES
 	"CREATE TABLE IF NOT EXISTS namespace_package_settings("
 	" group_id INTEGER PRIMARY KEY REFERENCES groups(id),"
 	" generic_duplicates_allowed INTEGER NOT NULL DEFAULT 1,"
@@ -67,7 +81,6 @@ static const char schema_sql[] =
 	" keep_n_duplicated_package_files INTEGER NOT NULL DEFAULT 0,"
 	" keep_n_versions INTEGER NOT NULL DEFAULT 0, older_than_days INTEGER NOT NULL DEFAULT 0,"
 	" not_downloaded_days INTEGER NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');"
-	/* Small files' bytes, written in the same transaction as their rows. */
 	"CREATE TABLE IF NOT EXISTS audit_log("
 	" id INTEGER PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL,"
 	" username TEXT NOT NULL, token_kind TEXT NOT NULL, token_id INTEGER NOT NULL,"
@@ -80,8 +93,72 @@ static const char schema_sql[] =
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_log"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	/* Small files' bytes, written in the same transaction as their rows. */
 	"CREATE TABLE IF NOT EXISTS inline_blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
 	" WITHOUT ROWID;";
+
+/* 2: an id the API has shown is never handed out again (AUTOINCREMENT), so a retried
+ * delete cannot hit a newer row that took a freed id. SQLite cannot change a primary key
+ * in place: each table is rebuilt (new table, copy, drop, rename; SQLite's documented
+ * procedure, run with foreign keys off and checked before the commit) and its indexes
+ * made again. sqlite_sequence then starts at the highest id kept; an id freed before the
+ * upgrade above every remaining one is beyond knowing. */
+#define REBUILD(table, columns)                                                            \
+	"CREATE TABLE new_" table "(" columns ");"                                          \
+	"INSERT INTO new_" table " SELECT * FROM " table ";"                                \
+	"DROP TABLE " table ";"                                                             \
+	"ALTER TABLE new_" table " RENAME TO " table ";"
+static const char schema_v2[] =
+	REBUILD("users", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			 " username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+			 " is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL")
+	REBUILD("groups", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			  " parent_id INTEGER REFERENCES groups(id),"
+			  " path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+			  " created_at INTEGER NOT NULL")
+	REBUILD("projects", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    " group_id INTEGER NOT NULL REFERENCES groups(id),"
+			    " path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+			    " created_at INTEGER NOT NULL")
+	REBUILD("tokens", " id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL,"
+			  " token_sha256 TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '',"
+			  " username TEXT NOT NULL DEFAULT '', user_id INTEGER NOT NULL DEFAULT 0,"
+			  " project_id INTEGER NOT NULL DEFAULT 0,"
+			  " group_id INTEGER NOT NULL DEFAULT 0, scopes INTEGER NOT NULL,"
+			  " expires_at INTEGER NOT NULL DEFAULT 0,"
+			  " revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL")
+	REBUILD("packages", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    " project_id INTEGER NOT NULL REFERENCES projects(id),"
+			    " name TEXT NOT NULL, version TEXT NOT NULL,"
+			    " package_type TEXT NOT NULL DEFAULT 'generic',"
+			    " status INTEGER NOT NULL DEFAULT 0, creator_id INTEGER,"
+			    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+			    " last_downloaded_at INTEGER")
+	PACKAGES_INDEXES
+	REBUILD("package_files", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+				 " package_id INTEGER NOT NULL REFERENCES packages(id),"
+				 " file_name TEXT NOT NULL, size INTEGER NOT NULL,"
+				 " file_md5 TEXT NOT NULL, file_sha1 TEXT NOT NULL,"
+				 " file_sha256 TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+				 " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL")
+	PACKAGE_FILES_INDEXES
+	REBUILD("package_protection_rules",
+		" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" project_id INTEGER NOT NULL REFERENCES projects(id),"
+		" package_type TEXT NOT NULL DEFAULT 'generic', package_name_pattern TEXT NOT NULL,"
+		" minimum_access_level_for_push INTEGER NOT NULL DEFAULT 0,"
+		" minimum_access_level_for_delete INTEGER NOT NULL DEFAULT 0,"
+		" UNIQUE(project_id, package_type, package_name_pattern)");
+
+/* In order, numbered from 1: a schema change is a new entry at the end, never an edit. */
+static const struct migration {
+	int version;
+	const char *sql;
+} migrations[] = {
+	{1, schema_v1},
+	{2, schema_v2},
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
 	S_BEGIN,
@@ -242,7 +319,7 @@ static const char *const stmt_sql[S_COUNT] = {
 			   " WHERE (f.status != 0 OR p.status = 4) AND NOT EXISTS ("
 			   " SELECT 1 FROM package_files g JOIN packages q ON q.id = g.package_id"
 			   " WHERE g.file_sha256 = f.file_sha256 AND g.status = 0 AND q.status != 4)"
-			   " LIMIT 100",
+			   " AND f.file_sha256 > ?1 ORDER BY f.file_sha256 LIMIT 100",
 	[S_SWEEP_DELETE_FILES] = "DELETE FROM package_files WHERE file_sha256 = ?1",
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
@@ -262,7 +339,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_INLINE_ORPHANS_DELETE] = "DELETE FROM inline_blobs WHERE NOT EXISTS ("
 				    "SELECT 1 FROM package_files f"
 				    " WHERE f.file_sha256 = inline_blobs.sha256)",
-	[S_INLINE_PUT] = "INSERT OR IGNORE INTO inline_blobs(sha256, data) VALUES(?1, ?2)",
+	/* The new bytes hashed to sha256; a stored copy that differs is damaged: replaced. */
+	[S_INLINE_PUT] = "INSERT INTO inline_blobs(sha256, data) VALUES(?1, ?2)"
+			 " ON CONFLICT(sha256) DO UPDATE SET data = excluded.data"
+			 " WHERE data IS NOT excluded.data",
 	[S_INLINE_GET] = "SELECT data FROM inline_blobs WHERE sha256 = ?1",
 	[S_INLINE_DELETE] = "DELETE FROM inline_blobs WHERE sha256 = ?1",
 	[S_SAVEPOINT] = "SAVEPOINT publish",
@@ -1338,23 +1418,31 @@ static int ms_blob_referenced(struct meta *m, const char *sha256, bool *out)
 	return ret;
 }
 
-/* One batch of the sweep, inside the write lock. Sets *n to the blobs removed. */
+/* One batch of the sweep, inside the write lock: the content after *cursor, which it
+ * advances. Sets *n to the blobs looked at; a blob remove_blob fails on keeps its rows
+ * (the next run tries again), the first such error goes to *failed, and the rest of the
+ * batch goes on. */
 static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char *sha256),
-		       void *ctx, int *n)
+		       void *ctx, char cursor[SHA256_HEX_LEN + 1], int *n, int64_t *removed,
+		       int *failed)
 {
 	char shas[100][SHA256_HEX_LEN + 1];
 	int count = 0, ret = 0;
 	sqlite3_stmt *st = stmt(c, S_SWEEP_SELECT);
 	if (!st)
 		return -EIO;
+	bind_text(st, 1, cursor);
 	while (count < 100 && sqlite3_step(st) == SQLITE_ROW)
 		copy_text(shas[count++], sizeof(shas[0]), st, 0);
 	sqlite3_reset(st);
 	for (int i = 0; i < count && ret == 0; i++) {
 		/* The blob goes first: were the rows to go first, a crash in between would
 		 * leave a blob no row names, found only by the orphan walk. */
-		if ((ret = remove_blob(ctx, shas[i])) != 0)
-			break;
+		int gone = remove_blob(ctx, shas[i]);
+		if (gone != 0) {
+			*failed = *failed ? *failed : gone;
+			continue;
+		}
 		if (!(st = stmt(c, S_SWEEP_DELETE_FILES)))
 			return -EIO;
 		bind_text(st, 1, shas[i]);
@@ -1364,9 +1452,12 @@ static int sweep_batch(struct conn *c, int (*remove_blob)(void *ctx, const char 
 			return -EIO;
 		bind_text(st, 1, shas[i]);
 		ret = exec_done(st);
+		*removed += ret == 0;
 	}
 	if (ret == 0 && count > 0)
 		ret = exec_id(c, S_SWEEP_DELETE_PKGS);
+	if (count > 0)
+		memcpy(cursor, shas[count - 1], SHA256_HEX_LEN + 1);
 	*n = count;
 	return ret;
 }
@@ -1377,17 +1468,20 @@ static int ms_sweep_pending(struct meta *m, int (*remove_blob)(void *ctx, const 
 	struct conn *c = conn_get(m);
 	if (!c)
 		return -EIO;
+	char cursor[SHA256_HEX_LEN + 1] = "";
+	int failed = 0;
 	*removed = 0;
 	for (;;) {
 		bool own;
+		int64_t batch_removed = 0;
 		int n = 0, ret = tx_begin(c, &own);
 		if (ret == 0)
-			ret = sweep_batch(c, remove_blob, ctx, &n);
+			ret = sweep_batch(c, remove_blob, ctx, cursor, &n, &batch_removed, &failed);
 		if ((ret = tx_end(c, own, ret)) != 0)
 			return ret;
-		*removed += n;
+		*removed += batch_removed;
 		if (n < 100)
-			return 0;
+			return failed;
 	}
 }
 
@@ -1819,6 +1913,89 @@ static const struct meta_ops sqlite_ops = {
 	.inline_orphans = ms_inline_orphans,
 };
 
+static int user_version(sqlite3 *db, int *out)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	int ret = step_row(st);
+	if (ret == 0)
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Are the foreign keys intact? The rebuilds run with them off. */
+static int foreign_keys_ok(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : rc == SQLITE_ROW ? -EBADMSG : -EIO;
+}
+
+/* Brings the schema to SCHEMA_VERSION: the pending migrations in one IMMEDIATE
+ * transaction (concurrent openers wait, then find nothing left to do). On failure *err
+ * says why, in storage that lives until the thread's next call. */
+static int migrate(sqlite3 *db, const char **err)
+{
+	static _Thread_local char msg[256];
+	int version = 0, ret = -EIO;
+	/* Up to date, the common case: no write lock taken. */
+	if (user_version(db, &version) == 0 && version == SCHEMA_VERSION)
+		return 0;
+	/* foreign_keys cannot change inside a transaction: off before it, on after it. */
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		snprintf(msg, sizeof(msg), "cannot read the schema: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (user_version(db, &version) != 0) {
+		snprintf(msg, sizeof(msg), "cannot read the schema version: %s", sqlite3_errmsg(db));
+		goto rollback;
+	}
+	if (version > SCHEMA_VERSION) {
+		snprintf(msg, sizeof(msg),
+			 "its schema is version %d, this depot knows versions up to %d: use a newer depot",
+			 version, SCHEMA_VERSION);
+		ret = -EPROTO;
+		goto rollback;
+	}
+	for (int i = version; i < SCHEMA_VERSION; i++) {
+		char set[48];
+		snprintf(set, sizeof(set), "PRAGMA user_version = %d", migrations[i].version);
+		if (sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, set, NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(msg, sizeof(msg), "cannot migrate the schema to version %d: %s",
+				 migrations[i].version, sqlite3_errmsg(db));
+			goto rollback;
+		}
+	}
+	if ((ret = foreign_keys_ok(db)) != 0) {
+		snprintf(msg, sizeof(msg), "the schema migration broke a foreign key; nothing changed");
+		goto rollback;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(msg, sizeof(msg), "cannot commit the schema: %s", sqlite3_errmsg(db));
+		ret = -EIO;
+		goto rollback;
+	}
+	ret = 0;
+	goto out;
+rollback:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	if (sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK && ret == 0) {
+		snprintf(msg, sizeof(msg), "cannot turn foreign keys back on");
+		ret = -EIO;
+	}
+	if (ret != 0)
+		*err = msg;
+	return ret;
+}
+
 struct meta *meta_sqlite_open(const char *path, const char **err)
 {
 	/* Memory statistics take a global mutex on every allocation: contention across the
@@ -1843,8 +2020,7 @@ struct meta *meta_sqlite_open(const char *path, const char **err)
 		ms_close(&ms->base);
 		return NULL;
 	}
-	if (sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		*err = "cannot create the schema";
+	if (migrate(c->db, err) != 0) {
 		ms_close(&ms->base);
 		return NULL;
 	}

@@ -1,0 +1,245 @@
+"""Windows in storage found by reading, each shown closed: a stop under a burst of small
+uploads, staged uploads in flight while fsck --repair runs (no O_TMPFILE), directories
+made durable by whoever first uses them, a damaged blob repaired by a re-upload of its
+content, and a blob that cannot be removed holding back only itself in gc."""
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import DEPOT, Depot, generic_path, read_response_head, unique
+
+
+def setup_world(d):
+    d.cli("user", "create", "u")
+    d.cli("group", "create", "g")
+    pid = int(d.cli("project", "create", "g/p").stdout)
+    d.cli("member", "add", "--project", "g/p", "--user", "u", "--role", "maintainer")
+    token = d.cli("token", "create", "personal", "--user", "u", "--scopes", "api").stdout.strip()
+    return pid, {"PRIVATE-TOKEN": token}
+
+
+def blob_path(d, h):
+    return os.path.join(d.data, "blobs", h[:2], h[2:4], h)
+
+
+def test_stop_under_a_burst_of_small_uploads():
+    """The committer is freed only after the server's threads are gone; every upload
+    that heard 201 is there after a restart, and the server exits cleanly (ASan)."""
+    d = Depot()
+    pid, h = setup_world(d)
+    d.start("--shutdown-timeout", "1", "--threads", "8")
+    acked, stop = [], threading.Event()
+
+    def client(n):
+        s = requests.Session()
+        i = 0
+        while not stop.is_set():
+            body = f"{n}-{i}".encode()
+            path = generic_path(pid, f"burst{n}", str(i), "f.txt")
+            try:
+                r = s.put(d.api(path), data=body, headers=h, timeout=30)
+            except requests.RequestException:
+                return
+            if r.status_code == 201:
+                acked.append((path, body))
+            i += 1
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(client, n) for n in range(8)]
+        deadline = time.time() + 30
+        while len(acked) < 200 and time.time() < deadline:
+            time.sleep(0.05)
+        d.proc.send_signal(signal.SIGTERM)
+        rc = d.proc.wait(timeout=60)
+        stop.set()
+        for f in futures:
+            f.result()
+    d.proc = None
+    d.log.close()
+    log = d.server_log()
+    assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+    assert rc == 0, log[-4000:]
+    assert len(acked) >= 200
+    d.start()
+    try:
+        for path, body in acked:
+            r = requests.get(d.api(path), headers=h)
+            assert (r.status_code, r.content) == (200, body), path
+    finally:
+        d.close()
+
+
+def test_fsck_repair_leaves_an_upload_in_flight_alone(monkeypatch):
+    """Without O_TMPFILE an upload stages under a name in tmp/; fsck --repair (and the
+    start-up gc, the same sweep) must not take it from an upload still under way."""
+    monkeypatch.setenv("DEPOT_BLOB_FAULT", "NOTMPFILE")  # test-only: the fallback staging
+    d = Depot()
+    pid, h = setup_world(d)
+    d.start()
+    host, port = d.url.rsplit("/", 1)[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=30)
+    try:
+        body = os.urandom(400000)
+        path = "/api/v4" + generic_path(pid, "inflight", "1.0", "f.bin")
+        s.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {h['PRIVATE-TOKEN']}\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:300000])
+        deadline = time.time() + 20
+        while not d.tmp_files() and time.time() < deadline:
+            time.sleep(0.02)
+        (staged,) = d.tmp_files()
+        assert staged.startswith("upload-")
+        res = subprocess.run([DEPOT, "fsck", "--repair", "--data", d.data], capture_output=True,
+                             text=True, timeout=60)
+        assert "staged upload" not in res.stdout, res.stdout
+        assert d.tmp_files() == [staged]
+        # a leftover of a crash (nobody writing it) still goes
+        with open(os.path.join(d.data, "tmp", "upload-crashed"), "wb") as f:
+            f.write(b"half")
+        res = subprocess.run([DEPOT, "fsck", "--repair", "--data", d.data], capture_output=True,
+                             text=True, timeout=60)
+        assert res.stdout == "1 staged upload(s) left over (removed)\n"
+        assert d.tmp_files() == [staged]
+        s.sendall(body[300000:])
+        head = read_response_head(s)
+        assert head.startswith(b"HTTP/1.1 201"), head
+        r = requests.get(d.api(generic_path(pid, "inflight", "1.0", "f.bin")), headers=h)
+        assert r.content == body
+        assert d.tmp_files() == []
+    finally:
+        s.close()
+        d.close()
+
+
+def traced_fsyncs(d, action):
+    """The paths the server fsyncs while action runs (strace attached to every thread)."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed")
+    out = os.path.join(d.data, "strace.out")
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync",
+                               "-o", out, "-p", str(d.pid())], stderr=subprocess.PIPE)
+    try:
+        tasks = os.listdir(f"/proc/{d.pid()}/task")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            traced = 0
+            for t in tasks:
+                with open(f"/proc/{d.pid()}/task/{t}/status") as f:
+                    traced += "TracerPid:\t0\n" not in f.read()
+            if traced == len(tasks):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.skip("cannot attach strace here")
+        action()
+    finally:
+        tracer.send_signal(signal.SIGINT)  # detaches; the sanitizers need ptrace at exit
+        tracer.wait(timeout=20)
+    with open(out) as f:
+        return [line.split("<", 1)[1].split(">", 1)[0] for line in f
+                if "fsync(" in line and "<" in line]
+
+
+def test_blob_directories_made_by_another_are_made_durable():
+    """A blob's directories may exist without being durable yet (made by a thread that
+    has not reached its fsync, or by a run that crashed): whoever links a blob into them
+    first in this process syncs their parents too."""
+    d = Depot()
+    pid, h = setup_world(d)
+    body = os.urandom(200000)
+    k = hashlib.sha256(body).hexdigest()
+    os.makedirs(os.path.dirname(blob_path(d, k)))
+    d.start()
+    try:
+        url = d.api(generic_path(pid, "durable", "1.0", "f.bin"))
+        status = []
+        synced = traced_fsyncs(d, lambda: status.append(
+            requests.put(url, data=body, headers=h).status_code))
+        assert status == [201]
+        blobs = os.path.realpath(os.path.join(d.data, "blobs"))
+        for path in [blobs, f"{blobs}/{k[:2]}", f"{blobs}/{k[:2]}/{k[2:4]}"]:
+            assert path in synced, (path, synced)
+    finally:
+        d.close()
+
+
+def test_reupload_repairs_a_damaged_blob():
+    d = Depot()
+    pid, h = setup_world(d)
+    d.start()
+    try:
+        big, small = os.urandom(200000), b"small file, kept in the database"
+        for name, body in [("big", big), ("small", small)]:
+            url = d.api(generic_path(pid, name, "1", "f"))
+            assert requests.put(url, data=body, headers=h).status_code == 201
+        bk, sk = hashlib.sha256(big).hexdigest(), hashlib.sha256(small).hexdigest()
+        with open(blob_path(d, bk), "r+b") as f:  # bit rot: same size, other bytes
+            f.write(b"CORRUPT")
+        with d.db() as con:
+            con.execute("UPDATE inline_blobs SET data = ? WHERE sha256 = ?", (b"short", sk))
+        d.stop()
+        res = subprocess.run([DEPOT, "fsck", "--data", d.data], capture_output=True, text=True)
+        assert res.returncode == 1 and res.stdout.count("corrupt content") == 2, res.stdout
+        d.start()
+        for name, body in [("big", big), ("small", small)]:
+            url = d.api(generic_path(pid, name + "-again", "1", "f"))
+            assert requests.put(url, data=body, headers=h).status_code == 201
+        with open(blob_path(d, bk), "rb") as f:
+            assert f.read() == big
+        assert d.query("SELECT data FROM inline_blobs WHERE sha256 = ?", sk) == [(small,)]
+        for name, body in [("big", big), ("small", small)]:
+            r = requests.get(d.api(generic_path(pid, name, "1", "f")), headers=h)
+            assert r.content == body
+        d.stop()
+        res = subprocess.run([DEPOT, "fsck", "--data", d.data], capture_output=True, text=True)
+        assert (res.returncode, res.stdout) == (0, "")
+    finally:
+        d.close()
+
+
+def test_a_blob_that_cannot_be_removed_holds_back_only_itself():
+    d = Depot()
+    pid, h = setup_world(d)
+    d.start()
+    try:
+        bodies = {name: os.urandom(100000) for name in ["stuck", "free1", "free2"]}
+        ids = {}
+        for name, body in bodies.items():
+            url = d.api(generic_path(pid, name, "1", "f"))
+            assert requests.put(url, data=body, headers=h).status_code == 201
+            (ids[name],), = d.query("SELECT id FROM packages WHERE name = ?", name)
+            r = requests.delete(d.api(f"/projects/{pid}/packages/{ids[name]}"), headers=h)
+            assert r.status_code == 204
+        # the stuck blob's path is a directory now: unlink() fails (EISDIR), as it would
+        # on a read-only or broken disk
+        stuck = blob_path(d, hashlib.sha256(bodies["stuck"]).hexdigest())
+        os.unlink(stuck)
+        os.makedirs(os.path.join(stuck, "in-the-way"))
+        orphan = os.urandom(90000)
+        ok = hashlib.sha256(orphan).hexdigest()
+        os.makedirs(os.path.dirname(blob_path(d, ok)), exist_ok=True)
+        with open(blob_path(d, ok), "wb") as f:
+            f.write(orphan)
+        for _ in range(2):
+            res = d.cli("gc", check=False)
+            assert res.returncode == 1
+            assert f"cannot remove blob {os.path.basename(stuck)}" in res.stderr, res.stderr
+        # the others went, rows and blobs; the stuck one waits with its rows
+        remaining = d.query("SELECT name FROM packages WHERE id IN (?, ?, ?)", *ids.values())
+        assert remaining == [("stuck",)]
+        for name in ["free1", "free2"]:
+            assert not os.path.exists(blob_path(d, hashlib.sha256(bodies[name]).hexdigest()))
+        assert not os.path.exists(blob_path(d, ok))  # the rest of gc ran too
+        shutil.rmtree(stuck)
+        assert d.cli("gc").returncode == 0
+        assert d.query("SELECT COUNT(*) FROM packages WHERE id = ?", ids["stuck"]) == [(0,)]
+    finally:
+        d.close()
