@@ -87,6 +87,8 @@ static int target_or_reply(struct request *r, struct target *t)
 	size_t dlen = 0;
 	for (const char *seg = rest->start; seg < last;) {
 		const char *slash = memchr(seg, '/', (size_t)(last - seg));
+		if (slash == seg) /* an empty segment, the first one too (".../1.0//f") */
+			return api_param_or_reply(r, "path", "should be a valid file path");
 		long n = pct_decode(seg, (size_t)(slash - seg), dir + dlen + (dlen ? 1 : 0),
 				    sizeof(dir) - dlen - 1, false);
 		if (n < 0)
