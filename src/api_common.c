@@ -76,10 +76,14 @@ int api_identify_or_reply(struct request *r)
 		      (err == AUTH_OK && r->ident.kind == IDENT_ANONYMOUS && presented(&r->creds));
 	if (failed) {
 		/* the secret never goes to the log; the token id does when the token is known */
-		log_line("depot: authentication failed from %s: %s%s%lld", addr,
-			 err == AUTH_EXPIRED ? "expired token" : err == AUTH_REVOKED ? "revoked token"
-											 : "unknown credentials",
-			 r->ident.token.id ? ", token " : "", (long long)r->ident.token.id);
+		const char *why = err == AUTH_EXPIRED	? "expired token"
+				  : err == AUTH_REVOKED ? "revoked token"
+							: "unknown credentials";
+		if (r->ident.token.id)
+			log_line("depot: authentication failed from %s: %s, token %lld", addr, why,
+				 (long long)r->ident.token.id);
+		else
+			log_line("depot: authentication failed from %s: %s", addr, why);
 		if (app->auth_failures)
 			ratelimit_fail(app->auth_failures, addr, now);
 	}

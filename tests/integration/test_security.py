@@ -110,6 +110,20 @@ def test_failed_authentications_logged_and_throttled(limited):
     assert "glpat-guessing" not in log and w.pat["dev"] not in log
 
 
+def test_failed_authentication_line_without_a_token_id(limited):
+    """Regression: the line read "unknown credentials0" when no token id was known."""
+    d, w = limited
+    host, port = d.url.rsplit("/", 1)[1].split(":")
+    for headers in [{"PRIVATE-TOKEN": "glpat-guessing"}, {"DEPLOY-TOKEN": "gldt-guessing"}]:
+        c = http.client.HTTPConnection(host, int(port), source_address=("127.0.0.5", 0))
+        c.request("GET", "/api/v4/user", headers=headers)
+        assert c.getresponse().status == 401
+    lines = [l for l in d.server_log().splitlines() if "authentication failed from 127.0.0.5" in l]
+    assert len(lines) == 2
+    assert all(l.endswith(": authentication failed from 127.0.0.5: unknown credentials")
+               for l in lines), lines
+
+
 def test_expired_token_failure_names_the_token(limited):
     d, w = limited
     host, port = d.url.rsplit("/", 1)[1].split(":")
