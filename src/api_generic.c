@@ -219,7 +219,9 @@ static void reply_too_large(struct request *r)
 static void reply_storage_error(struct request *r, int err, const char *what)
 {
 	if (err == -ENOSPC || err == -EDQUOT) {
-		log_line("depot: %s %s: %s", what, r->url, strerror(-err));
+		char url[LOG_TEXT_MAX];
+		log_line("depot: %s %s: %s", what, log_escape(r->url, url, sizeof(url)),
+			 strerror(-err));
 		http_reply_message(r, MHD_HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage");
 	} else {
 		http_reply_internal(r, what, err);

@@ -84,8 +84,20 @@ const char *http_header(const struct request *r, const char *name);
 /* A decoded query parameter: 1 present, 0 absent, -1 malformed or too long. */
 int http_query(const struct request *r, const char *name, char *out, size_t cap);
 bool http_is_read(const struct request *r);
-/* "http://<Host>" of the request (or the configured external URL) into out. */
+/* The longest base URL: a longer --external-url is refused at start. */
+#define HTTP_BASE_URL_MAX 511
+/* The longest host name accepted from a Host header. */
+#define HTTP_HOST_NAME_MAX 255
+/* The longest request target (path and query): 414 beyond it, so that every URL built
+ * from a request (Link headers) stays whole and bounded. */
+#define HTTP_TARGET_MAX 4096
+/* The base of absolute URLs into out (cap > HTTP_BASE_URL_MAX: never cut): the configured
+ * external URL, else "http(s)://<Host>" when Host is a valid host[:port], else the
+ * address and port the client reached. */
 void http_base_url(const struct request *r, char *out, size_t cap);
+/* Is this a syntactically valid host[:port] (a DNS-style name or IPv4 address, or an IPv6
+ * literal in brackets; port 1-65535)? */
+bool http_host_valid(const char *host);
 /* Calls cb for each raw (still encoded) query parameter; value may be NULL. */
 void http_query_each(const struct request *r,
 		     void (*cb)(void *ctx, const char *key, const char *value), void *ctx);
