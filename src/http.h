@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth.h"
 #include "route.h"
@@ -129,6 +130,14 @@ void http_reply_copy(struct request *r, unsigned status, const char *data, size_
 		     const char *const *headers);
 /* A reply without a body (304), with extra headers. */
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers);
+/* A body of unknown length, sent chunked as read produces it: read fills up to max bytes
+ * of buf and returns how many, 0 at the end, or -1 on a failure (the connection is then
+ * closed, so the client sees an incomplete body rather than a short one). read runs on the
+ * request's thread while the response is sent, possibly after the handlers are done: it
+ * must not use r. free_cls(cls) runs once the response is released (also on failure). */
+void http_reply_stream(struct request *r, unsigned status, const char *const *headers,
+		       ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
+		       void (*free_cls)(void *cls));
 
 /* Is this a loopback address (127.0.0.0/8, ::1)? Plain HTTP anywhere else gets a warning,
  * since tokens would cross the network in clear. */

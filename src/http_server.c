@@ -323,6 +323,50 @@ void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t offset, 
 	queue(r, status, resp);
 }
 
+struct stream {
+	ssize_t (*read)(void *cls, char *buf, size_t max);
+	void *cls;
+	void (*free_cls)(void *cls);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct stream *st = cls;
+	ssize_t n = st->read(st->cls, buf, max);
+	return n > 0 ? n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+				  : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+	st->free_cls(st->cls);
+	free(st);
+}
+
+void http_reply_stream(struct request *r, unsigned status, const char *const *headers,
+		       ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
+		       void (*free_cls)(void *cls))
+{
+	struct stream *st = malloc(sizeof(*st));
+	struct MHD_Response *resp = NULL;
+	if (st) {
+		*st = (struct stream){read, cls, free_cls};
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read,
+							 st, stream_free);
+	}
+	if (!resp) {
+		free(st);
+		free_cls(cls);
+		http_reply_internal(r, "cannot create a streamed response", -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	queue(r, status, resp);
+}
+
 void http_body_collect(struct request *r, const char *data, size_t len)
 {
 	if (r->body_len + len > HTTP_BODY_MAX) {
