@@ -86,10 +86,14 @@ int api_identify_or_reply(struct request *r)
 		      (err == AUTH_OK && r->ident.kind == IDENT_ANONYMOUS && presented(&r->creds));
 	if (failed) {
 		/* the secret never goes to the log; the token id does when the token is known */
-		log_line("depot: authentication failed from %s: %s%s%lld", addr,
-			 err == AUTH_EXPIRED ? "expired token" : err == AUTH_REVOKED ? "revoked token"
-											 : "unknown credentials",
-			 r->ident.token.id ? ", token " : "", (long long)r->ident.token.id);
+		const char *why = err == AUTH_EXPIRED	? "expired token"
+				  : err == AUTH_REVOKED ? "revoked token"
+							: "unknown credentials";
+		if (r->ident.token.id)
+			log_line("depot: authentication failed from %s: %s, token %lld", addr, why,
+				 (long long)r->ident.token.id);
+		else
+			log_line("depot: authentication failed from %s: %s", addr, why);
 		if (app->auth_failures)
 			ratelimit_fail(app->auth_failures, addr, now);
 	}
@@ -209,62 +213,160 @@ int api_page_or_reply(struct request *r, struct page *pg)
 	return 0;
 }
 
-/* Builds the query string of the current request without page and per_page. */
-struct query_copy {
-	char *buf;
-	size_t len, cap;
+/* The listings' own parameters: the only ones a Link carries (GitLab keeps them), each
+ * decoded and encoded again; a value longer than any listing accepts is dropped. Anything
+ * else, credentials included, stays out. With the request target's limit, this bounds the
+ * Link header to a few KiB, well within what libmicrohttpd can send. */
+static const struct {
+	const char *name;
+	size_t max;
+} link_params[] = {
+	{"package_name", PACKAGE_NAME_MAX}, {"package_version", PACKAGE_VERSION_MAX},
+	{"package_type", 32}, {"status", 32}, {"order_by", 32}, {"sort", 32},
+	{"include_versionless", 32}, {"exclude_subgroups", 32},
 };
+#define N_LINK_PARAMS (sizeof(link_params) / sizeof(link_params[0]))
+_Static_assert(PACKAGE_VERSION_MAX <= PACKAGE_NAME_MAX, "link_param's buffer holds both");
 
-static void query_copy_one(void *ctx, const char *key, const char *value)
+/* Writes s[0..len) with every byte that is not unreserved (RFC 3986) or in keep
+ * percent-encoded. */
+static void put_encoded(FILE *f, const char *s, size_t len, const char *keep)
 {
-	struct query_copy *q = ctx;
-	if (strcmp(key, "page") == 0 || strcmp(key, "per_page") == 0)
-		return;
-	int n = snprintf(q->buf + q->len, q->cap - q->len, "%s%s%s", key, value ? "=" : "",
-			 value ? value : "");
-	if (n > 0 && (size_t)n + 1 < q->cap - q->len) {
-		q->len += (size_t)n;
-		q->buf[q->len++] = '&';
-		q->buf[q->len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    (c && strchr("-._~", c)) || (c && strchr(keep, c)))
+			fputc(c, f);
+		else
+			fprintf(f, "%%%02X", c);
 	}
 }
 
-static void page_link(char *out, size_t cap, const char *base, const char *path,
-		      const char *query, int64_t page, int64_t per_page, const char *rel)
+struct link_query {
+	FILE *f;
+	unsigned seen; /* bit i: link_params[i] met (the first occurrence is the one used) */
+};
+
+static void link_param(void *ctx, const char *key, const char *value)
 {
-	size_t n = strlen(out);
-	snprintf(out + n, cap - n, "%s<%s%s?%spage=%lld&per_page=%lld>; rel=\"%s\"", n ? ", " : "",
-		 base, path, query, (long long)page, (long long)per_page, rel);
+	struct link_query *lq = ctx;
+	for (unsigned i = 0; i < N_LINK_PARAMS; i++) {
+		if (strcmp(key, link_params[i].name) != 0 || (lq->seen & (1u << i)))
+			continue;
+		lq->seen |= 1u << i;
+		char v[PACKAGE_NAME_MAX + 1];
+		long n = value ? pct_decode(value, strlen(value), v, link_params[i].max + 1, true)
+			       : -1;
+		if (n < 0)
+			return; /* absent, malformed or too long: nothing a listing would use */
+		fprintf(lq->f, "%s=", key);
+		put_encoded(lq->f, v, (size_t)n, "");
+		fputc('&', lq->f);
+		return;
+	}
+}
+
+/* The request's path with each segment decoded and encoded again, so that what reaches
+ * the Link is a plain URL path however the client escaped it (a %2F stays one). */
+static int put_path(FILE *f, const char *path)
+{
+	size_t len = strlen(path);
+	char *seg = malloc(len + 1);
+	if (!seg)
+		return -ENOMEM;
+	for (const char *p = path; *p;) {
+		const char *slash = strchr(p + 1, '/'), *end = slash ? slash : path + len;
+		fputc('/', f);
+		p += *p == '/';
+		long n = pct_decode(p, (size_t)(end - p), seg, len + 1, false);
+		if (n >= 0)
+			put_encoded(f, seg, (size_t)n, "!$&'()*+,;=:@");
+		else /* not a listing a route would have served; keep it inert */
+			put_encoded(f, p, (size_t)(end - p), "");
+		p = end;
+	}
+	free(seg);
+	return 0;
+}
+
+/* "<base><path>?<known parameters>&" of this request; caller frees. */
+static char *link_prefix(struct request *r)
+{
+	char base[HTTP_BASE_URL_MAX + 1], *out = NULL;
+	size_t size;
+	FILE *f = open_memstream(&out, &size);
+	if (!f)
+		return NULL;
+	http_base_url(r, base, sizeof(base));
+	fputs(base, f);
+	int ret = put_path(f, r->url);
+	fputc('?', f);
+	struct link_query lq = {f, 0};
+	http_query_each(r, link_param, &lq);
+	if (fclose(f) != 0 || ret != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void page_link(FILE *f, const char *prefix, int64_t page, int64_t per_page,
+		      const char *rel)
+{
+	fprintf(f, "%s<%spage=%lld&per_page=%lld>; rel=\"%s\"", ftell(f) ? ", " : "", prefix,
+		(long long)page, (long long)per_page, rel);
+}
+
+/* GitLab's Link header: prev, next, first, last; caller frees. Built whole, whatever its
+ * length (the request target's limit bounds it). */
+static char *page_links(struct request *r, const struct page *pg, int64_t pages)
+{
+	char *prefix = link_prefix(r), *out = NULL;
+	size_t size;
+	FILE *f = prefix ? open_memstream(&out, &size) : NULL;
+	if (!f) {
+		free(prefix);
+		return NULL;
+	}
+	if (pg->page > 1)
+		page_link(f, prefix, pg->page - 1, pg->per_page, "prev");
+	if (pg->page < pages)
+		page_link(f, prefix, pg->page + 1, pg->per_page, "next");
+	page_link(f, prefix, 1, pg->per_page, "first");
+	page_link(f, prefix, pages, pg->per_page, "last");
+	free(prefix);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 void api_reply_page(struct request *r, json_t *items, int64_t total, const struct page *pg)
 {
 	int64_t pages = total > 0 ? (total + pg->per_page - 1) / pg->per_page : 1;
-	char base[512], query[2048] = "", link[8192] = "";
 	/* GitLab sends X-Next-Page/X-Prev-Page empty on the last/first page; libmicrohttpd
 	 * refuses empty values, and a lone space reads as empty to every HTTP parser. */
 	char x_page[24], x_per[24], x_total[24], x_pages[24], x_next[24] = " ", x_prev[24] = " ";
-	struct query_copy qc = {query, 0, sizeof(query)};
-	http_base_url(r, base, sizeof(base));
-	http_query_each(r, query_copy_one, &qc);
+	char *link = page_links(r, pg, pages);
+	if (!link) {
+		json_decref(items);
+		http_reply_internal(r, "cannot build the Link header", -ENOMEM);
+		return;
+	}
 	snprintf(x_page, sizeof(x_page), "%lld", (long long)pg->page);
 	snprintf(x_per, sizeof(x_per), "%lld", (long long)pg->per_page);
 	snprintf(x_total, sizeof(x_total), "%lld", (long long)total);
 	snprintf(x_pages, sizeof(x_pages), "%lld", (long long)pages);
-	if (pg->page > 1) {
+	if (pg->page > 1)
 		snprintf(x_prev, sizeof(x_prev), "%lld", (long long)pg->page - 1);
-		page_link(link, sizeof(link), base, r->url, query, pg->page - 1, pg->per_page, "prev");
-	}
-	if (pg->page < pages) {
+	if (pg->page < pages)
 		snprintf(x_next, sizeof(x_next), "%lld", (long long)pg->page + 1);
-		page_link(link, sizeof(link), base, r->url, query, pg->page + 1, pg->per_page, "next");
-	}
-	page_link(link, sizeof(link), base, r->url, query, 1, pg->per_page, "first");
-	page_link(link, sizeof(link), base, r->url, query, pages, pg->per_page, "last");
 	const char *headers[] = {"X-Page", x_page, "X-Per-Page", x_per, "X-Total", x_total,
 				 "X-Total-Pages", x_pages, "X-Next-Page", x_next, "X-Prev-Page",
 				 x_prev, "Link", link, NULL};
 	http_reply_json_headers(r, MHD_HTTP_OK, items, headers);
+	free(link);
 }
 
 int api_enum_or_reply(struct request *r, const char *name, const char *const *values, int *out)

@@ -87,6 +87,8 @@ static int target_or_reply(struct request *r, struct target *t)
 	size_t dlen = 0;
 	for (const char *seg = rest->start; seg < last;) {
 		const char *slash = memchr(seg, '/', (size_t)(last - seg));
+		if (slash == seg) /* an empty segment, the first one too (".../1.0//f") */
+			return api_param_or_reply(r, "path", "should be a valid file path");
 		long n = pct_decode(seg, (size_t)(slash - seg), dir + dlen + (dlen ? 1 : 0),
 				    sizeof(dir) - dlen - 1, false);
 		if (n < 0)
@@ -216,7 +218,9 @@ static void reply_too_large(struct request *r)
 static void reply_storage_error(struct request *r, int err, const char *what)
 {
 	if (err == -ENOSPC || err == -EDQUOT) {
-		log_line("depot: %s %s: %s", what, r->url, strerror(-err));
+		char url[LOG_TEXT_MAX];
+		log_line("depot: %s %s: %s", what, log_escape(r->url, url, sizeof(url)),
+			 strerror(-err));
 		http_reply_message(r, MHD_HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage");
 	} else {
 		http_reply_internal(r, what, err);
@@ -684,6 +688,99 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	}
 }
 
+/* The listing without page/per_page: every file, rendered batch by batch as the client
+ * reads, so memory stays bounded whatever the package holds. No statement stays open
+ * between batches (the thread's database connection serves other requests meanwhile):
+ * each batch starts after the last name sent. */
+#define FILES_BATCH 256
+
+struct files_stream {
+	struct meta *meta;
+	int64_t package_id;
+	char after[STORED_NAME_MAX + 1]; /* the last name sent */
+	json_t *batch;
+	bool started, ended;
+	char *text; /* the rendered batch, sent from off to len */
+	size_t len, off;
+};
+
+static int files_stream_add(void *ctx, const struct meta_package_file *f)
+{
+	struct files_stream *fs = ctx;
+	snprintf(fs->after, sizeof(fs->after), "%s", f->file_name);
+	return api_file_json(fs->batch, f);
+}
+
+/* Renders the next batch: '[' before the first file, ',' between files, ']' after the
+ * last. */
+static int files_stream_next(struct files_stream *fs)
+{
+	/* One row per name (the newest): the names alone are the keyset, so a file uploaded
+	 * again under a name already sent (a larger id) is not sent twice. */
+	struct file_query q = {.package_id = fs->package_id, .latest_only = true,
+			       .order = FILE_ORDER_FILE_NAME, .limit = FILES_BATCH,
+			       .after_name = fs->started ? fs->after : NULL, .after_id = INT64_MAX};
+	free(fs->text);
+	fs->text = NULL;
+	fs->len = fs->off = 0;
+	int ret = (fs->batch = json_array()) ? 0 : -ENOMEM;
+	if (ret == 0)
+		ret = fs->meta->ops->package_files_list(fs->meta, &q, files_stream_add, fs, NULL);
+	size_t n = json_array_size(fs->batch);
+	if (ret == 0 && !(fs->text = json_dumps(fs->batch, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+		ret = -ENOMEM;
+	json_decref(fs->batch);
+	fs->batch = NULL;
+	if (ret != 0)
+		return ret;
+	fs->len = strlen(fs->text);
+	fs->ended = n < FILES_BATCH;
+	if (fs->started && n == 0)
+		fs->off = 1; /* "[]": only the ']' that closes the array */
+	else if (fs->started)
+		fs->text[0] = ',';
+	if (!fs->ended)
+		fs->len--; /* the array goes on */
+	fs->started = true;
+	return 0;
+}
+
+static ssize_t files_stream_read(void *cls, char *buf, size_t max)
+{
+	struct files_stream *fs = cls;
+	while (fs->off == fs->len) {
+		if (fs->ended)
+			return 0;
+		int ret = files_stream_next(fs);
+		if (ret != 0) {
+			log_line("depot: listing the files of package %lld failed: %s",
+				 (long long)fs->package_id, strerror(-ret));
+			return -1;
+		}
+	}
+	size_t n = fs->len - fs->off < max ? fs->len - fs->off : max;
+	memcpy(buf, fs->text + fs->off, n);
+	fs->off += n;
+	return (ssize_t)n;
+}
+
+static void files_stream_free(void *cls)
+{
+	struct files_stream *fs = cls;
+	free(fs->text);
+	free(fs);
+}
+
+/* Was the parameter given at all (even empty or malformed)? */
+static bool query_given(const struct request *r, const char *name)
+{
+	char v[2];
+	return http_query(r, name, v, sizeof(v)) != 0;
+}
+
+/* The seed page's "download an entire package" script reads this listing once, without
+ * paging: without page/per_page it is every file (streamed, without pagination headers);
+ * with either, GitLab-style pages. */
 void generic_files_done(struct request *r)
 {
 	struct app *app = r->app;
@@ -692,7 +789,8 @@ void generic_files_done(struct request *r)
 	if (name_version_or_reply(r, &t) != 0 || readable_project_or_reply(r, &project) != 0)
 		return;
 	struct page pg;
-	if (api_page_or_reply(r, &pg) != 0)
+	bool paged = query_given(r, "page") || query_given(r, "per_page");
+	if (paged && api_page_or_reply(r, &pg) != 0)
 		return;
 	struct meta_package pkg;
 	int ret = app->meta->ops->package_find(app->meta, project.id, t.name, t.version, &pkg);
@@ -700,16 +798,32 @@ void generic_files_done(struct request *r)
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
 		return;
 	}
+	if (ret != 0) {
+		http_reply_internal(r, "package lookup failed", ret);
+		return;
+	}
+	if (!paged) {
+		struct files_stream *fs = calloc(1, sizeof(*fs));
+		if (!fs) {
+			http_reply_internal(r, "out of memory", -ENOMEM);
+			return;
+		}
+		fs->meta = app->meta;
+		fs->package_id = pkg.id;
+		const char *h[] = {MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL};
+		http_reply_stream(r, MHD_HTTP_OK, h, files_stream_read, fs, files_stream_free);
+		return;
+	}
 	struct file_query q = {.package_id = pkg.id, .latest_only = true,
 			       .order = FILE_ORDER_FILE_NAME, .limit = pg.per_page,
 			       .offset = (pg.page - 1) * pg.per_page};
 	int64_t total = 0;
 	json_t *list = json_array();
-	if (ret == 0 && list)
-		ret = app->meta->ops->package_files_list(app->meta, &q, api_file_json, list, &total);
-	if (ret != 0 || !list) {
+	ret = list ? app->meta->ops->package_files_list(app->meta, &q, api_file_json, list, &total)
+		   : -ENOMEM;
+	if (ret != 0) {
 		json_decref(list);
-		http_reply_internal(r, "file listing failed", ret ? ret : -ENOMEM);
+		http_reply_internal(r, "file listing failed", ret);
 		return;
 	}
 	api_reply_page(r, list, total, &pg);

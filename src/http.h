@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth.h"
 #include "route.h"
@@ -87,8 +88,20 @@ const char *http_header(const struct request *r, const char *name);
 /* A decoded query parameter: 1 present, 0 absent, -1 malformed or too long. */
 int http_query(const struct request *r, const char *name, char *out, size_t cap);
 bool http_is_read(const struct request *r);
-/* "http://<Host>" of the request (or the configured external URL) into out. */
+/* The longest base URL: a longer --external-url is refused at start. */
+#define HTTP_BASE_URL_MAX 511
+/* The longest host name accepted from a Host header. */
+#define HTTP_HOST_NAME_MAX 255
+/* The longest request target (path and query): 414 beyond it, so that every URL built
+ * from a request (Link headers) stays whole and bounded. */
+#define HTTP_TARGET_MAX 4096
+/* The base of absolute URLs into out (cap > HTTP_BASE_URL_MAX: never cut): the configured
+ * external URL, else "http(s)://<Host>" when Host is a valid host[:port], else the
+ * address and port the client reached. */
 void http_base_url(const struct request *r, char *out, size_t cap);
+/* Is this a syntactically valid host[:port] (a DNS-style name or IPv4 address, or an IPv6
+ * literal in brackets; port 1-65535)? */
+bool http_host_valid(const char *host);
 /* Calls cb for each raw (still encoded) query parameter; value may be NULL. */
 void http_query_each(const struct request *r,
 		     void (*cb)(void *ctx, const char *key, const char *value), void *ctx);
@@ -120,6 +133,14 @@ void http_reply_copy(struct request *r, unsigned status, const char *data, size_
 		     const char *const *headers);
 /* A reply without a body (304), with extra headers. */
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers);
+/* A body of unknown length, sent chunked as read produces it: read fills up to max bytes
+ * of buf and returns how many, 0 at the end, or -1 on a failure (the connection is then
+ * closed, so the client sees an incomplete body rather than a short one). read runs on the
+ * request's thread while the response is sent, possibly after the handlers are done: it
+ * must not use r. free_cls(cls) runs once the response is released (also on failure). */
+void http_reply_stream(struct request *r, unsigned status, const char *const *headers,
+		       ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
+		       void (*free_cls)(void *cls));
 
 /* Is this a loopback address (127.0.0.0/8, ::1)? Plain HTTP anywhere else gets a warning,
  * since tokens would cross the network in clear. */

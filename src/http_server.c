@@ -96,14 +96,64 @@ bool http_is_read(const struct request *r)
 	return r->method == HTTP_GET || r->method == HTTP_HEAD;
 }
 
+bool http_host_valid(const char *host)
+{
+	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					 "0123456789.-_";
+	const char *p = host;
+	if (*p == '[') { /* an IPv6 literal */
+		size_t n = strspn(p + 1, "0123456789ABCDEFabcdef:.");
+		if (n < 2 || p[1 + n] != ']')
+			return false;
+		p += n + 2;
+	} else {
+		size_t n = strspn(p, name_chars);
+		if (n == 0 || n > HTTP_HOST_NAME_MAX)
+			return false;
+		p += n;
+	}
+	if (*p == '\0')
+		return true;
+	if (*p++ != ':')
+		return false;
+	size_t digits = strspn(p, "0123456789");
+	if (digits == 0 || digits > 5 || p[digits])
+		return false;
+	long port = strtol(p, NULL, 10);
+	return port >= 1 && port <= 65535;
+}
+
+/* The address and port the client reached, as a URL's host[:port]. */
+static void local_authority(const struct request *r, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[NI_MAXHOST], port[NI_MAXSERV];
+	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, ip, sizeof(ip), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(out, cap, "localhost");
+	else
+		snprintf(out, cap, strchr(ip, ':') ? "[%s]:%s" : "%s:%s", ip, port);
+}
+
 void http_base_url(const struct request *r, char *out, size_t cap)
 {
 	if (r->external_url) {
 		snprintf(out, cap, "%s", r->external_url);
 		return;
 	}
+	/* The Host the client used, when it is one: anything else (a path, quotes, angle
+	 * brackets) would end up inside the URLs and Link headers built from it. */
 	const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
-	snprintf(out, cap, "%s://%s", r->tls ? "https" : "http", host && *host ? host : "localhost");
+	char local[NI_MAXHOST + NI_MAXSERV + 4];
+	if (!host || !http_host_valid(host)) {
+		local_authority(r, local, sizeof(local));
+		host = local;
+	}
+	snprintf(out, cap, "%s://%s", r->tls ? "https" : "http", host);
 }
 
 struct query_walk {
@@ -150,8 +200,10 @@ static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
 		r->pending_status = status;
 		return;
 	}
+	char url[LOG_TEXT_MAX];
 	if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
-		log_line("depot: cannot queue a %u response for %s", status, r->url);
+		log_line("depot: cannot queue a %u response for %s", status,
+			 log_escape(r->url, url, sizeof(url)));
 	MHD_destroy_response(resp);
 }
 
@@ -231,7 +283,9 @@ void http_reply_auth_error(struct request *r, enum auth_error err)
 
 void http_reply_internal(struct request *r, const char *why, int err)
 {
-	log_line("depot: %s %s: %s (%s)", method_name(r->method), r->url, why, strerror(-err));
+	char url[LOG_TEXT_MAX];
+	log_line("depot: %s %s: %s (%s)", method_name(r->method),
+		 log_escape(r->url, url, sizeof(url)), why, strerror(-err));
 	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
 }
 
@@ -266,6 +320,50 @@ void http_reply_fd(struct request *r, unsigned status, int fd, uint64_t offset, 
 	for (size_t i = 0; headers && headers[i]; i += 2)
 		MHD_add_response_header(resp, headers[i], headers[i + 1]);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : size;
+	queue(r, status, resp);
+}
+
+struct stream {
+	ssize_t (*read)(void *cls, char *buf, size_t max);
+	void *cls;
+	void (*free_cls)(void *cls);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct stream *st = cls;
+	ssize_t n = st->read(st->cls, buf, max);
+	return n > 0 ? n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+				  : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+	st->free_cls(st->cls);
+	free(st);
+}
+
+void http_reply_stream(struct request *r, unsigned status, const char *const *headers,
+		       ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
+		       void (*free_cls)(void *cls))
+{
+	struct stream *st = malloc(sizeof(*st));
+	struct MHD_Response *resp = NULL;
+	if (st) {
+		*st = (struct stream){read, cls, free_cls};
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read,
+							 st, stream_free);
+	}
+	if (!resp) {
+		free(st);
+		free_cls(cls);
+		http_reply_internal(r, "cannot create a streamed response", -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
 	queue(r, status, resp);
 }
 
@@ -381,16 +479,59 @@ static bool hidden_bytes_in_line(struct request *r, const char *version)
 	return hidden;
 }
 
+/* The request target as depot sees it: the path and the query's raw keys and values.
+ * libmicrohttpd lets control bytes through, which would reach the log and the handlers. */
+struct target_scan {
+	size_t len;
+	size_t nargs;
+	bool control;
+};
+
+static void scan_text(struct target_scan *ts, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, ts->len++)
+		if (*p < 0x20 || *p == 0x7f)
+			ts->control = true;
+}
+
+static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	(void)kind;
+	struct target_scan *ts = cls;
+	ts->len += ts->nargs++ ? 1 : 0; /* the '&' before it */
+	scan_text(ts, key);
+	if (value) {
+		ts->len++; /* '=' */
+		scan_text(ts, value);
+	}
+	return MHD_YES;
+}
+
+static void scan_target(struct request *r, struct target_scan *ts)
+{
+	scan_text(ts, r->url);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg, ts);
+	ts->len += ts->nargs ? 1 : 0; /* '?' */
+}
+
 /* 0, or the status of a reply already sent for a malformed request. */
 static unsigned reject_bad_shape(struct request *r, const char *version)
 {
 	struct shape sh = {0};
+	struct target_scan ts = {0};
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, shape_one, &sh);
+	scan_target(r, &ts);
 	const char *why = NULL;
 	unsigned status = MHD_HTTP_BAD_REQUEST;
 	if (hidden_bytes_in_line(r, version))
 		why = "NUL byte in the request line";
-	else if (sh.bad_name)
+	else if (ts.control)
+		why = "control character in the request target";
+	else if (ts.len > HTTP_TARGET_MAX) {
+		http_reply_message(r, MHD_HTTP_URI_TOO_LONG, "414 URI Too Long");
+		return MHD_HTTP_URI_TOO_LONG;
+	} else if (sh.bad_name)
 		why = "invalid header name";
 	else if (sh.bad_value)
 		why = "control character in a header value";
@@ -495,8 +636,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	r->in_body = false;
 	r->suspended = false; /* resumed, if it was */
 	if (r->pending) {
+		char u[LOG_TEXT_MAX];
 		if (MHD_queue_response(conn, r->pending_status, r->pending) != MHD_YES)
-			log_line("depot: cannot queue a %u response for %s", r->pending_status, r->url);
+			log_line("depot: cannot queue a %u response for %s", r->pending_status,
+				 log_escape(r->url, u, sizeof(u)));
 		MHD_destroy_response(r->pending);
 		r->pending = NULL;
 		return MHD_YES;
@@ -551,8 +694,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	char who[48] = "-"; /* the token's kind and id, never its secret */
 	if (t->id)
 		snprintf(who, sizeof(who), "%s:%lld", token_kind_name(t->kind), (long long)t->id);
-	log_line("%s %s %u in=%llu out=%llu %.1fms token=%s%s", method_name(r->method), r->url,
-		 r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+	char url[LOG_TEXT_MAX];
+	log_line("%s %s %u in=%llu out=%llu %.1fms token=%s%s", method_name(r->method),
+		 log_escape(r->url, url, sizeof(url)), r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
 		 (double)(mono_us() - r->start_us) / 1000.0, who,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	if (r->route && r->route->on_free)
@@ -584,6 +728,27 @@ bool http_addr_is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
+/* --external-url, checked once: every absolute URL depot builds starts with it, in JSON
+ * bodies and in Link headers, so it must be a URL that needs no encoding there. A copy
+ * without trailing slashes (caller frees), or NULL having said why on stderr. */
+static char *external_url_dup(const char *url)
+{
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789-._~:/[]@!$&'()*+,;=%";
+	size_t len = strlen(url), scheme = strncmp(url, "https://", 8) == 0   ? 8
+					  : strncmp(url, "http://", 7) == 0 ? 7
+									    : 0;
+	while (len > scheme && url[len - 1] == '/')
+		len--;
+	if (!scheme || len == scheme || len > HTTP_BASE_URL_MAX || strspn(url, allowed) < len) {
+		fprintf(stderr, "depot: --external-url takes an http:// or https:// URL of at most %d "
+				"characters, without spaces, quotes, <, >, ? or #\n",
+			HTTP_BASE_URL_MAX);
+		return NULL;
+	}
+	return strndup(url, len);
+}
+
 struct http_server *http_server_start(struct app *app, const struct http_options *opt,
 				      const struct route *routes, size_t nroutes)
 {
@@ -603,7 +768,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->app = app;
-	if (opt->external_url && !(s->external_url = strdup(opt->external_url))) {
+	if (opt->external_url && !(s->external_url = external_url_dup(opt->external_url))) {
 		freeaddrinfo(ai);
 		free(s);
 		return NULL;

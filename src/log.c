@@ -2,7 +2,9 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "timeutil.h"
@@ -24,4 +26,43 @@ void log_line(const char *fmt, ...)
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w; /* nowhere left to report a failed log write */
+}
+
+static bool log_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
+const char *log_escape(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (cap < 4) { /* no room for even "..." */
+		if (cap)
+			out[0] = '\0';
+		return out;
+	}
+	size_t whole = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		whole += log_plain(*p) ? 1 : 4;
+	/* cut short: leave room for "..." */
+	size_t room = whole < cap ? cap - 1 : cap - 4, n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool plain = log_plain(*p);
+		if (n + (plain ? 1 : 4) > room)
+			break;
+		if (plain) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	if (whole >= cap) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
 }

@@ -184,6 +184,10 @@ struct file_query {
 	bool desc;
 	int64_t limit;
 	int64_t offset;
+	/* Keyset paging (FILE_ORDER_FILE_NAME ascending only, -EINVAL otherwise): only rows
+	 * after (after_name, after_id) in that order; NULL: from the first row. */
+	const char *after_name;
+	int64_t after_id;
 };
 
 /* Parses and names GitLab's package status values. */
@@ -243,7 +247,7 @@ struct meta_ops {
 	 * *total to the number of rows matching before paging. */
 	int (*packages_list)(struct meta *m, const struct package_query *q, meta_package_cb cb,
 			     void *ctx, int64_t *total);
-	/* The installable files of a package. */
+	/* The installable files of a package; total may be NULL (not counted). */
 	int (*package_files_list)(struct meta *m, const struct file_query *q, meta_file_cb cb,
 				  void *ctx, int64_t *total);
 	/* A package of the project by id, whatever its status. */

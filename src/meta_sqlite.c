@@ -1193,27 +1193,37 @@ static int ms_package_files_list(struct meta *m, const struct file_query *q, met
 				 void *ctx, int64_t *total)
 {
 	static const char *const cols[] = {"f.id", "f.created_at", "f.file_name"};
+	if (q->after_name && (q->order != FILE_ORDER_FILE_NAME || q->desc))
+		return -EINVAL;
 	struct conn *c = conn_get(m);
 	if (!c)
 		return -EIO;
-	sqlite3_stmt *st = prepare_dynamic(c, "SELECT COUNT(*)" FILE_WHERE);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, q->package_id);
-	sqlite3_bind_int(st, 2, q->latest_only);
-	int ret = count_rows(st, total);
-	if (ret != 0)
-		return ret;
-	char sql[512];
+	sqlite3_stmt *st;
+	int ret = 0;
+	if (total) {
+		if (!(st = prepare_dynamic(c, "SELECT COUNT(*)" FILE_WHERE)))
+			return -EIO;
+		sqlite3_bind_int64(st, 1, q->package_id);
+		sqlite3_bind_int(st, 2, q->latest_only);
+		if ((ret = count_rows(st, total)) != 0)
+			return ret;
+	}
+	char sql[1024];
 	const char *dir = q->desc ? "DESC" : "ASC";
+	/* a row value, so that the (package_id, file_name, id) index serves the keyset */
 	snprintf(sql, sizeof(sql), "SELECT " FILE_COLS FILE_WHERE
-		 " ORDER BY %s %s, f.id %s LIMIT ?3 OFFSET ?4", cols[q->order], dir, dir);
+		 "%s ORDER BY %s %s, f.id %s LIMIT ?3 OFFSET ?4",
+		 q->after_name ? " AND (f.file_name, f.id) > (?5, ?6)" : "", cols[q->order], dir, dir);
 	if (!(st = prepare_dynamic(c, sql)))
 		return -EIO;
 	sqlite3_bind_int64(st, 1, q->package_id);
 	sqlite3_bind_int(st, 2, q->latest_only);
 	sqlite3_bind_int64(st, 3, q->limit);
 	sqlite3_bind_int64(st, 4, q->offset);
+	if (q->after_name) {
+		bind_text(st, 5, q->after_name);
+		sqlite3_bind_int64(st, 6, q->after_id);
+	}
 	struct meta_package_file f;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -89,12 +89,19 @@ def test_pagination_250_files(depot, world, many):
         names += [f["file_name"] for f in r.json()]
         next_url = r.links.get("next", {}).get("url")
     assert names == [f"file{i:03d}.txt" for i in range(250)]
-    # the seed's listing is paginated the same way
+    # the seed's listing: every file without page/per_page (streamed, no pagination
+    # headers), paginated the same way with them
     seed_url = depot.api(generic_path(many, "bigpkg", "1.0.0", "files"))
     r = requests.get(seed_url, headers=hdr(world))
-    assert (r.headers["X-Total"], len(r.json())) == ("250", 20)
+    assert [f["file_name"] for f in r.json()] == [f"file{i:03d}.txt" for i in range(250)]
+    assert r.headers["Content-Type"] == "application/json"
+    assert not {"X-Total", "X-Total-Pages", "X-Page", "X-Next-Page", "Link"} & set(r.headers)
     r = requests.get(seed_url, headers=hdr(world), params={"per_page": 100, "page": 3})
     assert [f["file_name"] for f in r.json()] == [f"file{i:03d}.txt" for i in range(200, 250)]
+    assert (r.headers["X-Total"], r.headers["X-Total-Pages"]) == ("250", "3")
+    r = requests.get(seed_url, headers=hdr(world), params={"page": 2})
+    assert [f["file_name"] for f in r.json()] == [f"file{i:03d}.txt" for i in range(20, 40)]
+    assert requests.head(seed_url, headers=hdr(world)).status_code == 200
 
 
 def test_python_gitlab_walks_pages(depot, world, many):

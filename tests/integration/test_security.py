@@ -46,6 +46,16 @@ BAD = [
      "PRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
     ("NUL byte before the query", "PUT {P}\x00x?select=package_file HTTP/1.1\r\nHost: x\r\n"
      "PRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
+    ("CR in the path", "GET /api/v4/user\rX HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("ESC in the path", "PUT {P}\x1b[2J HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
+     "Content-Length: 1\r\n\r\nx", 400),
+    ("tab in the path", "GET /api/v4/us\ter HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("DEL in the path", "GET /api/v4/user\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("control byte in a query value", "PUT {P}?status=default\x1b HTTP/1.1\r\nHost: x\r\n"
+     "PRIVATE-TOKEN: {T}\r\nContent-Length: 1\r\n\r\nx", 400),
+    ("control byte in a query key", "GET /api/v4/user?a\rb=1 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("request target over 4096 bytes", "GET /api/v4/user?x=" + "a" * 4090 +
+     " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     ("overlong URL", "GET /api/v4/" + "a" * 40000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     ("unknown HTTP version", "GET {P} HTTP/9.9\r\nHost: x\r\n\r\n", 505),
     ("absolute URI to another host", "PUT http://evil{P} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {T}\r\n"
@@ -108,6 +118,20 @@ def test_failed_authentications_logged_and_throttled(limited):
     log = d.server_log()
     assert "authentication failed from 127.0.0.1: unknown credentials" in log
     assert "glpat-guessing" not in log and w.pat["dev"] not in log
+
+
+def test_failed_authentication_line_without_a_token_id(limited):
+    """Regression: the line read "unknown credentials0" when no token id was known."""
+    d, w = limited
+    host, port = d.url.rsplit("/", 1)[1].split(":")
+    for headers in [{"PRIVATE-TOKEN": "glpat-guessing"}, {"DEPLOY-TOKEN": "gldt-guessing"}]:
+        c = http.client.HTTPConnection(host, int(port), source_address=("127.0.0.5", 0))
+        c.request("GET", "/api/v4/user", headers=headers)
+        assert c.getresponse().status == 401
+    lines = [l for l in d.server_log().splitlines() if "authentication failed from 127.0.0.5" in l]
+    assert len(lines) == 2
+    assert all(l.endswith(": authentication failed from 127.0.0.5: unknown credentials")
+               for l in lines), lines
 
 
 def test_expired_token_failure_names_the_token(limited):
@@ -204,3 +228,31 @@ def test_audit_log(depot, world):
         depot.query("DELETE FROM audit_log")
     with pytest.raises(sqlite3.IntegrityError):
         depot.query("UPDATE audit_log SET username = 'x'")
+
+
+def test_control_bytes_cannot_forge_log_lines(depot, world):
+    """Regression: a raw CR or ESC in the request target reached the request log verbatim, so
+    a client could write a line of its choosing or drive the terminal of whoever reads the
+    log. Such targets answer 400; client text that is logged is escaped as \\xHH (bytes above
+    0x7e and the backslash included), so one request is one log line."""
+    for target in ["/api/v4/x\r2031-01-01T00:00:00.000Z_depot:_FORGED",
+                   "/api/v4/x\x1b]0;owned\x07", "/api/v4/user?q=\rFORGED"]:
+        s = socket.create_connection(tuple(depot.url.rsplit("/", 1)[1].split(":")), timeout=5)
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        resp = b""
+        while chunk := s.recv(4096):
+            resp += chunk
+        s.close()
+        assert resp.startswith(b"HTTP/1.1 400 "), resp
+        assert resp.endswith(b'{"message":"400 Bad request - control character in the request '
+                             b'target"}'), resp
+    # bytes the target may carry but that a terminal may interpret: logged escaped
+    head = raw(depot, "GET /api/v4/x\x9b31m\\x41\xff HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 "), head
+    with open(depot.log_path, "rb") as f:
+        log = f.read()
+    assert b"\r" not in log and b"\x1b" not in log and b"\x07" not in log and b"\x9b" not in log
+    assert b"\nFORGED" not in log and b"\n2031-01-01" not in log
+    assert b"GET /api/v4/x\\x0d2031-01-01T00:00:00.000Z_depot:_FORGED 400 " in log
+    assert b"GET /api/v4/x\\x1b]0;owned\\x07 400 " in log
+    assert b"GET /api/v4/x\\x9b31m\\x5cx41\\xff 404 " in log

@@ -298,3 +298,22 @@ def test_seed_directory_structure_then_download_scripts(depot, seed, tmp_path):
     run(seed, CI_MULTI_DOWNLOAD, ci_dir)
     for name in ["file1.txt", "file2.txt", "subdirectory/file3.txt"]:
         assert (ci_dir / name).read_bytes() == files[name]
+
+
+def test_seed_download_entire_package_of_150_files(depot, seed, tmp_path):
+    """Regression: the listing answered 20 files, so the page's "download an entire package"
+    script fetched 20 of 150 without an error. Without page/per_page it lists every file."""
+    version = "150-files"
+    files = {f"f{i:03d}.bin": os.urandom(50) for i in range(145)}
+    files.update({f"dir{i}/sub/g.txt": f"nested {i}\n".encode() for i in range(5)})
+    s = requests.Session()
+    s.headers["PRIVATE-TOKEN"] = seed["pat"]
+    for name, body in files.items():
+        url = depot.api(generic_path(seed["pid"], "my_package", version, name))
+        assert s.put(url, data=body).status_code == 201
+    script = PACKAGE_DOWNLOAD.replace('PACKAGE_VERSION="1.0.0"', f'PACKAGE_VERSION="{version}"')
+    out = run(seed, script, tmp_path)
+    assert out.count("Downloaded: ") == 150
+    got = {str(p.relative_to(tmp_path / "downloaded_package")): p.read_bytes()
+           for p in (tmp_path / "downloaded_package").rglob("*") if p.is_file()}
+    assert got == files

@@ -49,6 +49,8 @@ CASES = [
     ("pkg/1.0/%2e%2e/f", "path " + BAD_PATH),
     ("pkg/1.0/dir/./f", "path " + BAD_PATH),
     ("pkg/1.0/dir//f", "path " + BAD_PATH),
+    ("pkg/1.0//f", "path " + BAD_PATH),
+    ("pkg/1.0//dir/f", "path " + BAD_PATH),
     ("pkg/1.0/%2Fetc/f", "path " + BAD_PATH),
     ("pkg/1.0/dir%5C..%5C/f", "path " + BAD_PATH),
     ("pkg/1.0/%252e%252e/f", "path " + BAD_PATH),
