@@ -18,6 +18,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	_Atomic long active; /* requests begun and not yet completed */
 	bool tls;
+	unsigned idle_timeout_s;
 	char *external_url;
 	struct app *app;
 	const struct route *routes;
@@ -451,6 +452,33 @@ static void gather_credentials(struct request_owned *ro)
 		credentials_release(c); /* a malformed Basic value presents nothing */
 }
 
+/* Sets the connection's inactivity timeout; 0 restores the server's. */
+static void set_timeout(const struct http_server *s, struct request *r, unsigned secs)
+{
+	if (r->timeout_s == secs)
+		return;
+	r->timeout_s = secs;
+	MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+				  secs ? secs : s->idle_timeout_s);
+}
+
+/* For a chunk of a body nobody reads (refused mid-body, or a route that takes none): false
+ * once the client has had the idle timeout to finish sending. Bounded by time, not bytes,
+ * so a refusal reaches a client still sending a large body, and one trickling forever is
+ * cut off all the same; the timeout shrinks with the time left, so stalling does not
+ * extend it either. */
+static bool discard_allowed(const struct http_server *s, struct request *r)
+{
+	int64_t now = mono_us();
+	if (!r->discard_since_us)
+		r->discard_since_us = now;
+	int64_t left_us = (int64_t)s->idle_timeout_s * 1000000 - (now - r->discard_since_us);
+	if (left_us <= 0)
+		return false;
+	set_timeout(s, r, (unsigned)((left_us + 999999) / 1000000));
+	return true;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version,
 				 const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -487,13 +515,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->in_body = true;
 		if (!r->replied && r->route->on_body)
 			r->route->on_body(r, upload_data, *upload_data_size);
-		else if ((r->discarded += *upload_data_size) > HTTP_DISCARD_MAX)
+		else if (!discard_allowed(s, r))
 			return MHD_NO; /* refused, and still sending: hang up */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	r->in_body = false;
 	r->suspended = false; /* resumed, if it was */
+	if (r->timeout_s)
+		set_timeout(s, r, 0); /* the connection may serve another request */
 	if (r->pending) {
 		if (MHD_queue_response(conn, r->pending_status, r->pending) != MHD_YES)
 			log_line("depot: cannot queue a %u response for %s", r->pending_status, r->url);
@@ -603,6 +633,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->app = app;
+	s->idle_timeout_s = opt->idle_timeout_s;
 	if (opt->external_url && !(s->external_url = strdup(opt->external_url))) {
 		freeaddrinfo(ai);
 		free(s);
