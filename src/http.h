@@ -51,6 +51,7 @@ struct request {
 	unsigned pending_status;
 	int64_t discard_since_us; /* when discarding began; 0 before */
 	unsigned timeout_s;	  /* the connection's timeout as last set here; 0: the default */
+	bool input_ended;	  /* the client has half-closed */
 	unsigned status;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
