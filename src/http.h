@@ -53,7 +53,9 @@ struct request {
 	 * body ends, while the rest of the body is discarded. */
 	struct MHD_Response *pending;
 	unsigned pending_status;
-	uint64_t discarded;
+	int64_t discard_since_us; /* when discarding began; 0 before */
+	unsigned timeout_s;	  /* the connection's timeout as last set here; 0: the default */
+	bool input_ended;	  /* the client has half-closed */
 	unsigned status;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
@@ -107,9 +109,9 @@ void http_query_each(const struct request *r,
 		     void (*cb)(void *ctx, const char *key, const char *value), void *ctx);
 
 /* Replies; each returns nothing and marks the request replied. Bodies are JSON. A reply
- * made while the body is still arriving is sent once the body has ended; a client that
- * keeps sending more than HTTP_DISCARD_MAX bytes after it has its connection closed. */
-#define HTTP_DISCARD_MAX (16u << 20)
+ * made while the body is still arriving is sent once the body has ended: the rest is read
+ * and dropped (neither stored nor hashed) for at most the idle timeout, and a client still
+ * sending after that has its connection closed. */
 void http_reply_json(struct request *r, unsigned status, json_t *body); /* steals body */
 /* The same with extra headers as name/value pairs, NULL-terminated. */
 void http_reply_json_headers(struct request *r, unsigned status, json_t *body,

@@ -18,6 +18,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	_Atomic long active; /* requests begun and not yet completed */
 	bool tls;
+	unsigned idle_timeout_s;
 	char *external_url;
 	struct app *app;
 	const struct route *routes;
@@ -592,6 +593,75 @@ static void gather_credentials(struct request_owned *ro)
 		credentials_release(c); /* a malformed Basic value presents nothing */
 }
 
+/* Sets the connection's inactivity timeout; 0 restores the server's. */
+static void set_timeout(const struct http_server *s, struct request *r, unsigned secs)
+{
+	if (r->timeout_s == secs)
+		return;
+	r->timeout_s = secs;
+	MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+				  secs ? secs : s->idle_timeout_s);
+}
+
+/* The announced Content-Length; 0 when none (or chunked). */
+static uint64_t announced_length(const struct request *r)
+{
+	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return cl ? strtoull(cl, NULL, 10) : 0;
+}
+
+static bool body_announced(const struct request *r)
+{
+	return announced_length(r) > 0 || http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* libmicrohttpd's edge-triggered epoll loop takes a short read to mean "nothing more for
+ * now", so an end of input that arrived together with the last bytes of a body is never
+ * read, and the client waits for the idle timeout. It is seen here instead: nothing but
+ * the end left in the socket. The connection then gets a one-second timeout, which closes
+ * it if the body is incomplete and still lets a body complete in libmicrohttpd's buffer
+ * be answered, as that needs no more input (a client may half-close after its request). */
+static void watch_input_end(const struct http_server *s, struct request *r)
+{
+	if (r->input_ended)
+		return;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+	if (!ci || recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+		return;
+	r->input_ended = true;
+	set_timeout(s, r, 1);
+}
+
+/* From a body callback, after watch_input_end: is the body known to be cut short? Over
+ * plain TCP each callback of a Content-Length body hands over every byte received, so an
+ * end of input short of the length means nothing more can come. (With TLS, decrypted
+ * bytes may still wait in the TLS library; a chunked body's end may wait in
+ * libmicrohttpd's buffer: the one-second timeout decides those.) */
+static bool body_cut_short(const struct request *r)
+{
+	return r->input_ended && !r->tls && r->bytes_in < announced_length(r);
+}
+
+/* For a chunk of a body nobody reads (refused mid-body, or a route that takes none): false
+ * once the client has had the idle timeout to finish sending. Bounded by time, not bytes,
+ * so a refusal reaches a client still sending a large body, and one trickling forever is
+ * cut off all the same; the timeout shrinks with the time left, so stalling does not
+ * extend it either. */
+static bool discard_allowed(const struct http_server *s, struct request *r)
+{
+	int64_t now = mono_us();
+	if (!r->discard_since_us)
+		r->discard_since_us = now;
+	int64_t left_us = (int64_t)s->idle_timeout_s * 1000000 - (now - r->discard_since_us);
+	if (left_us <= 0)
+		return false;
+	if (!r->input_ended)
+		set_timeout(s, r, (unsigned)((left_us + 999999) / 1000000));
+	return true;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version,
 				 const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -621,6 +691,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		}
 		gather_credentials(ro);
 		r->route->on_start(r);
+		if (!r->replied && body_announced(r))
+			watch_input_end(s, r);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -628,13 +700,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->in_body = true;
 		if (!r->replied && r->route->on_body)
 			r->route->on_body(r, upload_data, *upload_data_size);
-		else if ((r->discarded += *upload_data_size) > HTTP_DISCARD_MAX)
+		else if (!discard_allowed(s, r))
 			return MHD_NO; /* refused, and still sending: hang up */
 		*upload_data_size = 0;
-		return MHD_YES;
+		watch_input_end(s, r);
+		return body_cut_short(r) ? MHD_NO : MHD_YES; /* MHD_NO closes the connection */
 	}
 	r->in_body = false;
 	r->suspended = false; /* resumed, if it was */
+	if (r->timeout_s && !r->input_ended)
+		set_timeout(s, r, 0); /* the connection may serve another request */
 	if (r->pending) {
 		char u[LOG_TEXT_MAX];
 		if (MHD_queue_response(conn, r->pending_status, r->pending) != MHD_YES)
@@ -768,6 +843,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->app = app;
+	s->idle_timeout_s = opt->idle_timeout_s;
 	if (opt->external_url && !(s->external_url = external_url_dup(opt->external_url))) {
 		freeaddrinfo(ai);
 		free(s);

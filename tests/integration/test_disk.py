@@ -2,6 +2,7 @@
 space), leaves no staged file, row or blob, and the server keeps serving. Tested on a small
 tmpfs filled to the brim, and with a failure injected into the blob store."""
 import os
+import socket
 import subprocess
 import tempfile
 
@@ -67,6 +68,56 @@ def test_full_tmpfs():
         os.unlink(filler)
         assert requests.put(small, data=b"room again", headers=h).status_code == 201
         assert requests.get(url1, headers=h).content == first
+    finally:
+        if d:
+            d.close()
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
+def test_507_reaches_a_client_still_sending(tmp_path):
+    """64 MiB into a data directory with a few MiB free: the server stops storing at the
+    first ENOSPC, reads and drops the rest of the announced body, then answers 507, both to
+    curl and to a raw socket that sends the whole body before reading."""
+    mnt = tempfile.mkdtemp(prefix="depot-tmpfs-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    d = None
+    try:
+        os.makedirs(os.path.join(mnt, "data"))
+        d = Depot(data=os.path.join(mnt, "data"))
+        d.start("--max-file-size", "0")
+        w = World(d)
+        before = state(d)
+        src = tmp_path / "big.bin"
+        with open(src, "wb") as f:
+            for _ in range(64):
+                f.write(os.urandom(1 << 20))
+        url = d.api(generic_path(w.pid("acme/app"), unique(), "1.0", "big.bin"))
+        up = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", "-H",
+                             f"PRIVATE-TOKEN: {w.pat['dev']}", "--upload-file", str(src), url],
+                            capture_output=True, text=True, timeout=120)
+        assert (up.returncode, up.stdout) == \
+            (0, '{"message":"507 Insufficient Storage"}\n507'), up.stderr
+        assert state(d) == before
+
+        host, port = d.url.rsplit("/", 1)[1].split(":")
+        s = socket.create_connection((host, int(port)), timeout=60)
+        path = "/api/v4" + generic_path(w.pid("acme/app"), unique(), "1.0", "raw.bin")
+        s.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {w.pat['dev']}\r\n"
+                   f"Content-Length: {64 << 20}\r\n\r\n").encode())
+        with open(src, "rb") as f:
+            while piece := f.read(1 << 20):
+                s.sendall(piece)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+            if got.endswith(b"}"):
+                break
+        s.close()
+        assert got.startswith(b"HTTP/1.1 507 "), got[:200]
+        assert got.split(b"\r\n\r\n", 1)[1] == b'{"message":"507 Insufficient Storage"}'
+        assert state(d) == before
     finally:
         if d:
             d.close()
