@@ -186,7 +186,9 @@ static void help_option(FILE *f, const struct cli_opt *o)
 
 void cli_help(FILE *f, const struct cli_command *c)
 {
-	static const struct cli_opt data = {.name = "data", .has_value = true, .arg = "DIR",
+	static const struct cli_opt data = {.name = "data",
+					    .has_value = true,
+					    .arg = "DIR",
 					    .help = "data directory",
 					    .def = "$DEPOT_DATA or ./depot-data"};
 	const char *line = c->synopsis;

@@ -8,11 +8,11 @@
 
 /* In the order `depot --help` lists them. */
 static const struct cli_command *const commands[] = {
-	&cli_serve_command,	   &cli_user_command,	    &cli_group_command,
-	&cli_project_command,	   &cli_member_command,	    &cli_token_command,
-	&cli_settings_command,	   &cli_protection_command, &cli_cleanup_policy_command,
-	&cli_cleanup_command,	   &cli_gc_command,	    &cli_fsck_command,
-	&cli_audit_command,
+    &cli_serve_command,	   &cli_user_command,	    &cli_group_command,
+    &cli_project_command,  &cli_member_command,	    &cli_token_command,
+    &cli_settings_command, &cli_protection_command, &cli_cleanup_policy_command,
+    &cli_cleanup_command,  &cli_gc_command,	    &cli_fsck_command,
+    &cli_audit_command,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
