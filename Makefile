@@ -81,9 +81,11 @@ test-deps: deps
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 
+# `make run PORT=8081` when 8080 is taken.
+PORT      ?= 8080
 run: deps
 	$(MAKE) all
-	$(BUILD)/depot serve --demo --data ./depot-data --listen 127.0.0.1:8080
+	$(BUILD)/depot serve --demo --data ./depot-data --listen 127.0.0.1:$(PORT)
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || exit 1; done

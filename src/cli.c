@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ int cli_fail(const char *fmt, ...)
 int cli_number(const struct cli_opt *o, long long min, long long max, const char *what,
 	       long long *out)
 {
-	if (!o->present)
+	if (!o->value)
 		return 0;
 	char *end;
 	errno = 0;
@@ -56,6 +57,9 @@ int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const
 	size_t npos = 0;
 	const char *env = getenv("DEPOT_DATA");
 	*data_dir = env && *env ? env : "./depot-data";
+	for (size_t k = 0; k < nopts; k++)
+		if (!opts[k].value)
+			opts[k].value = opts[k].def;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
@@ -102,12 +106,109 @@ int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const
 	return 0;
 }
 
-struct meta *cli_open_meta(const char *data_dir, bool *created)
+static int make_data_dir(const char *data_dir)
 {
 	if (mkdir(data_dir, 0750) != 0 && errno != EEXIST) {
 		cli_fail("cannot create %s: %s", data_dir, strerror(errno));
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
+
+/* Who holds the lock: the kernel's answer for the pid (the file's when the holder is in
+ * another pid namespace), the file for what it does. */
+static void lock_holder(int fd, long *pid, char *role, size_t cap)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char buf[64] = "";
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	char *end;
+	*pid = strtol(buf, &end, 10);
+	if (end == buf || *end != ' ')
+		*pid = 0;
+	snprintf(role, cap, "%s", *pid ? end + 1 : "");
+	role[strcspn(role, "\n")] = '\0';
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0) {
+		if (fl.l_pid != *pid)
+			role[0] = '\0'; /* the file is another holder's */
+		*pid = fl.l_pid;
+	}
+}
+
+int cli_lock_data(const char *data_dir, const char *role, const char *refusal)
+{
+	char path[4096];
+	if (make_data_dir(data_dir) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/depot.lock", data_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		cli_fail("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* A POSIX record lock: the kernel drops it when the process ends, however it ends,
+	 * and F_GETLK names the holder. Nothing else in the process opens this file, so no
+	 * close elsewhere lets it go early. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		if (errno == EACCES || errno == EAGAIN) {
+			long pid;
+			char who[48];
+			lock_holder(fd, &pid, who, sizeof(who));
+			cli_fail("%s is in use by %s%s (pid %ld); %s", data_dir,
+				 who[0] ? "depot " : "another process", who, pid, refusal);
+		} else {
+			cli_fail("cannot lock %s: %s", path, strerror(errno));
+		}
+		close(fd);
+		return -1;
+	}
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), role);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {
+		cli_fail("cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0; /* fd stays open: closing it would let go of the lock */
+}
+
+/* One line of an option list: "  --name ARG    help (default DEF)". */
+static void help_option(FILE *f, const struct cli_opt *o)
+{
+	char left[64];
+	const char *arg = o->has_value ? (o->arg ? o->arg : "VALUE") : NULL;
+	snprintf(left, sizeof(left), "--%s%s%s", o->name, arg ? " " : "", arg ? arg : "");
+	fprintf(f, "  %-29s %s%s%s%s\n", left, o->help ? o->help : "", o->def ? " (default " : "",
+		o->def ? o->def : "", o->def ? ")" : "");
+}
+
+void cli_help(FILE *f, const struct cli_command *c)
+{
+	static const struct cli_opt data = {.name = "data",
+					    .has_value = true,
+					    .arg = "DIR",
+					    .help = "data directory",
+					    .def = "$DEPOT_DATA or ./depot-data"};
+	const char *line = c->synopsis;
+	for (bool first = true; *line; first = false) {
+		size_t n = strcspn(line, "\n");
+		fprintf(f, "%s%.*s\n", first ? "usage: " : "       ", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+	if (c->help)
+		fprintf(f, "\n%s", c->help);
+	fputc('\n', f);
+	for (size_t i = 0; i < c->nopts; i++)
+		help_option(f, &c->opts[i]);
+	help_option(f, &data);
+}
+
+struct meta *cli_open_meta(const char *data_dir, bool *created)
+{
+	if (make_data_dir(data_dir) != 0)
+		return NULL;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/depot.db", data_dir);
 	bool exists = access(path, F_OK) == 0;

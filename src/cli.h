@@ -7,21 +7,48 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 #include "meta.h"
+
+#define DEPOT_VERSION "0.1.0"
 
 struct cli_opt {
 	const char *name;  /* without the leading "--" */
 	bool has_value;
 	const char *value; /* filled by cli_parse */
 	bool present;
+	const char *arg;   /* --help: what the value is ("HOST:PORT") */
+	const char *help;  /* --help: what the option does, one line */
+	const char *def;   /* the value when the option is not given; --help shows it */
 };
+
+/* A subcommand: main.c runs it by name; `depot help NAME` and `depot NAME --help` print
+ * its usage on stdout. */
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *synopsis; /* its forms, one a line, each "depot NAME ..." */
+	const char *help;     /* what the arguments and options mean, lines indented by two */
+	/* The options from the parser's own table (serve), so none goes undocumented. */
+	const struct cli_opt *opts;
+	size_t nopts;
+};
+
+extern const struct cli_command cli_serve_command, cli_gc_command, cli_fsck_command,
+	cli_user_command, cli_group_command, cli_project_command, cli_member_command,
+	cli_audit_command, cli_token_command, cli_settings_command, cli_protection_command,
+	cli_cleanup_policy_command, cli_cleanup_command, cli_routes_command;
+
+/* Prints the command's usage: synopsis, then its options, --data last. */
+void cli_help(FILE *f, const struct cli_command *c);
 
 #define CLI_MAX_POS 4
 
-/* Parses argv (after the subcommand words) against opts; "--data" is always accepted.
+/* Parses argv (after the subcommand words) against opts, whose values start as their
+ * def; "--data" is always accepted.
  * Positional arguments go to pos. Returns 0, or -1 having printed the error. */
 int cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,
 	      size_t npos_expected, const char **data_dir);
@@ -33,12 +60,24 @@ int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const
 /* Prints "depot: <message>" on stderr and returns 1, for `return cli_fail(...)`. */
 __attribute__((format(printf, 1, 2))) int cli_fail(const char *fmt, ...);
 
+/* Takes the data directory for this process (serve, fsck --repair) until it exits: batched
+ * download times, the audit queue, group commit and the start-up gc assume that no other
+ * server writes the directory. An exclusive fcntl lock on DIR/depot.lock, which then holds
+ * "PID ROLE" (role: "serve", "fsck --repair"). The lock lasts until the process exits
+ * (its descriptor is left open on purpose). Returns 0, or -1 having printed one line: who
+ * holds it (its pid), then refusal.
+ * The admin commands that only go through the metadata store's transactions (user,
+ * token, gc, fsck without --repair, ...) do not take it: they are safe alongside a server.
+ * A metadata store shared by design (PostgreSQL, later) lets several servers share it,
+ * and serve would skip this call when that is the store configured. */
+int cli_lock_data(const char *data_dir, const char *role, const char *refusal);
+
 /* Creates the data directory if needed and opens its metadata store. NULL on failure,
  * having printed why. *created tells whether the database is new. */
 struct meta *cli_open_meta(const char *data_dir, bool *created);
 
-/* A whole-number option in [min, max]: sets *out when given (it keeps its default
- * otherwise). Returns 0, or -1 having printed "--NAME takes WHAT". */
+/* A whole-number option in [min, max]: sets *out from its value (given, or its def; *out
+ * keeps its value when it has neither). Returns 0, or -1 having printed "--NAME takes WHAT". */
 int cli_number(const struct cli_opt *o, long long min, long long max, const char *what,
 	       long long *out);
 

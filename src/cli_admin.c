@@ -226,3 +226,49 @@ int cli_routes(int argc, char **argv)
 	}
 	return 0;
 }
+
+const struct cli_command cli_routes_command = {
+	.name = "routes",
+	.run = cli_routes,
+	.synopsis = "depot routes",
+	.help = "  Lists every HTTP route and the ability it requires on its project or group\n"
+		"  (read, read_package, create_package, destroy_package, admin_packages).\n",
+};
+
+const struct cli_command cli_user_command = {
+	.name = "user",
+	.run = cli_user,
+	.synopsis = "depot user create NAME [--admin]",
+	.help = "  --admin: an administrator, who may do anything in every project.\n",
+};
+
+const struct cli_command cli_group_command = {
+	.name = "group",
+	.run = cli_group,
+	.synopsis = "depot group create PATH [--visibility private|internal|public]",
+	.help = "  PATH is a name, or parent/name for a subgroup of an existing group.\n"
+		"  --visibility: default private.\n",
+};
+
+const struct cli_command cli_project_command = {
+	.name = "project",
+	.run = cli_project,
+	.synopsis = "depot project create GROUP/NAME [--visibility private|internal|public]",
+	.help = "  Prints the new project's id. --visibility: default private.\n",
+};
+
+const struct cli_command cli_member_command = {
+	.name = "member",
+	.run = cli_member,
+	.synopsis = "depot member add (--project PATH | --group PATH) --user NAME --role ROLE",
+	.help = "  ROLE: guest, reporter, developer, maintainer or owner. A group's members\n"
+		"  have their role in its subgroups and projects too.\n",
+};
+
+const struct cli_command cli_audit_command = {
+	.name = "audit",
+	.run = cli_audit,
+	.synopsis = "depot audit [--project PATH] [--package NAME] [--user NAME] [--limit N]",
+	.help = "  Prints the audit log (uploads, downloads, deletes), newest first, one JSON\n"
+		"  object a line.\n",
+};

@@ -223,3 +223,42 @@ int cli_cleanup(int argc, char **argv)
 		return cli_fail("cleanup failed: %s", strerror(-ret));
 	return 0;
 }
+
+const struct cli_command cli_settings_command = {
+	.name = "settings",
+	.run = cli_settings,
+	.synopsis = "depot settings set --group PATH [generic_duplicates_allowed=true|false]\n"
+		    "                    [generic_duplicate_exception_regex=REGEX]\n"
+		    "depot settings show --group PATH",
+	.help = "  The group's duplicate settings, as GitLab's group package settings.\n",
+};
+
+const struct cli_command cli_protection_command = {
+	.name = "protection",
+	.run = cli_protection,
+	.synopsis = "depot protection add --project PATH --pattern PATTERN [--push ROLE]\n"
+		    "                     [--delete ROLE]\n"
+		    "depot protection list --project PATH\n"
+		    "depot protection remove --project PATH ID",
+	.help = "  Package protection rules: PATTERN matches package names ('*' wildcards);\n"
+		"  --push maintainer|owner|admin, --delete owner|admin. add prints the rule's id.\n",
+};
+
+const struct cli_command cli_cleanup_policy_command = {
+	.name = "cleanup-policy",
+	.run = cli_cleanup_policy,
+	.synopsis = "depot cleanup-policy set --project PATH [--keep-n-duplicated-package-files N]\n"
+		    "                         [--keep-n-versions N] [--older-than-days N]\n"
+		    "                         [--not-downloaded-days N] [--keep-regex REGEX]\n"
+		    "depot cleanup-policy show --project PATH",
+	.help = "  --keep-n-duplicated-package-files: all, 1, 10, 20, 30, 40 or 50; the\n"
+		"  counts: 0 (off) to 1000000. Packages whose name --keep-regex matches are kept.\n",
+};
+
+const struct cli_command cli_cleanup_command = {
+	.name = "cleanup",
+	.run = cli_cleanup,
+	.synopsis = "depot cleanup run [--project PATH] [--dry-run]",
+	.help = "  Runs the cleanup policies now (the server also does, every\n"
+		"  --cleanup-interval); --dry-run prints what would go.\n",
+};

@@ -44,34 +44,59 @@ static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
 	return 0;
 }
 
-/* First start with --demo: a user, a group, a project and a token to try the API with. */
-static int seed_demo(struct meta *m, int64_t *pid_out, char *secret)
+struct demo {
+	bool exists;
+	int64_t project_id;
+	char secret[TOKEN_SECRET_MAX + 1];
+};
+
+/* A user, a group, a project and a token to try the API with, in one transaction so that
+ * a failure leaves none of it; nothing when the user demo exists. */
+static int seed_demo(struct meta *m, void *ctx)
 {
-	int64_t uid, gid, pid;
-	int ret;
+	struct demo *d = ctx;
+	struct meta_user u;
+	int64_t uid, gid;
+	int ret = m->ops->user_find(m, "demo", &u);
+	if (ret != -ENOENT) {
+		d->exists = ret == 0;
+		return ret;
+	}
 	if ((ret = m->ops->user_create(m, "demo", false, &uid)) != 0 ||
 	    (ret = m->ops->group_create(m, "demo", VIS_PRIVATE, &gid)) != 0 ||
-	    (ret = m->ops->project_create(m, "demo/project", VIS_PRIVATE, &pid)) != 0 ||
+	    (ret = m->ops->project_create(m, "demo/project", VIS_PRIVATE, &d->project_id)) != 0 ||
 	    (ret = m->ops->member_set(m, uid, 0, gid, ACCESS_OWNER)) != 0)
 		return ret;
 	struct token_request req = {.kind = TOKEN_PERSONAL, .user_id = uid, .scopes = SCOPE_API,
 				    .name = "demo"};
 	struct meta_token t;
-	*pid_out = pid;
-	return cli_token_issue(m, &req, secret, &t);
+	return cli_token_issue(m, &req, d->secret, &t);
 }
 
-static void print_demo(int64_t pid, const char *secret, const char *host, unsigned port)
+/* --demo, once the listener is bound, so that a start which cannot bind makes nothing and
+ * the next one shows the token. Later starts say how to get another: it is shown once. */
+static void demo(struct meta *m, const char *data, const char *host, unsigned port)
 {
-	char listen[300];
-	snprintf(listen, sizeof(listen), "%s:%u", host, port);
-	printf("depot: first start, created a demo to try the API with:\n"
-	       "  user demo, owner of group demo, project demo/project (id %lld)\n"
-	       "  personal access token (shown once): %s\n\n"
-	       "  echo hello > file.txt\n"
-	       "  curl --header \"PRIVATE-TOKEN: %s\" --upload-file file.txt \\\n"
-	       "       \"http://%s/api/v4/projects/%lld/packages/generic/my_package/1.0.0/file.txt\"\n\n",
-	       (long long)pid, secret, secret, listen, (long long)pid);
+	struct demo d = {0};
+	int ret = m->ops->locked(m, seed_demo, &d);
+	if (ret == 0 && d.exists) {
+		printf("depot: the demo exists (user demo, project demo/project); a new token: "
+		       "depot token create personal --user demo --scopes api --data %s\n", data);
+	} else if (ret == 0) {
+		char listen[300];
+		snprintf(listen, sizeof(listen), "%s:%u", host, port);
+		printf("depot: first start, created a demo to try the API with:\n"
+		       "  user demo, owner of group demo, project demo/project (id %lld)\n"
+		       "  personal access token (shown once): %s\n\n"
+		       "  echo hello > file.txt\n"
+		       "  curl --header \"PRIVATE-TOKEN: %s\" --upload-file file.txt \\\n"
+		       "       \"http://%s/api/v4/projects/%lld/packages/generic/my_package/1.0.0/"
+		       "file.txt\"\n\n",
+		       (long long)d.project_id, d.secret, d.secret, listen, (long long)d.project_id);
+	} else {
+		log_line("depot: cannot create the demo (is the group demo taken?): %s",
+			 strerror(-ret));
+	}
 	fflush(stdout);
 }
 
@@ -208,6 +233,9 @@ int cli_fsck(int argc, char **argv)
 	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, 1, NULL, 0, &data) != 0)
 		return 2;
+	/* Repairs remove staged uploads, which a running server may be writing. */
+	if (opts[0].present && cli_lock_data(data, "fsck --repair", "stop it before fsck --repair") != 0)
+		return 1;
 	struct meta *m;
 	struct blob_store *bs;
 	if (open_stores(data, &m, &bs) != 0)
@@ -224,39 +252,62 @@ int cli_fsck(int argc, char **argv)
 }
 
 enum serve_opt {
-	O_LISTEN, O_MAX_FILE_SIZE, O_THREADS, O_DEMO, O_EXTERNAL_URL, O_GC_INTERVAL,
-	O_CLEANUP_INTERVAL, O_MAX_CONNECTIONS, O_SHUTDOWN_TIMEOUT, O_LOG, O_TLS_CERT, O_TLS_KEY,
-	O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SERVE_COUNT
+	O_LISTEN, O_EXTERNAL_URL, O_TLS_CERT, O_TLS_KEY, O_MAX_FILE_SIZE, O_THREADS,
+	O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SHUTDOWN_TIMEOUT,
+	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_LOG, O_DEMO, O_SERVE_COUNT /* --help's order */
+};
+
+/* The parser's table is also serve's --help, so an option cannot go undocumented. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The parser's table is also serve's --help, so no option goes undocumented, and the
+ * defaults are in one place. GitLab runs cleanup policies every 12 hours. */
+static const struct cli_opt serve_options[O_SERVE_COUNT] = {
+	[O_LISTEN] = {.name = "listen", .has_value = true, .arg = "HOST:PORT",
+		      .help = "where to listen; port 0: any free one", .def = "127.0.0.1:8080"},
+	[O_EXTERNAL_URL] = {.name = "external-url", .has_value = true, .arg = "URL",
+			    .help = "the URL clients reach depot at, for links"},
+	[O_TLS_CERT] = {.name = "tls-cert", .has_value = true, .arg = "FILE",
+			.help = "serve HTTPS with this PEM certificate"},
+	[O_TLS_KEY] = {.name = "tls-key", .has_value = true, .arg = "FILE",
+		       .help = "the PEM private key of --tls-cert"},
+	[O_MAX_FILE_SIZE] = {.name = "max-file-size", .has_value = true, .arg = "BYTES",
+			     .help = "largest upload; 0: no limit", .def = "5368709120"},
+	[O_THREADS] = {.name = "threads", .has_value = true, .arg = "N",
+		       .help = "worker threads, 1 to 256", .def = "4"},
+	[O_MAX_CONNECTIONS] = {.name = "max-connections", .has_value = true, .arg = "N",
+			       .help = "open connections in all", .def = "4096"},
+	[O_MAX_PER_IP] = {.name = "max-connections-per-ip", .has_value = true, .arg = "N",
+			  .help = "open connections per client address", .def = "256"},
+	[O_IDLE_TIMEOUT] = {.name = "idle-timeout", .has_value = true, .arg = "SECONDS",
+			    .help = "close connections silent this long", .def = "60"},
+	[O_AUTH_FAILURES] = {.name = "auth-failures-per-minute", .has_value = true, .arg = "N",
+			     .help = "failed logins per address before 429; 0: off",
+			     .def = STR(RATELIMIT_MAX)},
+	[O_SHUTDOWN_TIMEOUT] = {.name = "shutdown-timeout", .has_value = true, .arg = "SECONDS",
+				.help = "on SIGTERM, wait this long for requests", .def = "30"},
+	[O_GC_INTERVAL] = {.name = "gc-interval", .has_value = true, .arg = "SECONDS",
+			   .help = "run gc this often; 0: never", .def = "600"},
+	[O_CLEANUP_INTERVAL] = {.name = "cleanup-interval", .has_value = true, .arg = "SECONDS",
+				.help = "run cleanup policies this often; 0: never", .def = "43200"},
+	[O_LOG] = {.name = "log", .has_value = true, .arg = "FILE",
+		   .help = "log here, not to stderr (reopened on SIGHUP)"},
+	[O_DEMO] = {.name = "demo", .help = "create a demo project and token, if none yet"},
 };
 
 int cli_serve(int argc, char **argv)
 {
-	struct cli_opt opts[O_SERVE_COUNT] = {
-		[O_LISTEN] = {"listen", true, NULL, false},
-		[O_MAX_FILE_SIZE] = {"max-file-size", true, NULL, false},
-		[O_THREADS] = {"threads", true, NULL, false},
-		[O_DEMO] = {"demo", false, NULL, false},
-		[O_EXTERNAL_URL] = {"external-url", true, NULL, false},
-		[O_GC_INTERVAL] = {"gc-interval", true, NULL, false},
-		[O_CLEANUP_INTERVAL] = {"cleanup-interval", true, NULL, false},
-		[O_MAX_CONNECTIONS] = {"max-connections", true, NULL, false},
-		[O_SHUTDOWN_TIMEOUT] = {"shutdown-timeout", true, NULL, false},
-		[O_LOG] = {"log", true, NULL, false},
-		[O_TLS_CERT] = {"tls-cert", true, NULL, false},
-		[O_TLS_KEY] = {"tls-key", true, NULL, false},
-		[O_MAX_PER_IP] = {"max-connections-per-ip", true, NULL, false},
-		[O_IDLE_TIMEOUT] = {"idle-timeout", true, NULL, false},
-		[O_AUTH_FAILURES] = {"auth-failures-per-minute", true, NULL, false},
-	};
+	struct cli_opt opts[O_SERVE_COUNT];
+	memcpy(opts, serve_options, sizeof(opts));
 	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, O_SERVE_COUNT, NULL, 0, &data) != 0)
 		return 2;
 	if (opts[O_TLS_CERT].present != opts[O_TLS_KEY].present)
 		return cli_fail("--tls-cert and --tls-key go together");
-	/* Defaults, then what the options say. GitLab runs cleanup policies every 12 hours. */
-	long long max_size = 5368709120LL, threads = 4, gc_interval = 600, cleanup_interval = 43200,
-		  max_conn = 4096, shutdown_s = 30, max_per_ip = 256, idle_s = 60,
-		  auth_limit = RATELIMIT_MAX;
+	/* What the options say, or their defaults in serve_options. */
+	long long max_size = 0, threads = 0, gc_interval = 0, cleanup_interval = 0, max_conn = 0,
+		  shutdown_s = 0, max_per_ip = 0, idle_s = 0, auth_limit = 0;
 	if (cli_number(&opts[O_MAX_FILE_SIZE], 0, LLONG_MAX, "a number of bytes (0: unlimited)",
 		       &max_size) ||
 	    cli_number(&opts[O_THREADS], 1, 256, "1 to 256", &threads) ||
@@ -274,11 +325,16 @@ int cli_serve(int argc, char **argv)
 				    .max_per_ip = (unsigned)max_per_ip,
 				    .idle_timeout_s = (unsigned)idle_s,
 				    .external_url = opts[O_EXTERNAL_URL].value};
-	const char *listen = opts[O_LISTEN].present ? opts[O_LISTEN].value : "127.0.0.1:8080";
+	const char *listen = opts[O_LISTEN].value;
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
 		return cli_fail("--listen takes HOST:PORT");
 	hopt.host = host;
+	/* One server per data directory: the SQLite store and the blobs are in it. Taken
+	 * before --log moves stderr, so a refusal reaches the terminal. A store shared by
+	 * design (PostgreSQL, later) skips this. */
+	if (cli_lock_data(data, "serve", "one server per data directory") != 0)
+		return 1;
 	const char *log_path = opts[O_LOG].value;
 	if (log_path && reopen_log(log_path) != 0)
 		return cli_fail("cannot open the log file %s: %s", log_path, strerror(errno));
@@ -293,8 +349,7 @@ int cli_serve(int argc, char **argv)
 		hopt.tls_cert_pem = cert;
 		hopt.tls_key_pem = key;
 	}
-	bool created = false;
-	struct meta *m = cli_open_meta(data, &created);
+	struct meta *m = cli_open_meta(data, NULL);
 	if (!m) {
 		free(cert);
 		free(key);
@@ -317,12 +372,6 @@ int cli_serve(int argc, char **argv)
 		cli_fail("out of memory");
 		goto out;
 	}
-	int64_t demo_pid = 0;
-	char demo_secret[TOKEN_SECRET_MAX + 1];
-	if (opts[O_DEMO].present && created && seed_demo(m, &demo_pid, demo_secret) != 0) {
-		cli_fail("cannot create the demo data");
-		goto out;
-	}
 
 	/* Signals are taken synchronously by this thread; the server's threads inherit the
 	 * blocked mask, so none of them is interrupted. */
@@ -343,8 +392,8 @@ int cli_serve(int argc, char **argv)
 	pthread_mutex_init(&mt.lock, NULL);
 	pthread_cond_init(&mt.wake, NULL);
 	bool maint_started = pthread_create(&mt.thread, NULL, maint_loop, &mt) == 0;
-	if (demo_pid)
-		print_demo(demo_pid, demo_secret, host, http_server_port(srv));
+	if (opts[O_DEMO].present)
+		demo(m, data, host, http_server_port(srv));
 	int sig = 0;
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
 		if (log_path && reopen_log(log_path) != 0)
@@ -391,3 +440,31 @@ out:
 	free(key);
 	return rc;
 }
+
+const struct cli_command cli_serve_command = {
+	.name = "serve",
+	.run = cli_serve,
+	.synopsis = "depot serve [--listen HOST:PORT] [--demo] [OPTIONS]",
+	.help = "  Serves the API until SIGINT or SIGTERM; SIGHUP reopens the --log file.\n"
+		"  One server per data directory: a second one is refused.\n",
+	.opts = serve_options,
+	.nopts = O_SERVE_COUNT,
+};
+
+const struct cli_command cli_gc_command = {
+	.name = "gc",
+	.run = cli_gc,
+	.synopsis = "depot gc",
+	.help = "  Removes the content of deleted files and blobs no file names (the server\n"
+		"  also does, every --gc-interval). Safe while the server runs.\n",
+};
+
+const struct cli_command cli_fsck_command = {
+	.name = "fsck",
+	.run = cli_fsck,
+	.synopsis = "depot fsck [--repair]",
+	.help = "  Checks that every file's content is there with its size and SHA-256, and\n"
+		"  looks for orphan content and leftover staged uploads; prints one line per\n"
+		"  problem, exits 1 if any is left.\n"
+		"  --repair removes what is safe to remove; it refuses while a server runs.\n",
+};

@@ -220,3 +220,20 @@ int cli_token(int argc, char **argv)
 	m->ops->close(m);
 	return rc;
 }
+
+const struct cli_command cli_token_command = {
+	.name = "token",
+	.run = cli_token,
+	.synopsis = "depot token create personal --user NAME --scopes SCOPES [COMMON]\n"
+		    "depot token create project --project PATH --role ROLE --scopes SCOPES [COMMON]\n"
+		    "depot token create deploy (--project PATH | --group PATH) --scopes SCOPES\n"
+		    "                          [--username NAME] [COMMON]\n"
+		    "depot token create job --project PATH --user NAME [--ttl SECONDS] [--json]\n"
+		    "depot token revoke ID",
+	.help = "  COMMON: [--expires YYYY-MM-DD] [--name NAME] [--json]\n"
+		"  SCOPES, comma-separated: api, read_api for personal and project tokens;\n"
+		"  read_package_registry, write_package_registry for deploy tokens.\n"
+		"  Prints the secret (shown once; only its hash is stored), or with --json\n"
+		"  {id, token, kind, username, scopes, expires_at}. A job token lasts --ttl\n"
+		"  seconds (default 3600).\n",
+};

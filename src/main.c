@@ -1,42 +1,55 @@
 /* depot: a package registry speaking GitLab's generic packages API. This file only picks
- * the subcommand; each lives in a cli_*.c file. */
+ * the subcommand, or the help asked for; each subcommand lives in a cli_*.c file. */
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} commands[] = {
-	{"serve", cli_serve},	  {"user", cli_user},	{"group", cli_group},
-	{"project", cli_project}, {"member", cli_member}, {"token", cli_token},
-	{"gc", cli_gc},		  {"fsck", cli_fsck},	{"audit", cli_audit},		  {"settings", cli_settings},
-	{"protection", cli_protection}, {"cleanup-policy", cli_cleanup_policy},
-	{"cleanup", cli_cleanup},	  {"routes", cli_routes},
+/* In the order `depot --help` lists them. */
+static const struct cli_command *const commands[] = {
+    &cli_serve_command,	   &cli_user_command,	    &cli_group_command,
+    &cli_project_command,  &cli_member_command,	    &cli_token_command,
+    &cli_settings_command, &cli_protection_command, &cli_cleanup_policy_command,
+    &cli_cleanup_command,  &cli_gc_command,	    &cli_fsck_command,
+    &cli_audit_command,    &cli_routes_command,
 };
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-static int usage(void)
+static const struct cli_command *find(const char *name)
 {
-	fputs("usage: depot serve [--data DIR] [--listen HOST:PORT] [--max-file-size BYTES]\n"
-	      "       depot user create NAME [--admin]\n"
-	      "       depot group create PATH [--visibility private|internal|public]\n"
-	      "       depot project create GROUP/NAME [--visibility ...]\n"
-	      "       depot member add (--project PATH | --group PATH) --user NAME --role ROLE\n"
-	      "       depot token create personal|project|deploy|job ... [--json]\n"
-	      "       depot token revoke ID\n"
-	      "       depot gc\n"
-	      "       depot fsck [--repair]\n"
-	      "       depot audit [--project PATH] [--package NAME] [--user NAME] [--limit N]\n"
-	      "       depot settings set|show --group PATH [key=value ...]\n"
-	      "       depot protection add|list|remove --project PATH ...\n"
-	      "       depot cleanup-policy set|show --project PATH ...\n"
-	      "       depot cleanup run [--project PATH] [--dry-run]\n"
-	      "       depot routes\n"
-	      "Every command takes --data DIR (default $DEPOT_DATA or ./depot-data).\n",
-	      stderr);
-	return 2;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(name, commands[i]->name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* Every command's synopsis: on stdout when asked for (exit 0), on stderr after a
+ * mistake (exit 2). */
+static int usage(FILE *f, int status)
+{
+	fputs("usage: depot COMMAND [ARGUMENTS] [--data DIR]\n\n", f);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		for (const char *l = commands[i]->synopsis; *l;) {
+			size_t n = strcspn(l, "\n");
+			fprintf(f, "  %.*s\n", (int)n, l);
+			l += n + (l[n] == '\n');
+		}
+	fputs("\nEvery command takes --data DIR (default $DEPOT_DATA or ./depot-data).\n"
+	      "depot help COMMAND (or depot COMMAND --help) explains one; depot --version.\n",
+	      f);
+	return status;
+}
+
+static int unknown(const char *name)
+{
+	fprintf(stderr, "depot: unknown command '%s'\n", name);
+	return usage(stderr, 2);
 }
 
 int main(int argc, char **argv)
@@ -47,9 +60,28 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 8 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (argc < 2)
-		return usage();
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 2, argv + 2);
-	return usage();
+		return usage(stderr, 2);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("depot %s\n", DEPOT_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 && argc >= 3) {
+		const struct cli_command *c = find(argv[2]);
+		if (!c)
+			return unknown(argv[2]);
+		cli_help(stdout, c);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || is_help(argv[1]))
+		return usage(stdout, 0);
+	const struct cli_command *c = find(argv[1]);
+	if (!c)
+		return unknown(argv[1]);
+	/* --help anywhere wins, so it works after a verb and options as users type it. */
+	for (int i = 2; i < argc; i++)
+		if (is_help(argv[i])) {
+			cli_help(stdout, c);
+			return 0;
+		}
+	return c->run(argc - 2, argv + 2);
 }

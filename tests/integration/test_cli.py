@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 import requests
@@ -140,16 +141,129 @@ def test_cli_while_server_runs(fresh):
     assert requests.get(url, headers={"PRIVATE-TOKEN": tok}).status_code == 401
 
 
+def wait_log(d, pattern, timeout=20):
+    """The demo is made once the server listens: waits for what it prints."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = re.search(pattern, d.server_log())
+        if m:
+            return m
+        time.sleep(0.02)
+    raise AssertionError(f"no {pattern!r} in:\n{d.server_log()}")
+
+
+DEMO_TOKEN = r"personal access token \(shown once\): (glpat-\S+)\n"
+DEMO_EXISTS = ("depot: the demo exists (user demo, project demo/project); a new token: "
+               "depot token create personal --user demo --scopes api")
+
+
 def test_serve_demo(fresh, tmp_path):
     d = fresh
     d.start("--demo")
-    log = d.server_log()
-    m = re.search(r"personal access token \(shown once\): (glpat-\S+)", log)
-    assert m, log
+    m = wait_log(d, DEMO_TOKEN)
     pid = d.query("SELECT id FROM projects WHERE path = 'demo/project'")[0][0]
     url = d.api(generic_path(pid, "my_package", "1.0.0", "file.txt"))
     assert requests.put(url, data=b"demo", headers={"PRIVATE-TOKEN": m.group(1)}).status_code == 201
     # the demo is made once: a restart does not make another
     d.stop()
     d.start("--demo")
+    wait_log(d, re.escape(DEMO_EXISTS))
     assert d.query("SELECT COUNT(*) FROM users WHERE username = 'demo'") == [(1,)]
+
+
+def serve_once(d, *args, timeout=20):
+    """`depot serve` on d's data directory that is expected to refuse: its result, or a
+    failure naming what it did instead (a second server starting and serving)."""
+    try:
+        return subprocess.run([DEPOT, "serve", "--data", d.data, "--listen", "127.0.0.1:0",
+                               *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"still running after {timeout}s: {e.stderr!r}") from None
+
+
+def test_second_server_on_the_same_data_refused(fresh):
+    d = fresh
+    d.start()
+    r = serve_once(d)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == (f"depot: {d.data} is in use by depot serve (pid {d.pid()});"
+                        " one server per data directory\n")
+    # the admin commands keep working alongside, and so does the server
+    d.cli("user", "create", "alongside")
+    assert d.cli("fsck").returncode == 0
+    assert requests.get(d.api("/projects/1/packages")).status_code == 404
+    # fsck --repair would remove an upload in flight: it waits for the server to stop
+    r = d.cli("fsck", "--repair", check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == (f"depot: {d.data} is in use by depot serve (pid {d.pid()});"
+                        " stop it before fsck --repair\n")
+    d.stop()
+    assert d.cli("fsck", "--repair").returncode == 0
+    d.start()  # the lock went with the first server
+
+
+def test_server_refused_while_another_process_holds_the_lock(fresh):
+    """The lock is the kernel's, held by a process: a held lock refuses `serve`, and one
+    left by a killed process does not."""
+    import fcntl
+    d = fresh
+    d.cli("user", "create", "ann")
+    holder = subprocess.Popen(
+        ["/usr/bin/python3", "-c",
+         "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o640)\n"
+         "fcntl.lockf(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(60)\n", os.path.join(d.data, "depot.lock")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        r = serve_once(d)
+        assert r.returncode == 1
+        assert r.stderr == (f"depot: {d.data} is in use by another process (pid {holder.pid});"
+                            " one server per data directory\n")
+    finally:
+        holder.kill()
+        holder.wait()
+    d.start()
+    assert open(os.path.join(d.data, "depot.lock")).read() == f"{d.pid()} serve\n"
+    with open(os.path.join(d.data, "depot.lock"), "r+") as f:  # held: lockf would block
+        with pytest.raises(OSError):
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_demo_survives_a_first_start_that_cannot_bind(fresh):
+    """The first `make run` on a busy port used to create the demo and lose its token."""
+    import socket
+    d = fresh
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        r = serve_once(d, "--demo", "--listen", f"127.0.0.1:{port}")
+    finally:
+        busy.close()
+    assert r.returncode != 0 and "personal access token" not in r.stdout
+    assert d.query("SELECT COUNT(*) FROM users") == [(0,)]
+    d.start("--demo")
+    m = wait_log(d, DEMO_TOKEN)
+    pid = d.query("SELECT id FROM projects WHERE path = 'demo/project'")[0][0]
+    url = d.api(generic_path(pid, "my_package", "1.0.0", "file.txt"))
+    assert requests.put(url, data=b"demo", headers={"PRIVATE-TOKEN": m.group(1)}).status_code == 201
+    # later --demo starts say how to get another token
+    d.stop()
+    d.start("--demo")
+    wait_log(d, re.escape(DEMO_EXISTS))
+    assert d.server_log().count("personal access token (shown once)") == 1
+
+
+def test_make_run_takes_port():
+    from conftest import ROOT
+    # as a user types it, not as the make running this suite would pass it on
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    r = subprocess.run(["make", "-s", "-n", "-C", ROOT, "run", "PORT=18123"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"depot serve --demo --data \./depot-data --listen 127\.0\.0\.1:18123\n",
+                     r.stdout), r.stdout
