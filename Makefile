@@ -29,7 +29,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
-TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind \
+TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
               cppcheck clang-tidy
 
 .PHONY: all run test unit integration valgrind bench torture fuzz fuzz-replay lint deps test-deps clean

@@ -249,8 +249,14 @@ def test_control_bytes_cannot_forge_log_lines(depot, world):
     # bytes the target may carry but that a terminal may interpret: logged escaped
     head = raw(depot, "GET /api/v4/x\x9b31m\\x41\xff HTTP/1.1\r\nHost: x\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404 "), head
-    with open(depot.log_path, "rb") as f:
-        log = f.read()
+    # the request's log line is written when it completes, just after the answer is sent
+    deadline = time.time() + 10
+    while True:
+        with open(depot.log_path, "rb") as f:
+            log = f.read()
+        if b"GET /api/v4/x\\x9b31m" in log or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert b"\r" not in log and b"\x1b" not in log and b"\x07" not in log and b"\x9b" not in log
     assert b"\nFORGED" not in log and b"\n2031-01-01" not in log
     assert b"GET /api/v4/x\\x0d2031-01-01T00:00:00.000Z_depot:_FORGED 400 " in log

@@ -3,6 +3,7 @@ uploads, staged uploads in flight while fsck --repair runs (no O_TMPFILE), direc
 made durable by whoever first uses them, a damaged blob repaired by a re-upload of its
 content, and a blob that cannot be removed holding back only itself in gc."""
 import concurrent.futures
+import fcntl
 import hashlib
 import os
 import shutil
@@ -79,8 +80,11 @@ def test_stop_under_a_burst_of_small_uploads():
 
 
 def test_fsck_repair_leaves_an_upload_in_flight_alone(monkeypatch):
-    """Without O_TMPFILE an upload stages under a name in tmp/; fsck --repair (and the
-    start-up gc, the same sweep) must not take it from an upload still under way."""
+    """Without O_TMPFILE an upload stages under a name in tmp/; the sweep of staged
+    leftovers (fsck --repair, and the start-up gc, which runs while the server already
+    accepts uploads) must not take it from a writer still under way. fsck --repair is
+    refused while a server holds the data directory; the sweep itself skips any staged
+    file whose writer, in whatever process, holds its lock."""
     monkeypatch.setenv("DEPOT_BLOB_FAULT", "NOTMPFILE")  # test-only: the fallback staging
     d = Depot()
     pid, h = setup_world(d)
@@ -99,14 +103,7 @@ def test_fsck_repair_leaves_an_upload_in_flight_alone(monkeypatch):
         assert staged.startswith("upload-")
         res = subprocess.run([DEPOT, "fsck", "--repair", "--data", d.data], capture_output=True,
                              text=True, timeout=60)
-        assert "staged upload" not in res.stdout, res.stdout
-        assert d.tmp_files() == [staged]
-        # a leftover of a crash (nobody writing it) still goes
-        with open(os.path.join(d.data, "tmp", "upload-crashed"), "wb") as f:
-            f.write(b"half")
-        res = subprocess.run([DEPOT, "fsck", "--repair", "--data", d.data], capture_output=True,
-                             text=True, timeout=60)
-        assert res.stdout == "1 staged upload(s) left over (removed)\n"
+        assert res.returncode == 1 and "stop it before fsck --repair" in res.stderr, res
         assert d.tmp_files() == [staged]
         s.sendall(body[300000:])
         head = read_response_head(s)
@@ -116,6 +113,21 @@ def test_fsck_repair_leaves_an_upload_in_flight_alone(monkeypatch):
         assert d.tmp_files() == []
     finally:
         s.close()
+        d.stop()
+    try:
+        # A writer in another process holds its staged file's lock: the sweep leaves it;
+        # a leftover of a crash (nobody holds it) goes.
+        tmp = os.path.join(d.data, "tmp")
+        with open(os.path.join(tmp, "upload-writing"), "wb") as live:
+            live.write(b"half")
+            fcntl.flock(live, fcntl.LOCK_EX)
+            with open(os.path.join(tmp, "upload-crashed"), "wb") as f:
+                f.write(b"half")
+            res = subprocess.run([DEPOT, "fsck", "--repair", "--data", d.data],
+                                 capture_output=True, text=True, timeout=60)
+            assert res.stdout == "1 staged upload(s) left over (removed)\n", res
+            assert d.tmp_files() == ["upload-writing"]
+    finally:
         d.close()
 
 
