@@ -91,12 +91,11 @@ test-deps: deps
 # start from later installs keeps that behaviour; one that already had it keeps its own.
 scale-deps: test-deps
 	@missing=$$(for p in $(SCALE_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then echo "installing: $$missing"; made=; \
-	  if [ ! -e /usr/sbin/policy-rc.d ]; then made=1; \
+	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM; \
 	    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	    --no-install-recommends $$missing; rc=$$?; \
-	  if [ -n "$$made" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc; fi
+	    --no-install-recommends $$missing; fi
 
 run: deps
 	$(MAKE) all

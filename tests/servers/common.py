@@ -112,34 +112,61 @@ def stop_proc(proc, sig=signal.SIGTERM, timeout=20):
         proc.wait(timeout=10)
 
 
-def _cmdline(pid):
+def _proc_text(pid, what):
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
+        with open(f"/proc/{pid}/{what}", "rb") as f:
+            return f.read().replace(b"\0", b"\n").decode(errors="replace")
     except OSError:
         return None
 
 
-def kill_pidfile(path, must_contain, timeout=20):
-    """Kills the process a pid file names, if it is still the one we started (its command
-    line contains must_contain: pids are reused). SIGTERM, then SIGKILL."""
+def kill_pidfile(path, marker, timeout=20):
+    """Kills the process a pid file names if it is still one we started: marker (e.g.
+    CEPH_CONF=/tmp/depot-rgw-x/ceph.conf) is in its command line or environment, since pids
+    are reused. SIGTERM, then SIGKILL."""
     try:
         with open(path) as f:
             pid = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return
-    cmd = _cmdline(pid)
-    if cmd is None or must_contain not in cmd:
+    if not any(marker in (_proc_text(pid, w) or "") for w in ("cmdline", "environ")):
         return
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _cmdline(pid) is not None:
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
         time.sleep(0.1)
-    if _cmdline(pid) is not None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def kill_marked(marker, timeout=10):
+    """SIGKILLs every process whose environment holds marker (e.g. CEPH_CONF=<our conf>):
+    whatever we started that a handle or a pid file may have missed. Straight to SIGKILL:
+    its state is about to be deleted, and a daemon whose peers are gone may hang in a
+    clean shutdown."""
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()
+            and marker in (_proc_text(p, "environ") or "").splitlines()]
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if _alive(p)]
+        time.sleep(0.05)
+
+
+def _alive(pid):
+    stat = _proc_text(pid, "stat")
+    return stat is not None and stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def rss_kib(pid):
@@ -158,3 +185,42 @@ def rss_kib(pid):
         except OSError:
             pass
     return total
+
+
+def listening_addrs(pid):
+    """The TCP addresses ("127.0.0.1:PORT") a process listens on, from /proc (no ss)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return []
+    out = []
+    for table, v6 in (("tcp", False), ("tcp6", True)):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] != "0A" or cols[9] not in inodes:  # 0A: LISTEN
+                continue
+            hexaddr, hexport = cols[1].split(":")
+            if v6:
+                addr = "[" + socket.inet_ntop(socket.AF_INET6, _v6(hexaddr)) + "]"
+            else:
+                addr = socket.inet_ntop(socket.AF_INET, bytes.fromhex(hexaddr)[::-1])
+            out.append(f"{addr}:{int(hexport, 16)}")
+    return sorted(out)
+
+
+def _v6(hexaddr):
+    # /proc prints an IPv6 address as four host-order 32-bit words
+    raw = bytes.fromhex(hexaddr)
+    return b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))

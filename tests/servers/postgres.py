@@ -25,6 +25,9 @@ class Postgres:
         self.password = secrets.token_urlsafe(18)
         self.tmp_parent = tmp_parent
         self.dir = None
+        self.data = None
+        self.socket_dir = None
+        self.log_path = None
         self.port = None
         self.proc = None
         self.start_seconds = None
@@ -118,7 +121,7 @@ class Postgres:
             self.dir = None
 
     def logs(self):
-        return logs_of([self.log_path])
+        return logs_of([self.log_path] if self.log_path else [])
 
     def __enter__(self):
         return self.start()

@@ -15,8 +15,8 @@ import time
 import uuid
 
 from . import s3curl
-from .common import (ServerError, free_port, free_port_range, kill_pidfile, logs_of, rss_kib,
-                     spawn, stop_proc, wait_until)
+from .common import (ServerError, free_port, free_port_range, kill_marked, kill_pidfile, logs_of,
+                     rss_kib, spawn, stop_proc, wait_until)
 
 GiB = 1 << 30
 
@@ -99,10 +99,14 @@ class RGW:
         for name in ("radosgw", "osd", "mon"):
             stop_proc(self.procs.get(name), timeout=20)
         if self.dir:
+            # what the handles missed: anything still running with our CEPH_CONF (radosgw
+            # in the foreground writes no pid file), then what the pid files name
+            marker = f"CEPH_CONF={self.conf}"
+            kill_marked(marker)
             run_dir = os.path.join(self.dir, "run")
             for pidfile in sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else ():
                 if pidfile.endswith(".pid"):
-                    kill_pidfile(os.path.join(run_dir, pidfile), must_contain=self.dir)
+                    kill_pidfile(os.path.join(run_dir, pidfile), marker)
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
         self.procs = {}

@@ -11,19 +11,13 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from .common import free_port
+from .common import free_port, listening_addrs as listening
 from .postgres import Postgres
 from .haproxy import HAProxy
 from .rgw import RGW
 
 S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 MiB = 1 << 20
-
-
-def listening(pid):
-    """The local addresses a process listens on (TCP), from ss."""
-    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
-    return [line.split()[3] for line in out.splitlines() if f"pid={pid}," in line]
 
 
 def alive(pid):
