@@ -157,13 +157,18 @@ DEMO_EXISTS = ("depot: the demo exists (user demo, project demo/project); a new 
                "depot token create personal --user demo --scopes api")
 
 
-def test_serve_demo(fresh, tmp_path):
-    d = fresh
+def start_demo_and_upload(d):
+    """Starts with --demo, waits for the token it prints and publishes with it."""
     d.start("--demo")
     m = wait_log(d, DEMO_TOKEN)
     pid = d.query("SELECT id FROM projects WHERE path = 'demo/project'")[0][0]
     url = d.api(generic_path(pid, "my_package", "1.0.0", "file.txt"))
     assert requests.put(url, data=b"demo", headers={"PRIVATE-TOKEN": m.group(1)}).status_code == 201
+
+
+def test_serve_demo(fresh, tmp_path):
+    d = fresh
+    start_demo_and_upload(d)
     # the demo is made once: a restart does not make another
     d.stop()
     d.start("--demo")
@@ -246,11 +251,7 @@ def test_demo_survives_a_first_start_that_cannot_bind(fresh):
         busy.close()
     assert r.returncode != 0 and "personal access token" not in r.stdout
     assert d.query("SELECT COUNT(*) FROM users") == [(0,)]
-    d.start("--demo")
-    m = wait_log(d, DEMO_TOKEN)
-    pid = d.query("SELECT id FROM projects WHERE path = 'demo/project'")[0][0]
-    url = d.api(generic_path(pid, "my_package", "1.0.0", "file.txt"))
-    assert requests.put(url, data=b"demo", headers={"PRIVATE-TOKEN": m.group(1)}).status_code == 201
+    start_demo_and_upload(d)
     # later --demo starts say how to get another token
     d.stop()
     d.start("--demo")
