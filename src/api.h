@@ -59,6 +59,10 @@ int api_enum_or_reply(struct request *r, const char *name, const char *const *va
 /* Reads a Boolean parameter (true/false/1/0); 400 "<name> is invalid" otherwise. */
 int api_bool_or_reply(struct request *r, const char *name, bool *out);
 
+/* Probes (api_health.c): GET /-/health and /-/readiness. */
+void health_done(struct request *r);
+void readiness_done(struct request *r);
+
 /* The current user (api_user.c). */
 void api_user_done(struct request *r);
 /* The on_start of routes that do all their work in on_done: reads (answering on the first

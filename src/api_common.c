@@ -22,6 +22,8 @@
  * the ability it requires on its subject; tests/integration/test_access_matrix.py walks
  * every route with every kind of credential. */
 const struct route api_routes[] = {
+	READ(HTTP_GET, "/-/health", health_done, ABILITY_NONE),
+	READ(HTTP_GET, "/-/readiness", readiness_done, ABILITY_NONE),
 	READ(HTTP_GET, "/api/v4/user", api_user_done, ABILITY_NONE),
 	READ(HTTP_GET, "/api/v4/groups/:id/packages/settings", settings_get_done, ABILITY_READ),
 	BODY(HTTP_PUT, "/api/v4/groups/:id/packages/settings", settings_put_done,

@@ -22,6 +22,8 @@ struct blob_reader {
 
 struct blob_ops {
 	void (*close)(struct blob_store *bs);
+	/* Can the store take and serve content now? For readiness probes. */
+	int (*ping)(struct blob_store *bs);
 	/* Starts a staged write; *out is owned by the caller until commit or abort. */
 	int (*writer_new)(struct blob_store *bs, struct blob_writer **out);
 	int (*write)(struct blob_writer *w, const void *data, size_t len);

@@ -348,6 +348,15 @@ static int fs_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_r
 	return 0;
 }
 
+/* Both folders still there and writable (the data directory's disk may be gone). */
+static int fs_ping(struct blob_store *bs)
+{
+	struct blob_fs *fs = (struct blob_fs *)bs;
+	if (access(fs->blob_dir, W_OK | X_OK) != 0 || access(fs->tmp_dir, W_OK | X_OK) != 0)
+		return -errno;
+	return 0;
+}
+
 static void fs_close(struct blob_store *bs)
 {
 	struct blob_fs *fs = (struct blob_fs *)bs;
@@ -360,6 +369,7 @@ static void fs_close(struct blob_store *bs)
 
 static const struct blob_ops fs_ops = {
 	.close = fs_close,
+	.ping = fs_ping,
 	.writer_new = fs_writer_new,
 	.write = fs_write,
 	.sync = fs_sync,

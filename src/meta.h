@@ -198,6 +198,8 @@ struct meta;
 
 struct meta_ops {
 	void (*close)(struct meta *m);
+	/* Does the store answer a query now? For readiness probes. */
+	int (*ping)(struct meta *m);
 
 	int (*user_create)(struct meta *m, const char *username, bool is_admin, int64_t *id_out);
 	int (*user_get)(struct meta *m, int64_t id, struct meta_user *out);

@@ -225,6 +225,7 @@ enum stmt_id {
 	S_PROJECT_PACKAGES,
 	S_FILES_BEYOND,
 	S_PKG_TOUCH,
+	S_PING,
 	S_COUNT
 };
 
@@ -239,6 +240,7 @@ enum stmt_id {
 	" WHERE g.parent_id IS NOT NULL) "
 
 static const char *const stmt_sql[S_COUNT] = {
+	[S_PING] = "SELECT 1",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -602,6 +604,16 @@ static int ms_user_create(struct meta *m, const char *username, bool is_admin, i
 	int ret = exec_done(st);
 	if (ret == 0)
 		*id_out = sqlite3_last_insert_rowid(c->db);
+	return ret;
+}
+
+static int ms_ping(struct meta *m)
+{
+	sqlite3_stmt *st = prepared(m, S_PING);
+	if (!st)
+		return -EIO;
+	int ret = sqlite3_step(st) == SQLITE_ROW ? 0 : -EIO;
+	sqlite3_reset(st);
 	return ret;
 }
 
@@ -1871,6 +1883,7 @@ static void ms_close(struct meta *m)
 
 static const struct meta_ops sqlite_ops = {
 	.close = ms_close,
+	.ping = ms_ping,
 	.user_create = ms_user_create,
 	.user_get = ms_user_get,
 	.user_find = ms_user_find,

@@ -76,6 +76,9 @@ GROUP_READ = "404 200 200 200 404 200 404 404 404 404 200 404 404 200"
 GROUP_ADMIN = "401 401 200 403 404 200 404 401 401 404 403 404 404 403"
 
 MATRIX = {
+    # probes answer everyone, whatever they present
+    ("GET", "/-/health"): row("200 200 200 200 200 200 200", USER_CASES),
+    ("GET", "/-/readiness"): row("200 200 200 200 200 200 200", USER_CASES),
     ("GET", "/api/v4/user"): row("401 200 200 401 401 200 200", USER_CASES),
     ("GET", "/api/v4/groups/:id/packages/settings"): row(GROUP_READ, GROUP_CASES),
     ("PUT", "/api/v4/groups/:id/packages/settings"): row(GROUP_ADMIN, GROUP_CASES),
