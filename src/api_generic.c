@@ -564,8 +564,19 @@ static bool if_range_holds(struct request *r, const char *etag, const char *last
 	return strcmp(v, last_modified) == 0;
 }
 
+/* Does content read into memory hash to its key? Memory copies are served (and cached) as
+ * they are, so bit rot in the store must stop here: -EIO, reported as damaged content. */
+static int intact(const char *sha256, const char *data, size_t len)
+{
+	unsigned char raw[32];
+	char hex[SHA256_HEX_LEN + 1];
+	sha256_raw(data, len, raw);
+	hex_encode(raw, sizeof(raw), hex);
+	return strcmp(hex, sha256) == 0 ? 0 : -EIO;
+}
+
 /* The file's content: small ones in memory (*mem, caller frees; from the hot cache, or
- * read and added to it), others as an open blob for sendfile. */
+ * read, checked and added to it), others as an open blob for sendfile. */
 static int open_content(struct app *app, const struct meta_package_file *f,
 			struct blob_reader *br, char **mem)
 {
@@ -579,6 +590,11 @@ static int open_content(struct app *app, const struct meta_package_file *f,
 	}
 	if ((uint64_t)f->size <= INLINE_MAX &&
 	    app->meta->ops->inline_blob_get(app->meta, f->digests.sha256, mem, &len) == 0) {
+		if (intact(f->digests.sha256, *mem, len) != 0) {
+			free(*mem);
+			*mem = NULL;
+			return -EIO;
+		}
 		blob_cache_put(app->hot, f->digests.sha256, *mem, len);
 		br->fd = -1;
 		br->size = len;
@@ -589,6 +605,11 @@ static int open_content(struct app *app, const struct meta_package_file *f,
 		return ret;
 	char *buf = malloc(br->size ? br->size : 1);
 	ssize_t n = buf ? pread(br->fd, buf, br->size, 0) : -1;
+	if (n == (ssize_t)br->size && intact(f->digests.sha256, buf, br->size) != 0) {
+		free(buf);
+		blob_reader_close(br);
+		return -EIO;
+	}
 	if (n == (ssize_t)br->size) {
 		blob_cache_put(app->hot, f->digests.sha256, buf, br->size);
 		blob_reader_close(br);

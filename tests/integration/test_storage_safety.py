@@ -255,3 +255,37 @@ def test_a_blob_that_cannot_be_removed_holds_back_only_itself():
         assert d.query("SELECT COUNT(*) FROM packages WHERE id = ?", ids["stuck"]) == [(0,)]
     finally:
         d.close()
+
+
+def test_damaged_small_content_is_never_served_or_cached():
+    """Small files are served from memory (the database's inline copy, or a small blob file
+    read whole) and kept in a hot cache: bit rot there used to be served with the right
+    checksum headers, and cached, so even a repairing re-upload did not cure it."""
+    d = Depot()
+    pid, h = setup_world(d)
+    d.start()
+    try:
+        inline, filed = b"i" * 4000, b"f" * 5000
+        assert requests.put(d.api(generic_path(pid, "inline", "1", "f")), data=inline,
+                            headers=h).status_code == 201
+        # without a Content-Length (chunked) even a small body goes to a blob file
+        assert requests.put(d.api(generic_path(pid, "filed", "1", "f")), data=iter([filed]),
+                            headers=h).status_code == 201
+        ik, fk = hashlib.sha256(inline).hexdigest(), hashlib.sha256(filed).hexdigest()
+        with d.db() as con:  # same length, other bytes
+            con.execute("UPDATE inline_blobs SET data = ? WHERE sha256 = ?", (b"X" * 4000, ik))
+        with open(blob_path(d, fk), "r+b") as f:
+            f.write(b"ROT")
+        for name in ["inline", "filed", "inline", "filed"]:
+            r = requests.get(d.api(generic_path(pid, name, "1", "f")), headers=h)
+            assert (r.status_code, r.json()) == (404, {"message": "404 Not Found"}), name
+        assert d.server_log().count("is missing or damaged") == 4
+        # a re-upload of the right bytes repairs both, and nothing stale was cached
+        for name, body in [("inline", inline), ("filed", filed)]:
+            assert requests.put(d.api(generic_path(pid, name + "-again", "1", "f")),
+                                data=iter([body]) if name == "filed" else body,
+                                headers=h).status_code == 201
+            r = requests.get(d.api(generic_path(pid, name, "1", "f")), headers=h)
+            assert (r.status_code, r.content) == (200, body)
+    finally:
+        d.close()
