@@ -449,7 +449,8 @@ const struct cli_command cli_serve_command = {
 	.run = cli_serve,
 	.synopsis = "depot serve [--listen HOST:PORT] [--demo] [OPTIONS]",
 	.help = "  Serves the API until SIGINT or SIGTERM; SIGHUP reopens the --log file.\n"
-		"  One server per data directory: a second one is refused.\n",
+		"  One server per data directory: a second one is refused (not with --meta:\n"
+		"  servers share a PostgreSQL store by design).\n",
 	.opts = serve_options,
 	.nopts = O_SERVE_COUNT,
 };

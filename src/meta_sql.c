@@ -330,33 +330,15 @@ static int exec_some(struct meta *m, enum stmt_id id, const struct sql_arg *a, i
 	return ret == 0 && changed == 0 ? -ENOENT : ret;
 }
 
-/* Runs an INSERT ... RETURNING id. */
-static int insert(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
-		  int64_t *id_out)
-{
-	struct sql_rows *r;
-	int ret = start(m, id, a, n, &r);
-	if (ret != 0)
-		return ret;
-	ret = r->d->next(r);
-	if (ret > 0) {
-		*id_out = col_int(r, 0);
-		ret = 0;
-	} else if (ret == 0) {
-		ret = -EIO;
-	}
-	r->d->finish(r);
-	return ret;
-}
-
 typedef void (*row_fn)(struct sql_rows *r, void *out);
 
-/* A single-row query: decode fills out from the row; -ENOENT when there is none. */
-static int query_one(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
-		     row_fn decode, void *out)
+/* A statement's first row: decode fills out from it; none is the error when there is no
+ * row. */
+static int first_row(struct meta *m, int id, const char *sql, const struct sql_arg *a, int n,
+		     row_fn decode, void *out, int none)
 {
 	struct sql_rows *r;
-	int ret = start(m, id, a, n, &r);
+	int ret = start_sql(m, id, sql, a, n, &r);
 	if (ret != 0)
 		return ret;
 	ret = r->d->next(r);
@@ -364,10 +346,30 @@ static int query_one(struct meta *m, enum stmt_id id, const struct sql_arg *a, i
 		decode(r, out);
 		ret = 0;
 	} else if (ret == 0) {
-		ret = -ENOENT;
+		ret = none;
 	}
 	r->d->finish(r);
 	return ret;
+}
+
+/* A single-row query; -ENOENT when there is none. */
+static int query_one(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
+		     row_fn decode, void *out)
+{
+	return first_row(m, (int)id, NULL, a, n, decode, out, -ENOENT);
+}
+
+/* A number from the first column of a single-row query. */
+static void row_int(struct sql_rows *r, void *out)
+{
+	*(int64_t *)out = col_int(r, 0);
+}
+
+/* Runs an INSERT ... RETURNING id. */
+static int insert(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
+		  int64_t *id_out)
+{
+	return first_row(m, (int)id, NULL, a, n, row_int, id_out, -EIO);
 }
 
 /* Calls each(ctx, row) per row; a non-zero return stops the walk and is returned. */
@@ -394,12 +396,6 @@ static int query_each(struct meta *m, enum stmt_id id, const struct sql_arg *a, 
 	return query_each_sql(m, (int)id, NULL, a, n, each, ctx);
 }
 
-/* A number from the first column of a single-row query. */
-static void row_int(struct sql_rows *r, void *out)
-{
-	*(int64_t *)out = col_int(r, 0);
-}
-
 static int query_int(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
 		     int64_t *out)
 {
@@ -411,6 +407,7 @@ static int tx_begin(struct meta *m, bool *own)
 {
 	const struct sql_driver *d = drv(m);
 	struct sql_conn *c = d->conn(m);
+	*own = false;
 	if (!c)
 		return -EIO;
 	*own = !d->in_tx(c);
@@ -478,22 +475,27 @@ static void decode_user(struct sql_rows *r, void *out)
 	u->is_admin = col_int(r, 2) != 0;
 }
 
+/* Groups and projects have the same columns: id, the (parent) group's id, path,
+ * visibility. */
+static void row_namespace(struct sql_rows *r, int64_t *id, int64_t *group_id, char *path,
+			  size_t cap, enum visibility *vis)
+{
+	*id = col_int(r, 0);
+	*group_id = col_int(r, 1);
+	col_copy(r, 2, path, cap);
+	*vis = (enum visibility)col_int(r, 3);
+}
+
 static void decode_group(struct sql_rows *r, void *out)
 {
 	struct meta_group *g = out;
-	g->id = col_int(r, 0);
-	g->parent_id = col_int(r, 1);
-	col_copy(r, 2, g->path, sizeof(g->path));
-	g->visibility = (enum visibility)col_int(r, 3);
+	row_namespace(r, &g->id, &g->parent_id, g->path, sizeof(g->path), &g->visibility);
 }
 
 static void decode_project(struct sql_rows *r, void *out)
 {
 	struct meta_project *p = out;
-	p->id = col_int(r, 0);
-	p->group_id = col_int(r, 1);
-	col_copy(r, 2, p->path, sizeof(p->path));
-	p->visibility = (enum visibility)col_int(r, 3);
+	row_namespace(r, &p->id, &p->group_id, p->path, sizeof(p->path), &p->visibility);
 }
 
 static void decode_token(struct sql_rows *r, void *out)
@@ -977,19 +979,7 @@ static char *id_list(const int64_t *ids, size_t n)
 static int count_sql(struct meta *m, const char *sql, const struct sql_arg *a, int n,
 		     int64_t *total)
 {
-	struct sql_rows *r;
-	int ret = start_sql(m, -1, sql, a, n, &r);
-	if (ret != 0)
-		return ret;
-	ret = r->d->next(r);
-	if (ret > 0) {
-		*total = col_int(r, 0);
-		ret = 0;
-	} else if (ret == 0) {
-		ret = -EIO;
-	}
-	r->d->finish(r);
-	return ret;
+	return first_row(m, -1, sql, a, n, row_int, total, -EIO);
 }
 
 /* The listing's filter; %s: the project ids, %s: LIKE (SQLite, case-insensitive for
