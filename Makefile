@@ -140,8 +140,7 @@ test: test-deps
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
 
 # Smoke tests of the test-server harness (tests/servers): each server started from its
-# Debian package, checked, stopped. Not part of make test yet: the PostgreSQL and S3
-# backends that will run the suite over these servers do not exist yet (issue 10).
+# Debian package, checked, stopped. Not part of make test (integration-pg uses PostgreSQL).
 test-servers: scale-deps
 	/usr/bin/python3 -m pytest -q tests/servers
 
