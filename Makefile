@@ -2,7 +2,7 @@
 # builds an instrumented copy into build-san/. `make run` and `make test` are the two
 # set-up commands from the README.
 
-PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8
+PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
              -Wwrite-strings -Wshadow -Wformat=2
@@ -28,14 +28,16 @@ FUZZ_SECONDS ?= 60
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
-BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
+BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
+              libpq-dev
 TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
               cppcheck clang-tidy
-# The real servers of the scale-out tests (tests/servers): PostgreSQL 15, a single-host Ceph
-# RGW (see tests/servers/README.md) and HAProxy. Not needed by make test yet.
-SCALE_DEPS := postgresql-15 ceph-mon ceph-osd radosgw ceph-common uuid-runtime haproxy
+# The real servers of the scale-out tests (tests/servers): PostgreSQL 15 (and psycopg2, with
+# which the suite reads it), a single-host Ceph RGW (see tests/servers/README.md) and HAProxy.
+SCALE_DEPS := postgresql-15 python3-psycopg2 ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
+              haproxy
 
-.PHONY: all run test unit integration valgrind bench torture fuzz fuzz-replay lint deps test-deps \
+.PHONY: all run test unit integration integration-pg valgrind bench torture fuzz fuzz-replay lint deps test-deps \
         scale-deps test-servers clean
 all: $(BUILD)/depot
 
@@ -109,6 +111,11 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/depot
 	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
 
+# The suite again with the metadata in PostgreSQL: a private cluster for the session, a fresh
+# database per server (tests/integration/conftest.py), plus test_meta_pg.py.
+integration-pg: scale-deps $(BUILD)/depot
+	DEPOT_TEST_META=pg DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
+
 # A short integration subset with the server under valgrind's memcheck: any error or
 # definite leak makes the server exit non-zero, which the harness turns into a failure.
 valgrind: $(BUILD)/depot
@@ -122,18 +129,18 @@ lint:
 	  --error-exitcode=1 -Isrc -D_GNU_SOURCE src/*.c
 	clang-tidy --quiet src/*.c -- $(CFLAGS) -Isrc 2>/dev/null
 
-# The whole suite: plain build (unit + integration), valgrind on a subset, then everything
-# again under ASan+UBSan.
+# The whole suite: plain build (unit + integration, over SQLite then PostgreSQL), valgrind on
+# a subset, then everything again under ASan+UBSan.
 test: test-deps
 	$(MAKE) all unit lint
 	$(MAKE) integration
+	$(MAKE) integration-pg
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit fuzz-replay
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
 
 # Smoke tests of the test-server harness (tests/servers): each server started from its
-# Debian package, checked, stopped. Not part of make test yet: the PostgreSQL and S3
-# backends that will run the suite over these servers do not exist yet (issue 10).
+# Debian package, checked, stopped. Not part of make test (integration-pg uses PostgreSQL).
 test-servers: scale-deps
 	/usr/bin/python3 -m pytest -q tests/servers
 

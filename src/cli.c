@@ -51,12 +51,40 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, size_t nopts, const c
 	return 0;
 }
 
+/* --meta, or DEPOT_META: the metadata store when it is not the data directory's SQLite. */
+static const char *meta_url;
+
+const char *cli_meta_url(void)
+{
+	return meta_url;
+}
+
+/* --data and --meta, which every command takes: 1 when a[i] was one of them (i advanced
+ * past its value), 0 when not, -1 having printed the error. */
+static int common_option(int argc, char **argv, int *i, const char **data_dir)
+{
+	const char *name = argv[*i] + 2;
+	size_t nlen = strcspn(name, "=");
+	bool data = nlen == 4 && strncmp(name, "data", 4) == 0;
+	if (!data && !(nlen == 4 && strncmp(name, "meta", 4) == 0))
+		return 0;
+	const char *v = name[nlen] ? name + nlen + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+	if (!v || !*v) {
+		cli_fail(data ? "--data needs a directory" : "--meta needs a PostgreSQL URL");
+		return -1;
+	}
+	*(data ? data_dir : &meta_url) = v;
+	return 1;
+}
+
 int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const char **pos,
 		size_t maxpos, size_t *npos_out, const char **data_dir)
 {
 	size_t npos = 0;
 	const char *env = getenv("DEPOT_DATA");
 	*data_dir = env && *env ? env : "./depot-data";
+	env = getenv("DEPOT_META");
+	meta_url = env && *env ? env : NULL;
 	for (size_t k = 0; k < nopts; k++)
 		if (!opts[k].value)
 			opts[k].value = opts[k].def;
@@ -70,18 +98,14 @@ int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const
 			pos[npos++] = a;
 			continue;
 		}
+		int common = common_option(argc, argv, &i, data_dir);
+		if (common < 0)
+			return -1;
+		if (common)
+			continue;
 		const char *name = a + 2;
 		const char *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		if (nlen == 4 && strncmp(name, "data", 4) == 0) {
-			const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!v || !*v) {
-				cli_fail("--data needs a directory");
-				return -1;
-			}
-			*data_dir = v;
-			continue;
-		}
 		struct cli_opt *o = NULL;
 		for (size_t k = 0; k < nopts; k++)
 			if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
@@ -191,6 +215,14 @@ void cli_help(FILE *f, const struct cli_command *c)
 					    .arg = "DIR",
 					    .help = "data directory",
 					    .def = "$DEPOT_DATA or ./depot-data"};
+	static const struct cli_opt meta = {
+	    .name = "meta",
+	    .has_value = true,
+	    .arg = "URL",
+	    .help = "metadata in PostgreSQL: postgres://USER@HOST:PORT/DB"
+		    " or a libpq connection string (password:"
+		    " PGPASSWORD or PGPASSFILE)",
+	    .def = "$DEPOT_META, else SQLite in --data"};
 	const char *line = c->synopsis;
 	for (bool first = true; *line; first = false) {
 		size_t n = strcspn(line, "\n");
@@ -203,16 +235,27 @@ void cli_help(FILE *f, const struct cli_command *c)
 	for (size_t i = 0; i < c->nopts; i++)
 		help_option(f, &c->opts[i]);
 	help_option(f, &data);
+	help_option(f, &meta);
 }
 
-struct meta *cli_open_meta(const char *data_dir, bool *created)
+/* The store --meta names, or the data directory's SQLite; migrate: apply pending schema
+ * migrations (SQLite always does, at open: one process owns a data directory). */
+static struct meta *open_meta(const char *data_dir, bool migrate, bool *created)
 {
+	const char *err = NULL;
+	if (created)
+		*created = false;
+	if (meta_url) {
+		struct meta *m = meta_pg_open(meta_url, migrate, &err);
+		if (!m)
+			cli_fail("cannot open the PostgreSQL metadata store: %s", err);
+		return m;
+	}
 	if (make_data_dir(data_dir) != 0)
 		return NULL;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/depot.db", data_dir);
 	bool exists = access(path, F_OK) == 0;
-	const char *err = NULL;
 	struct meta *m = meta_sqlite_open(path, &err);
 	if (!m) {
 		cli_fail("cannot open %s: %s", path, err);
@@ -222,6 +265,33 @@ struct meta *cli_open_meta(const char *data_dir, bool *created)
 		*created = !exists;
 	return m;
 }
+
+struct meta *cli_open_meta(const char *data_dir, bool *created)
+{
+	return open_meta(data_dir, false, created);
+}
+
+int cli_migrate(int argc, char **argv)
+{
+	const char *data = NULL;
+	if (cli_parse(argc, argv, NULL, 0, NULL, 0, &data) != 0)
+		return 2;
+	struct meta *m = open_meta(data, true, NULL);
+	if (!m)
+		return 1;
+	m->ops->close(m);
+	fprintf(stderr, "depot: the metadata schema is at version %d\n", meta_schema_version);
+	return 0;
+}
+
+const struct cli_command cli_migrate_command = {
+    .name = "migrate",
+    .run = cli_migrate,
+    .synopsis = "depot migrate [--meta URL]",
+    .help = "  Applies the pending schema migrations to the metadata store. serve refuses a\n"
+	    "  PostgreSQL store whose schema is older than it needs; SQLite is migrated\n"
+	    "  whenever it is opened. Two at once are safe: one waits for the other.\n",
+};
 
 int cli_print_json(json_t *j)
 {

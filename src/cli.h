@@ -40,7 +40,7 @@ struct cli_command {
 extern const struct cli_command cli_serve_command, cli_gc_command, cli_fsck_command,
 	cli_user_command, cli_group_command, cli_project_command, cli_member_command,
 	cli_audit_command, cli_token_command, cli_settings_command, cli_protection_command,
-	cli_cleanup_policy_command, cli_cleanup_command, cli_routes_command;
+	cli_cleanup_policy_command, cli_cleanup_command, cli_routes_command, cli_migrate_command;
 
 /* Prints the command's usage: synopsis, then its options, --data last. */
 void cli_help(FILE *f, const struct cli_command *c);
@@ -68,13 +68,17 @@ __attribute__((format(printf, 1, 2))) int cli_fail(const char *fmt, ...);
  * holds it (its pid), then refusal.
  * The admin commands that only go through the metadata store's transactions (user,
  * token, gc, fsck without --repair, ...) do not take it: they are safe alongside a server.
- * A metadata store shared by design (PostgreSQL, later) lets several servers share it,
- * and serve would skip this call when that is the store configured. */
+ * A metadata store shared by design (PostgreSQL, --meta) lets several servers share it:
+ * serve skips this call when that is the store configured. */
 int cli_lock_data(const char *data_dir, const char *role, const char *refusal);
 
-/* Creates the data directory if needed and opens its metadata store. NULL on failure,
- * having printed why. *created tells whether the database is new. */
+/* Opens the metadata store: PostgreSQL when --meta (or DEPOT_META) names one, else the
+ * data directory's SQLite (creating the directory if needed). NULL on failure, having
+ * printed why. *created tells whether the database is new (always false for PostgreSQL). */
 struct meta *cli_open_meta(const char *data_dir, bool *created);
+
+/* --meta as given (or DEPOT_META), NULL when the store is SQLite; set by cli_parse. */
+const char *cli_meta_url(void);
 
 /* A whole-number option in [min, max]: sets *out from its value (given, or its def; *out
  * keeps its value when it has neither). Returns 0, or -1 having printed "--NAME takes WHAT". */
@@ -95,6 +99,7 @@ int cli_protection(int argc, char **argv);
 int cli_cleanup_policy(int argc, char **argv);
 int cli_cleanup(int argc, char **argv);
 int cli_routes(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
 /* Prints a JSON value on stdout (compact, one line) and frees it; 1 if it is NULL. */
 int cli_print_json(json_t *j);
 

@@ -331,9 +331,10 @@ int cli_serve(int argc, char **argv)
 		return cli_fail("--listen takes HOST:PORT");
 	hopt.host = host;
 	/* One server per data directory: the SQLite store and the blobs are in it. Taken
-	 * before --log moves stderr, so a refusal reaches the terminal. A store shared by
-	 * design (PostgreSQL, later) skips this. */
-	if (cli_lock_data(data, "serve", "one server per data directory") != 0)
+	 * before --log moves stderr, so a refusal reaches the terminal. PostgreSQL is shared
+	 * by design: its transactions and advisory locks keep servers apart, so with --meta
+	 * no directory lock is taken (several servers may serve one store). */
+	if (!cli_meta_url() && cli_lock_data(data, "serve", "one server per data directory") != 0)
 		return 1;
 	const char *log_path = opts[O_LOG].value;
 	if (log_path && reopen_log(log_path) != 0)
@@ -355,6 +356,8 @@ int cli_serve(int argc, char **argv)
 		free(key);
 		return 1;
 	}
+	if (cli_meta_url()) /* it holds no password: meta_pg_open refuses one */
+		log_line("depot: metadata in PostgreSQL at %s", cli_meta_url());
 	const char *err = NULL;
 	struct blob_store *bs = blob_fs_open(data, &err);
 	if (!bs) {
@@ -446,7 +449,8 @@ const struct cli_command cli_serve_command = {
 	.run = cli_serve,
 	.synopsis = "depot serve [--listen HOST:PORT] [--demo] [OPTIONS]",
 	.help = "  Serves the API until SIGINT or SIGTERM; SIGHUP reopens the --log file.\n"
-		"  One server per data directory: a second one is refused.\n",
+		"  One server per data directory: a second one is refused (not with --meta:\n"
+		"  servers share a PostgreSQL store by design).\n",
 	.opts = serve_options,
 	.nopts = O_SERVE_COUNT,
 };

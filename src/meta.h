@@ -1,6 +1,6 @@
 /* The metadata store interface: users, groups, projects, memberships, tokens, packages and
- * package files, in domain terms. A backend (meta_sqlite.c; PostgreSQL later) fills a
- * struct meta_ops; handlers call through it and never see SQL.
+ * package files, in domain terms. A backend (meta_sqlite.c or meta_pg.c, both through
+ * meta_sql.c) fills a struct meta_ops; handlers call through it and never see SQL.
  *
  * Every function returns 0 on success or a negative errno: -ENOENT (no such row),
  * -EEXIST (unique conflict), -EINVAL (bad reference), -EIO (backend failure).
@@ -335,7 +335,17 @@ struct meta {
 	const struct meta_ops *ops;
 };
 
-/* Opens (creating if needed) the SQLite store at path. Returns NULL and sets *err. */
+/* The schema version this build knows, the same number for every backend. */
+extern const int meta_schema_version;
+
+/* Opens (creating if needed) the SQLite store at path, applying pending migrations.
+ * Returns NULL and sets *err. */
 struct meta *meta_sqlite_open(const char *path, const char **err);
+
+/* Opens the PostgreSQL store at conninfo (a postgres:// URL or a libpq connection string,
+ * without a password: libpq reads PGPASSWORD or PGPASSFILE). With apply_migrations the
+ * pending ones are applied; without, a schema older or newer than this build knows is
+ * refused, *err naming the command to run. Returns NULL and sets *err. */
+struct meta *meta_pg_open(const char *conninfo, bool apply_migrations, const char **err);
 
 #endif

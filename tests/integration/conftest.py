@@ -9,6 +9,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -23,10 +24,114 @@ SANITIZED = os.environ.get("DEPOT_SANITIZED") == "1"
 WRAPPER = os.environ.get("DEPOT_WRAPPER", "").split()
 
 
+# ---- PostgreSQL mode (DEPOT_TEST_META=pg): the metadata in a session PostgreSQL
+# (tests/servers), a fresh database per Depot, dropped at close. Depot passes --meta to
+# serve and every CLI call, the password in PGPASSWORD; query() and db() answer from that
+# database. Tests that run the binary themselves with --data DIR get the database of
+# DIR's Depot too: DEPOT is then a small script that adds --meta for a known DIR.
+PG_MODE = os.environ.get("DEPOT_TEST_META", "sqlite") == "pg"
+DEPOT_REAL = DEPOT
+_pg = None  # the session server, set by the autouse fixture below
+_pg_maps = None  # folder of the script's data directory -> URL files
+
+if PG_MODE:
+    import atexit
+    import shutil
+
+    import psycopg2
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from servers.fixtures import postgres_server  # noqa: F401 (a fixture)
+
+    _pg_maps = tempfile.mkdtemp(prefix="depot-pg-maps-")
+    atexit.register(shutil.rmtree, _pg_maps, True)
+    DEPOT = os.path.join(_pg_maps, "depot")
+    with open(DEPOT, "w") as f:
+        f.write(f"""#!/bin/sh
+data=; prev=
+for a in "$@"; do [ "$prev" = --data ] && data=$a; prev=$a; done
+map="{_pg_maps}/$(printf %s "$data" | sha256sum | cut -c1-32)"
+if [ -n "$data" ] && [ -f "$map" ]; then exec "{DEPOT_REAL}" "$@" --meta "$(cat "$map")"; fi
+exec "{DEPOT_REAL}" "$@"
+""")
+    os.chmod(DEPOT, 0o755)
+
+
+def _pg_map_path(data):
+    return os.path.join(_pg_maps, hashlib.sha256(data.encode()).hexdigest()[:32])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_session(request):
+    global _pg
+    if PG_MODE:
+        _pg = request.getfixturevalue("postgres_server")
+        os.environ["PGPASSWORD"] = _pg.password  # every depot this session starts
+    yield
+
+
+def _pg_sql(sql):
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PgCursor:
+    def __init__(self, cur):
+        self.cur = cur
+
+    def fetchall(self):
+        if self.cur.description is None:
+            return []
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                for row in self.cur.fetchall()]
+
+    def fetchone(self):
+        rows = self.fetchall()
+        return rows[0] if rows else None
+
+
+class _PgCon:
+    """The part of sqlite3's connection the tests use, over psycopg2: ? placeholders,
+    `with` commits (or rolls back) and closes; refusals by constraints and triggers come
+    as sqlite3.IntegrityError, so the tests' expectations read the same."""
+
+    def __init__(self, dsn):
+        self.con = psycopg2.connect(dsn)
+
+    def _run(self, fn, sql, params):
+        cur = self.con.cursor()
+        try:
+            getattr(cur, fn)(_pg_sql(sql), params)
+        except (psycopg2.IntegrityError, psycopg2.errors.RaiseException) as e:
+            self.con.rollback()
+            raise sqlite3.IntegrityError(str(e)) from e
+        return _PgCursor(cur)
+
+    def execute(self, sql, params=()):
+        return self._run("execute", sql, tuple(params))
+
+    def executemany(self, sql, seq):
+        return self._run("executemany", sql, [tuple(p) for p in seq])
+
+    def commit(self):
+        self.con.commit()
+
+    def close(self):
+        self.con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        (self.con.rollback if exc_type else self.con.commit)()
+        self.con.close()
+
+
 class Depot:
     """One depot data directory, and the server serving it once started."""
 
-    def __init__(self, data=None):
+    def __init__(self, data=None, share=None):
+        """share: another Depot whose PostgreSQL database this one uses too (a second
+        node); it keeps the database, this one neither migrates nor drops it."""
         self._tmp = None
         if data is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="depot-test-")
@@ -35,10 +140,30 @@ class Depot:
         self.proc = None
         self.url = None
         self.log_path = os.path.join(data, "server.log")
+        self.meta_args = []
+        self.pg_db = None
+        if PG_MODE and share:
+            self.meta, self.meta_args = share.meta, share.meta_args
+            self.pg_db_shared = share.pg_db
+        elif PG_MODE:
+            self._pg_create()
+
+    def _pg_create(self):
+        self.pg_db = "depot_" + uuid.uuid4().hex[:16]
+        _pg.admin_psql(f'CREATE DATABASE "{self.pg_db}" OWNER "{_pg.user}";')
+        self.meta = f"postgres://{_pg.user}@127.0.0.1:{_pg.port}/{self.pg_db}"
+        self.meta_args = ["--meta", self.meta]
+        with open(_pg_map_path(self.data), "w") as f:
+            f.write(self.meta)
+        self.cli("migrate")
+
+    def _pg_drop(self):
+        os.unlink(_pg_map_path(self.data))
+        _pg.admin_psql(f'DROP DATABASE "{self.pg_db}" WITH (FORCE);')
 
     def cli(self, *args, check=True, env=None):
-        res = subprocess.run([DEPOT, *args, "--data", self.data], capture_output=True,
-                             text=True, env=env, timeout=60)
+        res = subprocess.run([DEPOT_REAL, *args, "--data", self.data, *self.meta_args],
+                             capture_output=True, text=True, env=env, timeout=60)
         if check and res.returncode != 0:
             raise AssertionError(f"depot {' '.join(args)} failed: {res.stderr}")
         return res
@@ -49,7 +174,8 @@ class Depot:
         watch = log_path or self.log_path
         offset = os.path.getsize(watch) if os.path.exists(watch) else 0
         self.proc = subprocess.Popen(
-            [*WRAPPER, DEPOT, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
+            [*WRAPPER, DEPOT_REAL, "serve", "--data", self.data, *self.meta_args,
+             "--listen", "127.0.0.1:0",
              # the suites fail authentication on purpose, many times a minute
              *([] if "--auth-failures-per-minute" in args else
                ["--auth-failures-per-minute", "0"]), *args],
@@ -93,6 +219,9 @@ class Depot:
         return f"{self.url}/api/v4{path}"
 
     def db(self):
+        if PG_MODE:
+            db = self.pg_db or self.pg_db_shared
+            return _PgCon(f"host=127.0.0.1 port={_pg.port} dbname={db} user={_pg.user}")
         return sqlite3.connect(os.path.join(self.data, "depot.db"))
 
     def query(self, sql, *params):
@@ -152,6 +281,8 @@ class Depot:
 
     def close(self):
         self.stop()
+        if self.pg_db:
+            self._pg_drop()
         if self._tmp:
             self._tmp.cleanup()
 

@@ -84,13 +84,14 @@ def serve_usage_options():
 
 def serve_parser_options():
     """The options serve's parser takes: the names in its option table, read from the
-    source (the table is the parser's only input), plus --data, which every command takes."""
+    source (the table is the parser's only input), plus --data and --meta, which every command
+    takes."""
     src = open(os.path.join(ROOT, "src", "cli_serve.c")).read()
     table = re.search(r"serve_options\[[A-Z_]*\] = \{(.*?)\n\};", src, re.S)
     assert table, "serve's option table not found in src/cli_serve.c"
     names = re.findall(r'\.name = "([a-z-]+)"', table.group(1))
     assert len(names) >= 15, names
-    return {"--" + n for n in names} | {"--data"}
+    return {"--" + n for n in names} | {"--data", "--meta"}
 
 
 def test_serve_usage_lists_every_option_serve_accepts():

@@ -1,0 +1,220 @@
+/* The schema of the SQL metadata stores, one numbering for both dialects: version N is
+ * meta_migrations[N - 1], its SQLite text and its PostgreSQL text. SQLite records the
+ * number in PRAGMA user_version, PostgreSQL in the table depot_schema; each backend applies
+ * the pending entries in order, in one transaction, and refuses a database newer than the
+ * last entry. A schema change is a new entry at the end, never an edit. */
+#include "meta_sql.h"
+
+/* The indexes of the tables version 2 rebuilds, the same text in both versions (and in
+ * PostgreSQL's).
+ * packages_live is GitLab's rule, enforced by the database: one live package per name
+ * and version. It is partial, which SQLite uses only for queries that say status != 4;
+ * lookups by status IN (...) need packages_by_name. */
+#define PACKAGES_INDEXES                                                                   \
+	"CREATE UNIQUE INDEX IF NOT EXISTS packages_live"                                   \
+	" ON packages(project_id, package_type, name, version) WHERE status != 4;"          \
+	"CREATE INDEX IF NOT EXISTS packages_by_name ON packages(project_id, name, version);"
+#define PACKAGE_FILES_INDEXES                                                              \
+	"CREATE INDEX IF NOT EXISTS package_files_by_name"                                  \
+	" ON package_files(package_id, file_name, id);"                                     \
+	"CREATE INDEX IF NOT EXISTS package_files_by_sha ON package_files(file_sha256);"
+
+/* SQLite's 1: the schema as it was before versions were recorded (user_version 0); IF NOT EXISTS
+ * lets such a database pass through unchanged, and creates a new one. */
+static const char sqlite_v1[] =
+	"CREATE TABLE IF NOT EXISTS users("
+	" id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	" is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS groups("
+	" id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES groups(id),"
+	" path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS projects("
+	" id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL REFERENCES groups(id),"
+	" path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS members("
+	" user_id INTEGER NOT NULL REFERENCES users(id), project_id INTEGER NOT NULL DEFAULT 0,"
+	" group_id INTEGER NOT NULL DEFAULT 0, access_level INTEGER NOT NULL,"
+	" PRIMARY KEY(user_id, project_id, group_id));"
+	"CREATE TABLE IF NOT EXISTS tokens("
+	" id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, token_sha256 TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL DEFAULT '', username TEXT NOT NULL DEFAULT '',"
+	" user_id INTEGER NOT NULL DEFAULT 0, project_id INTEGER NOT NULL DEFAULT 0,"
+	" group_id INTEGER NOT NULL DEFAULT 0, scopes INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL DEFAULT 0, revoked INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS packages("
+	" id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id),"
+	" name TEXT NOT NULL, version TEXT NOT NULL, package_type TEXT NOT NULL DEFAULT 'generic',"
+	" status INTEGER NOT NULL DEFAULT 0, creator_id INTEGER, created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL, last_downloaded_at INTEGER);"
+	PACKAGES_INDEXES
+	"CREATE TABLE IF NOT EXISTS package_files("
+	" id INTEGER PRIMARY KEY, package_id INTEGER NOT NULL REFERENCES packages(id),"
+	" file_name TEXT NOT NULL, size INTEGER NOT NULL, file_md5 TEXT NOT NULL,"
+	" file_sha1 TEXT NOT NULL, file_sha256 TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	PACKAGE_FILES_INDEXES
+	"CREATE TABLE IF NOT EXISTS namespace_package_settings("
+	" group_id INTEGER PRIMARY KEY REFERENCES groups(id),"
+	" generic_duplicates_allowed INTEGER NOT NULL DEFAULT 1,"
+	" generic_duplicate_exception_regex TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS package_protection_rules("
+	" id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL REFERENCES projects(id),"
+	" package_type TEXT NOT NULL DEFAULT 'generic', package_name_pattern TEXT NOT NULL,"
+	" minimum_access_level_for_push INTEGER NOT NULL DEFAULT 0,"
+	" minimum_access_level_for_delete INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(project_id, package_type, package_name_pattern));"
+	"CREATE TABLE IF NOT EXISTS cleanup_policies("
+	" project_id INTEGER PRIMARY KEY REFERENCES projects(id),"
+	" keep_n_duplicated_package_files INTEGER NOT NULL DEFAULT 0,"
+	" keep_n_versions INTEGER NOT NULL DEFAULT 0, older_than_days INTEGER NOT NULL DEFAULT 0,"
+	" not_downloaded_days INTEGER NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS audit_log("
+	" id INTEGER PRIMARY KEY, at INTEGER NOT NULL, action TEXT NOT NULL,"
+	" username TEXT NOT NULL, token_kind TEXT NOT NULL, token_id INTEGER NOT NULL,"
+	" project_id INTEGER NOT NULL, package TEXT NOT NULL, version TEXT NOT NULL,"
+	" file_name TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+	" client TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_by_project ON audit_log(project_id, id);"
+	/* Append-only, enforced by the database itself. */
+	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_log"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	/* Small files' bytes, written in the same transaction as their rows. */
+	"CREATE TABLE IF NOT EXISTS inline_blobs(sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
+	" WITHOUT ROWID;";
+
+/* SQLite's 2: an id the API has shown is never handed out again (AUTOINCREMENT), so a retried
+ * delete cannot hit a newer row that took a freed id. SQLite cannot change a primary key
+ * in place: each table is rebuilt (new table, copy, drop, rename; SQLite's documented
+ * procedure, run with foreign keys off and checked before the commit) and its indexes
+ * made again. sqlite_sequence then starts at the highest id kept; an id freed before the
+ * upgrade above every remaining one is beyond knowing. */
+#define REBUILD(table, columns)                                                            \
+	"CREATE TABLE new_" table "(" columns ");"                                          \
+	"INSERT INTO new_" table " SELECT * FROM " table ";"                                \
+	"DROP TABLE " table ";"                                                             \
+	"ALTER TABLE new_" table " RENAME TO " table ";"
+static const char sqlite_v2[] =
+	REBUILD("users", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			 " username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+			 " is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL")
+	REBUILD("groups", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			  " parent_id INTEGER REFERENCES groups(id),"
+			  " path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+			  " created_at INTEGER NOT NULL")
+	REBUILD("projects", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    " group_id INTEGER NOT NULL REFERENCES groups(id),"
+			    " path TEXT NOT NULL UNIQUE COLLATE NOCASE, visibility INTEGER NOT NULL,"
+			    " created_at INTEGER NOT NULL")
+	REBUILD("tokens", " id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL,"
+			  " token_sha256 TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '',"
+			  " username TEXT NOT NULL DEFAULT '', user_id INTEGER NOT NULL DEFAULT 0,"
+			  " project_id INTEGER NOT NULL DEFAULT 0,"
+			  " group_id INTEGER NOT NULL DEFAULT 0, scopes INTEGER NOT NULL,"
+			  " expires_at INTEGER NOT NULL DEFAULT 0,"
+			  " revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL")
+	REBUILD("packages", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    " project_id INTEGER NOT NULL REFERENCES projects(id),"
+			    " name TEXT NOT NULL, version TEXT NOT NULL,"
+			    " package_type TEXT NOT NULL DEFAULT 'generic',"
+			    " status INTEGER NOT NULL DEFAULT 0, creator_id INTEGER,"
+			    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+			    " last_downloaded_at INTEGER")
+	PACKAGES_INDEXES
+	REBUILD("package_files", " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+				 " package_id INTEGER NOT NULL REFERENCES packages(id),"
+				 " file_name TEXT NOT NULL, size INTEGER NOT NULL,"
+				 " file_md5 TEXT NOT NULL, file_sha1 TEXT NOT NULL,"
+				 " file_sha256 TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+				 " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL")
+	PACKAGE_FILES_INDEXES
+	REBUILD("package_protection_rules",
+		" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" project_id INTEGER NOT NULL REFERENCES projects(id),"
+		" package_type TEXT NOT NULL DEFAULT 'generic', package_name_pattern TEXT NOT NULL,"
+		" minimum_access_level_for_push INTEGER NOT NULL DEFAULT 0,"
+		" minimum_access_level_for_delete INTEGER NOT NULL DEFAULT 0,"
+		" UNIQUE(project_id, package_type, package_name_pattern)");
+
+/* PostgreSQL's version 1: the same tables. Where the dialects differ: identity columns
+ * (which never hand out an id again, what SQLite's version 2 adds); case-insensitive
+ * names through unique indexes on lower() (SQLite: COLLATE NOCASE), which the lookups
+ * use; text compared byte by byte (COLLATE "C", SQLite's BINARY) so listings sort alike
+ * on every server locale; BIGINT for SQLite's 64-bit INTEGER; BYTEA for BLOB; the
+ * append-only audit log through a trigger function. */
+#define PG_ID "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+#define PG_TEXT "TEXT COLLATE \"C\""
+static const char pg_v1[] =
+	"CREATE TABLE users(" PG_ID ", username " PG_TEXT " NOT NULL,"
+	" is_admin BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX users_username ON users(lower(username));"
+	"CREATE TABLE groups(" PG_ID ", parent_id BIGINT REFERENCES groups(id),"
+	" path " PG_TEXT " NOT NULL, visibility BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX groups_path ON groups(lower(path));"
+	"CREATE TABLE projects(" PG_ID ", group_id BIGINT NOT NULL REFERENCES groups(id),"
+	" path " PG_TEXT " NOT NULL, visibility BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE UNIQUE INDEX projects_path ON projects(lower(path));"
+	"CREATE TABLE members("
+	" user_id BIGINT NOT NULL REFERENCES users(id), project_id BIGINT NOT NULL DEFAULT 0,"
+	" group_id BIGINT NOT NULL DEFAULT 0, access_level BIGINT NOT NULL,"
+	" PRIMARY KEY(user_id, project_id, group_id));"
+	"CREATE TABLE tokens(" PG_ID ", kind BIGINT NOT NULL,"
+	" token_sha256 " PG_TEXT " NOT NULL UNIQUE, name " PG_TEXT " NOT NULL DEFAULT '',"
+	" username " PG_TEXT " NOT NULL DEFAULT '', user_id BIGINT NOT NULL DEFAULT 0,"
+	" project_id BIGINT NOT NULL DEFAULT 0, group_id BIGINT NOT NULL DEFAULT 0,"
+	" scopes BIGINT NOT NULL, expires_at BIGINT NOT NULL DEFAULT 0,"
+	" revoked BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);"
+	"CREATE TABLE packages(" PG_ID ", project_id BIGINT NOT NULL REFERENCES projects(id),"
+	" name " PG_TEXT " NOT NULL, version " PG_TEXT " NOT NULL,"
+	" package_type " PG_TEXT " NOT NULL DEFAULT 'generic', status BIGINT NOT NULL DEFAULT 0,"
+	" creator_id BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+	" last_downloaded_at BIGINT);"
+	PACKAGES_INDEXES
+	"CREATE TABLE package_files(" PG_ID ","
+	" package_id BIGINT NOT NULL REFERENCES packages(id), file_name " PG_TEXT " NOT NULL,"
+	" size BIGINT NOT NULL, file_md5 " PG_TEXT " NOT NULL, file_sha1 " PG_TEXT " NOT NULL,"
+	" file_sha256 " PG_TEXT " NOT NULL, status BIGINT NOT NULL DEFAULT 0,"
+	" created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+	PACKAGE_FILES_INDEXES
+	"CREATE TABLE namespace_package_settings("
+	" group_id BIGINT PRIMARY KEY REFERENCES groups(id),"
+	" generic_duplicates_allowed BIGINT NOT NULL DEFAULT 1,"
+	" generic_duplicate_exception_regex TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE package_protection_rules(" PG_ID ","
+	" project_id BIGINT NOT NULL REFERENCES projects(id),"
+	" package_type " PG_TEXT " NOT NULL DEFAULT 'generic',"
+	" package_name_pattern " PG_TEXT " NOT NULL,"
+	" minimum_access_level_for_push BIGINT NOT NULL DEFAULT 0,"
+	" minimum_access_level_for_delete BIGINT NOT NULL DEFAULT 0,"
+	" UNIQUE(project_id, package_type, package_name_pattern));"
+	"CREATE TABLE cleanup_policies("
+	" project_id BIGINT PRIMARY KEY REFERENCES projects(id),"
+	" keep_n_duplicated_package_files BIGINT NOT NULL DEFAULT 0,"
+	" keep_n_versions BIGINT NOT NULL DEFAULT 0, older_than_days BIGINT NOT NULL DEFAULT 0,"
+	" not_downloaded_days BIGINT NOT NULL DEFAULT 0, keep_regex TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE audit_log(" PG_ID ", at BIGINT NOT NULL, action TEXT NOT NULL,"
+	" username TEXT NOT NULL, token_kind TEXT NOT NULL, token_id BIGINT NOT NULL,"
+	" project_id BIGINT NOT NULL, package TEXT NOT NULL, version TEXT NOT NULL,"
+	" file_name TEXT NOT NULL, size BIGINT NOT NULL, sha256 TEXT NOT NULL,"
+	" client TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE INDEX audit_by_project ON audit_log(project_id, id);"
+	"CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$BEGIN RAISE EXCEPTION 'the audit log is append-only'; END$$;"
+	"CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit_log"
+	" FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+	"CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit_log"
+	" FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();"
+	"CREATE TABLE inline_blobs(sha256 " PG_TEXT " PRIMARY KEY, data BYTEA NOT NULL);";
+
+/* PostgreSQL's version 2: nothing to do, its identity columns never reuse an id. */
+static const char pg_v2[] = "";
+
+const struct meta_migration meta_migrations[] = {
+	{1, sqlite_v1, pg_v1},
+	{2, sqlite_v2, pg_v2},
+};
+const int meta_schema_version = (int)(sizeof(meta_migrations) / sizeof(meta_migrations[0]));
