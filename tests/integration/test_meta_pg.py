@@ -226,3 +226,28 @@ def test_postgres_restart_under_a_running_server():
         assert d.cli("user", "create", "after-restart").returncode == 0
     finally:
         d.close()
+
+
+def test_readiness_follows_postgres():
+    """A load balancer takes a node out while its metadata store does not answer, and back
+    in once it does, without restarting depot."""
+    d = Depot().start()
+    try:
+        assert requests.get(d.url + "/-/readiness").status_code == 200
+        conftest._pg.stop_server()
+        try:
+            r = requests.get(d.url + "/-/readiness", timeout=30)
+            assert r.status_code == 503
+            assert r.json() == {"status": "failed",
+                                "meta_check": [{"status": "failed",
+                                                "message": "the metadata store does not answer"}],
+                                "blobs_check": [{"status": "ok"}]}
+            assert requests.get(d.url + "/-/health").status_code == 200
+        finally:
+            conftest._pg.start_server()
+        deadline = time.time() + 20
+        while requests.get(d.url + "/-/readiness").status_code != 200:
+            assert time.time() < deadline, "readiness did not come back"
+            time.sleep(0.1)
+    finally:
+        d.close()
