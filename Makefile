@@ -2,7 +2,7 @@
 # builds an instrumented copy into build-san/. `make run` and `make test` are the two
 # set-up commands from the README.
 
-PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8
+PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libcurl expat
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
              -Wwrite-strings -Wshadow -Wformat=2
@@ -28,7 +28,8 @@ FUZZ_SECONDS ?= 60
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
-BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev
+BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
+              libcurl4-openssl-dev libexpat1-dev
 TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
               cppcheck clang-tidy
 # The real servers of the scale-out tests (tests/servers): PostgreSQL 15, a single-host Ceph

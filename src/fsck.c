@@ -37,14 +37,15 @@ static void problem(struct fsck *f, bool fixed, const char *what, const char *ke
 	f->report(f->ctx, line);
 }
 
-/* SHA-256 of size bytes read from fd; -1 on a short read. */
-static int hash_fd(int fd, uint64_t size, char hex[SHA256_HEX_LEN + 1])
+/* SHA-256 of the blob's bytes; -1 on a short read. */
+static int hash_blob(struct blob_reader *br, char hex[SHA256_HEX_LEN + 1])
 {
+	uint64_t size = br->size;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	char *buf = malloc(1 << 20);
 	int ret = ctx && buf && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -1;
 	for (uint64_t off = 0; ret == 0 && off < size;) {
-		ssize_t n = pread(fd, buf, 1 << 20, (off_t)off);
+		ssize_t n = blob_reader_read(br, off, buf, 1 << 20);
 		if (n <= 0)
 			ret = -1;
 		else {
@@ -78,11 +79,12 @@ static int check_live(void *ctx, const char *sha, int64_t size, int64_t file_id)
 		return 0;
 	}
 	struct blob_reader br;
-	if (f->bs->ops->open(f->bs, sha, &br) != 0) {
+	char key[BLOB_KEY_MAX + 1];
+	if (blob_key_of(f->m, f->bs, sha, key) != 0 || f->bs->ops->open(f->bs, key, &br) != 0) {
 		problem(f, false, "missing content", sha, file_id);
 		return 0;
 	}
-	if ((int64_t)br.size != size || hash_fd(br.fd, br.size, hex) != 0 || strcmp(hex, sha) != 0)
+	if ((int64_t)br.size != size || hash_blob(&br, hex) != 0 || strcmp(hex, sha) != 0)
 		problem(f, false, "corrupt content", sha, file_id);
 	blob_reader_close(&br);
 	return 0;
@@ -92,7 +94,7 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 {
 	struct fsck *f = ctx;
 	bool referenced = true;
-	int ret = m->ops->blob_referenced(m, f->key, &referenced);
+	int ret = blob_key_needed(m, f->bs, f->key, &referenced);
 	f->removed = false;
 	if (ret == 0 && !referenced) {
 		f->removed = !f->repair || f->bs->ops->remove(f->bs, f->key) == 0;
@@ -102,11 +104,12 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 	return ret;
 }
 
-static int check_blob(void *ctx, const char *key)
+static int check_blob(void *ctx, const char *key, int64_t written_s)
 {
+	(void)written_s;
 	struct fsck *f = ctx;
 	bool referenced = false;
-	int ret = f->m->ops->blob_referenced(f->m, key, &referenced); /* as gc.c: lock only candidates */
+	int ret = blob_key_needed(f->m, f->bs, key, &referenced); /* as gc.c: lock only candidates */
 	if (ret != 0 || referenced)
 		return ret;
 	f->key = key;

@@ -150,6 +150,12 @@ static const char schema_v2[] =
 		" minimum_access_level_for_delete INTEGER NOT NULL DEFAULT 0,"
 		" UNIQUE(project_id, package_type, package_name_pattern)");
 
+/* 3: for blob stores that key objects per upload (S3): the one object that holds each
+ * content. Rows go with the content's last package file (the sweep). */
+static const char schema_v3[] =
+	"CREATE TABLE blob_keys(sha256 TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE)"
+	" WITHOUT ROWID;";
+
 /* In order, numbered from 1: a schema change is a new entry at the end, never an edit. */
 static const struct migration {
 	int version;
@@ -157,6 +163,7 @@ static const struct migration {
 } migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
+	{3, schema_v3},
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -225,6 +232,10 @@ enum stmt_id {
 	S_PROJECT_PACKAGES,
 	S_FILES_BEYOND,
 	S_PKG_TOUCH,
+	S_BLOB_KEY_GET,
+	S_BLOB_KEY_PUT,
+	S_BLOB_KEY_DELETE,
+	S_BLOB_KEY_MAPPED,
 	S_COUNT
 };
 
@@ -323,6 +334,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_SWEEP_DELETE_FILES] = "DELETE FROM package_files WHERE file_sha256 = ?1",
 	[S_SWEEP_DELETE_PKGS] = "DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)",
+	[S_BLOB_KEY_GET] = "SELECT key FROM blob_keys WHERE sha256 = ?1",
+	[S_BLOB_KEY_PUT] = "INSERT INTO blob_keys(sha256, key) VALUES(?1, ?2)",
+	[S_BLOB_KEY_DELETE] = "DELETE FROM blob_keys WHERE sha256 = ?1",
+	[S_BLOB_KEY_MAPPED] = "SELECT EXISTS(SELECT 1 FROM blob_keys WHERE key = ?1)",
 	[S_BLOB_REFERENCED] = "SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_log(at, action, username, token_kind, token_id,"
 			   " project_id, package, version, file_name, size, sha256, client, detail)"
@@ -1428,6 +1443,51 @@ static int ms_blob_referenced(struct meta *m, const char *sha256, bool *out)
 	return ret;
 }
 
+static int ms_blob_key_get(struct meta *m, const char *sha256, char *key)
+{
+	sqlite3_stmt *st = prepared(m, S_BLOB_KEY_GET);
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, sha256);
+	int ret = step_row(st);
+	if (ret == 0)
+		copy_text(key, BLOB_KEY_MAX + 1, st, 0);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int ms_blob_key_put(struct meta *m, const char *sha256, const char *key)
+{
+	sqlite3_stmt *st = prepared(m, S_BLOB_KEY_PUT);
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, sha256);
+	bind_text(st, 2, key);
+	return exec_done(st);
+}
+
+static int ms_blob_key_delete(struct meta *m, const char *sha256)
+{
+	sqlite3_stmt *st = prepared(m, S_BLOB_KEY_DELETE);
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, sha256);
+	return exec_done(st);
+}
+
+static int ms_blob_key_mapped(struct meta *m, const char *key, bool *out)
+{
+	sqlite3_stmt *st = prepared(m, S_BLOB_KEY_MAPPED);
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, key);
+	int ret = step_row(st);
+	if (ret == 0)
+		*out = sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return ret;
+}
+
 /* One batch of the sweep, inside the write lock: the content after *cursor, which it
  * advances. Sets *n to the blobs looked at; a blob remove_blob fails on keeps its rows
  * (the next run tries again), the first such error goes to *failed, and the rest of the
@@ -1904,6 +1964,10 @@ static const struct meta_ops sqlite_ops = {
 	.locked = ms_locked,
 	.sweep_pending = ms_sweep_pending,
 	.blob_referenced = ms_blob_referenced,
+	.blob_key_get = ms_blob_key_get,
+	.blob_key_put = ms_blob_key_put,
+	.blob_key_delete = ms_blob_key_delete,
+	.blob_key_mapped = ms_blob_key_mapped,
 	.settings_get = ms_settings_get,
 	.settings_set = ms_settings_set,
 	.rule_insert = ms_rule_insert,
