@@ -170,21 +170,31 @@ static int open_stores(const char *data, const struct cli_opt *blob_opts, struct
 	return 0;
 }
 
-static const struct cli_opt gc_options[] = {CLI_BLOB_OPTIONS};
+/* Staged uploads (and, on object storage, objects no row maps) younger than --min-age
+ * may be uploads under way, on this machine or another node. */
+#define MIN_AGE_OPTION                                                                     \
+	{.name = "min-age", .has_value = true, .arg = "SECONDS",                           \
+	 .help = "leave staged uploads (and unmapped objects) younger than this alone",    \
+	 .def = "3600"}
+
+static const struct cli_opt gc_options[] = {MIN_AGE_OPTION, CLI_BLOB_OPTIONS};
+#define GC_NOPTS (1 + CLI_BLOB_NOPTS)
 
 int cli_gc(int argc, char **argv)
 {
-	struct cli_opt opts[CLI_BLOB_NOPTS];
+	struct cli_opt opts[GC_NOPTS];
 	memcpy(opts, gc_options, sizeof(opts));
 	const char *data = NULL;
-	if (cli_parse(argc, argv, opts, CLI_BLOB_NOPTS, NULL, 0, &data) != 0)
+	long long min_age = 3600;
+	if (cli_parse(argc, argv, opts, GC_NOPTS, NULL, 0, &data) != 0 ||
+	    cli_number(&opts[0], 0, LLONG_MAX, "seconds", &min_age) != 0)
 		return 2;
 	struct meta *m;
 	struct blob_store *bs;
-	if (open_stores(data, opts, &m, &bs) != 0)
+	if (open_stores(data, opts + 1, &m, &bs) != 0)
 		return 1;
 	struct gc_stats st;
-	int ret = gc_run(m, bs, 3600, &st);
+	int ret = gc_run(m, bs, min_age, &st);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	if (ret != 0)
@@ -233,25 +243,31 @@ static void print_problem(void *ctx, const char *line)
 
 static const struct cli_opt fsck_options[] = {
 	{.name = "repair", .help = "remove what is safe to remove (no server may run)"},
-	CLI_BLOB_OPTIONS};
-#define FSCK_NOPTS (1 + CLI_BLOB_NOPTS)
+	MIN_AGE_OPTION, CLI_BLOB_OPTIONS};
+#define FSCK_NOPTS (2 + CLI_BLOB_NOPTS)
 
 int cli_fsck(int argc, char **argv)
 {
 	struct cli_opt opts[FSCK_NOPTS];
 	memcpy(opts, fsck_options, sizeof(opts));
 	const char *data = NULL;
-	if (cli_parse(argc, argv, opts, FSCK_NOPTS, NULL, 0, &data) != 0)
+	long long min_age = 3600;
+	if (cli_parse(argc, argv, opts, FSCK_NOPTS, NULL, 0, &data) != 0 ||
+	    cli_number(&opts[1], 0, LLONG_MAX, "seconds", &min_age) != 0)
 		return 2;
 	/* Repairs remove staged uploads, which a running server may be writing. */
 	if (opts[0].present && cli_lock_data(data, "fsck --repair", "stop it before fsck --repair") != 0)
 		return 1;
 	struct meta *m;
 	struct blob_store *bs;
-	if (open_stores(data, opts + 1, &m, &bs) != 0)
+	if (open_stores(data, opts + 2, &m, &bs) != 0)
 		return 1;
 	struct fsck_result res = {0};
-	int ret = fsck_run(m, bs, opts[0].present, print_problem, NULL, &res);
+	/* A staged file on the local disk is locked by its writer (the sweep skips it):
+	 * there, leftovers of any age are found, unless --min-age is given. */
+	if (!bs->keyed_per_upload && !opts[1].present)
+		min_age = 0;
+	int ret = fsck_run(m, bs, opts[0].present, min_age, print_problem, NULL, &res);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	if (ret != 0)
@@ -467,17 +483,17 @@ const struct cli_command cli_serve_command = {
 const struct cli_command cli_gc_command = {
 	.name = "gc",
 	.run = cli_gc,
-	.synopsis = "depot gc [--blobs URL]",
+	.synopsis = "depot gc [--min-age SECONDS] [--blobs URL]",
 	.help = "  Removes the content of deleted files and blobs no file names (the server\n"
 		"  also does, every --gc-interval). Safe while the server runs.\n",
 	.opts = gc_options,
-	.nopts = CLI_BLOB_NOPTS,
+	.nopts = GC_NOPTS,
 };
 
 const struct cli_command cli_fsck_command = {
 	.name = "fsck",
 	.run = cli_fsck,
-	.synopsis = "depot fsck [--repair] [--blobs URL]",
+	.synopsis = "depot fsck [--repair] [--min-age SECONDS] [--blobs URL]",
 	.help = "  Checks that every file's content is there with its size and SHA-256, and\n"
 		"  looks for orphan content and leftover staged uploads; prints one line per\n"
 		"  problem, exits 1 if any is left.\n"

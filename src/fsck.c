@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "digest.h"
 
@@ -15,6 +15,7 @@ struct fsck {
 	struct meta *m;
 	struct blob_store *bs;
 	bool repair;
+	int64_t min_age_s;
 	void (*report)(void *ctx, const char *line);
 	void *ctx;
 	struct fsck_result *out;
@@ -106,9 +107,10 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 
 static int check_blob(void *ctx, const char *key, int64_t written_s)
 {
-	(void)written_s;
 	struct fsck *f = ctx;
 	bool referenced = false;
+	if (written_s && (int64_t)time(NULL) - written_s < f->min_age_s)
+		return 0; /* as gc.c: perhaps an upload about to commit */
 	int ret = blob_key_needed(f->m, f->bs, key, &referenced); /* as gc.c: lock only candidates */
 	if (ret != 0 || referenced)
 		return ret;
@@ -122,10 +124,10 @@ static int inline_orphan(void *ctx, const char *sha)
 	return 0;
 }
 
-int fsck_run(struct meta *m, struct blob_store *bs, bool repair,
+int fsck_run(struct meta *m, struct blob_store *bs, bool repair, int64_t min_age_s,
 	     void (*report)(void *ctx, const char *line), void *ctx, struct fsck_result *out)
 {
-	struct fsck f = {m, bs, repair, report, ctx, out, NULL, false};
+	struct fsck f = {m, bs, repair, min_age_s, report, ctx, out, NULL, false};
 	*out = (struct fsck_result){0};
 	int ret = m->ops->live_contents(m, check_live, &f);
 	if (ret == 0)
@@ -134,7 +136,7 @@ int fsck_run(struct meta *m, struct blob_store *bs, bool repair,
 		ret = m->ops->inline_orphans(m, repair, inline_orphan, &f);
 	int64_t staged = 0;
 	if (ret == 0)
-		ret = bs->ops->clean_staging(bs, 0, !repair, &staged);
+		ret = bs->ops->clean_staging(bs, min_age_s, !repair, &staged);
 	if (ret == 0 && staged) {
 		char line[96];
 		snprintf(line, sizeof(line), "%lld staged upload(s) left over%s", (long long)staged,
