@@ -33,10 +33,10 @@ BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-de
 TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
               cppcheck clang-tidy
 # The real servers of the scale-out tests (tests/servers): PostgreSQL 15, a single-host Ceph
-# RGW (see tests/servers/README.md) and HAProxy. Not needed by make test yet.
+# RGW (see tests/servers/README.md) and HAProxy. make test's integration-s3 needs the RGW.
 SCALE_DEPS := postgresql-15 ceph-mon ceph-osd radosgw ceph-common uuid-runtime haproxy
 
-.PHONY: all run test unit integration valgrind bench torture fuzz fuzz-replay lint deps test-deps \
+.PHONY: all run test unit integration integration-s3 valgrind bench torture fuzz fuzz-replay lint deps test-deps \
         scale-deps test-servers clean
 all: $(BUILD)/depot
 
@@ -110,6 +110,12 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/depot
 	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
 
+# The suite again with file contents in a Ceph RGW bucket (tests/servers), 5 MiB parts so
+# that multipart uploads are exercised, and the S3 tests (test_s3.py) that need it.
+integration-s3: $(BUILD)/depot scale-deps
+	DEPOT_TEST_BLOBS=s3 DEPOT_TEST_S3_PART_SIZE=5242880 DEPOT_BIN=$(CURDIR)/$(BUILD)/depot \
+	/usr/bin/python3 -m pytest -q -x tests/integration
+
 # A short integration subset with the server under valgrind's memcheck: any error or
 # definite leak makes the server exit non-zero, which the harness turns into a failure.
 valgrind: $(BUILD)/depot
@@ -123,11 +129,12 @@ lint:
 	  --error-exitcode=1 -Isrc -D_GNU_SOURCE src/*.c
 	clang-tidy --quiet src/*.c -- $(CFLAGS) -Isrc 2>/dev/null
 
-# The whole suite: plain build (unit + integration), valgrind on a subset, then everything
-# again under ASan+UBSan.
+# The whole suite: plain build (unit + integration, then integration over RGW), valgrind
+# on a subset, then everything again under ASan+UBSan.
 test: test-deps
 	$(MAKE) all unit lint
 	$(MAKE) integration
+	$(MAKE) integration-s3
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit fuzz-replay
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration
