@@ -98,7 +98,7 @@ struct blob_store *blob_fs_open(const char *dir, const char **err);
 /* S3 settings: the parts of an s3:// URL, and the keys (from the environment or a file,
  * never a command line). */
 struct s3_config {
-	const char *url;	/* s3://bucket/prefix?endpoint=...&region=...&path_style=1&ca=FILE */
+	const char *url; /* s3://bucket/prefix?endpoint=...&region=...&path_style=1&ca=FILE */
 	const char *access_key; /* not logged */
 	const char *secret_key; /* not logged */
 	uint64_t part_size;	/* multipart part size; bodies up to it go in one PUT */

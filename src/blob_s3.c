@@ -29,15 +29,15 @@
 #define S3_PARTS_MAX 10000 /* S3's limit */
 #define S3_ETAG_MAX 80
 #define S3_READ_CHUNK (4u << 20) /* bytes per ranged GET of a download */
-#define S3_XML_MAX (8u << 20)	  /* an answer's body kept for parsing */
-#define S3_TEXT_MAX 1100	  /* one XML element's text (keys are at most 1024 bytes) */
+#define S3_XML_MAX (8u << 20)	 /* an answer's body kept for parsing */
+#define S3_TEXT_MAX 1100	 /* one XML element's text (keys are at most 1024 bytes) */
 
 struct s3 {
 	struct blob_store base;
-	char *base_url;	 /* scheme://host[:port] (virtual-hosted: bucket.host) */
+	char *base_url;	   /* scheme://host[:port] (virtual-hosted: bucket.host) */
 	char *bucket_path; /* "/bucket" (path-style) or "" (virtual-hosted) */
-	char *prefix;	 /* the URL's path inside the bucket, "" or ending in '/' */
-	char *sigv4;	 /* "aws:amz:REGION:s3" */
+	char *prefix;	   /* the URL's path inside the bucket, "" or ending in '/' */
+	char *sigv4;	   /* "aws:amz:REGION:s3" */
 	char *access_key, *secret_key;
 	char *ca_file;
 	uint64_t part_size;
@@ -187,8 +187,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 }
 
 /* The object's path, each segment percent-encoded (curl signs the path as written). */
-static int object_url(const struct s3 *s, CURL *h, const char *key, const char *query,
-		      char **out)
+static int object_url(const struct s3 *s, CURL *h, const char *key, const char *query, char **out)
 {
 	char path[3 * (BLOB_KEY_MAX + 1100)] = "";
 	size_t len = 0;
@@ -201,7 +200,8 @@ static int object_url(const struct s3 *s, CURL *h, const char *key, const char *
 			char *enc = seglen ? curl_easy_escape(h, seg, (int)seglen) : NULL;
 			if (seglen && !enc)
 				return -ENOMEM;
-			len += (size_t)snprintf(path + len, sizeof(path) - len, "/%s", enc ? enc : "");
+			len +=
+			    (size_t)snprintf(path + len, sizeof(path) - len, "/%s", enc ? enc : "");
 			curl_free(enc);
 			if (!slash || len >= sizeof(path))
 				break;
@@ -261,7 +261,8 @@ static int s3_perform(const struct s3 *s, CURL *h, struct s3_req *q)
 		hex_encode(md, 32, hex);
 		snprintf(hash_header, sizeof(hash_header), "x-amz-content-sha256: %s", hex);
 	} else {
-		snprintf(hash_header, sizeof(hash_header), "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+		snprintf(hash_header, sizeof(hash_header),
+			 "x-amz-content-sha256: UNSIGNED-PAYLOAD");
 	}
 	struct curl_slist *hdrs = curl_slist_append(NULL, hash_header);
 	/* No "Expect:" to turn 100-continue off: curl 7.88 signs the empty header it then
@@ -312,8 +313,8 @@ static int s3_perform(const struct s3 *s, CURL *h, struct s3_req *q)
 			xml_parse(&w, q->resp, q->resp_len);
 		char esc[LOG_TEXT_MAX];
 		if (cc != CURLE_OK)
-			log_line("depot: s3 %s %s: %s", q->method, log_escape(url, esc, sizeof(esc)),
-				 curl_easy_strerror(cc));
+			log_line("depot: s3 %s %s: %s", q->method,
+				 log_escape(url, esc, sizeof(esc)), curl_easy_strerror(cc));
 		else
 			log_line("depot: s3 %s %s: HTTP %ld %s", q->method,
 				 log_escape(url, esc, sizeof(esc)), q->status, e.code);
@@ -427,7 +428,8 @@ static int upload_query(struct blob_writer *w, char *out, size_t cap, int part_n
 	char id[1600];
 	int ret = query_param(w->h, id, sizeof(id), "uploadId", w->upload_id);
 	if (ret == 0 && part_number) /* sorted: partNumber < uploadId */
-		ret = snprintf(out, cap, "partNumber=%d&%s", part_number, id) < (int)cap ? 0 : -E2BIG;
+		ret =
+		    snprintf(out, cap, "partNumber=%d&%s", part_number, id) < (int)cap ? 0 : -E2BIG;
 	else if (ret == 0)
 		ret = snprintf(out, cap, "%s", id) < (int)cap ? 0 : -E2BIG;
 	return ret;
@@ -450,8 +452,10 @@ static void *sender_loop(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		int ret = skip ? 0 : !h ? -ENOMEM : 0;
 		char query[1700];
-		struct s3_req q = {.method = "PUT", .key = w->key, .body = p.buf, .body_len = p.len};
-		if (!skip && ret == 0 && (ret = upload_query(w, query, sizeof(query), p.number)) == 0) {
+		struct s3_req q = {
+		    .method = "PUT", .key = w->key, .body = p.buf, .body_len = p.len};
+		if (!skip && ret == 0 &&
+		    (ret = upload_query(w, query, sizeof(query), p.number)) == 0) {
 			q.query = query;
 			ret = s3_perform(w->s, h, &q);
 			if (ret == 0 && !q.etag[0])
@@ -493,7 +497,8 @@ static int multipart_start(struct blob_writer *w)
 	int ret = s3_perform(s, w->h, &q);
 	struct initiate init = {""};
 	struct xml_walk xw = {.leaf = initiate_leaf, .ctx = &init};
-	if (ret == 0 && (xml_parse(&xw, q.resp ? q.resp : "", q.resp_len) != 0 || !init.upload_id[0]))
+	if (ret == 0 &&
+	    (xml_parse(&xw, q.resp ? q.resp : "", q.resp_len) != 0 || !init.upload_id[0]))
 		ret = -EIO;
 	req_release(&q);
 	if (ret != 0)
@@ -589,12 +594,16 @@ static int multipart_complete(struct blob_writer *w)
 	size_t len = (size_t)snprintf(xml, cap, "<CompleteMultipartUpload>");
 	for (int i = 0; i < nparts; i++)
 		len += (size_t)snprintf(xml + len, cap - len,
-					"<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1,
-					w->etags[i]);
+					"<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
+					i + 1, w->etags[i]);
 	len += (size_t)snprintf(xml + len, cap - len, "</CompleteMultipartUpload>");
 	int ret = upload_query(w, query, sizeof(query), 0);
-	struct s3_req q = {.method = "POST", .key = w->key, .query = query, .body = xml,
-			   .body_len = len, .sign_body = true};
+	struct s3_req q = {.method = "POST",
+			   .key = w->key,
+			   .query = query,
+			   .body = xml,
+			   .body_len = len,
+			   .sign_body = true};
 	if (ret == 0)
 		ret = s3_perform(w->s, w->h, &q);
 	struct complete c = {false};
@@ -606,8 +615,8 @@ static int multipart_complete(struct blob_writer *w)
 		log_line("depot: s3 CompleteMultipartUpload %s: %s", w->key,
 			 e.code[0] ? e.code : "unexpected answer");
 		ret = strcmp(e.code, "InternalError") == 0 || strcmp(e.code, "SlowDown") == 0
-			      ? -EAGAIN
-			      : -EIO;
+			  ? -EAGAIN
+			  : -EIO;
 	}
 	req_release(&q);
 	free(xml);
@@ -618,7 +627,9 @@ static int s3_sync(struct blob_writer *w)
 {
 	int ret;
 	if (!w->multipart) {
-		struct s3_req q = {.method = "PUT", .key = w->key, .body = w->cur.buf ? w->cur.buf : "",
+		struct s3_req q = {.method = "PUT",
+				   .key = w->key,
+				   .body = w->cur.buf ? w->cur.buf : "",
 				   .body_len = w->cur.len};
 		ret = s3_perform(w->s, w->h, &q);
 		req_release(&q);
@@ -661,7 +672,8 @@ static void s3_abort(struct blob_writer *w)
 		pthread_mutex_unlock(&w->mu);
 		senders_join(w);
 		char query[1700];
-		struct s3_req q = {.method = "DELETE", .key = w->key, .query = query, .sign_body = true};
+		struct s3_req q = {
+		    .method = "DELETE", .key = w->key, .query = query, .sign_body = true};
 		if (upload_query(w, query, sizeof(query), 0) == 0)
 			s3_perform(w->s, w->h, &q);
 		req_release(&q);
@@ -733,8 +745,12 @@ static ssize_t s3_read(struct blob_reader *r, uint64_t off, void *buf, size_t le
 		char range[80];
 		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
 			 (unsigned long long)end - 1);
-		struct s3_req q = {.method = "GET", .key = rd->key, .range = range, .sink = rd->buf,
-				   .sink_cap = S3_READ_CHUNK, .sign_body = true};
+		struct s3_req q = {.method = "GET",
+				   .key = rd->key,
+				   .range = range,
+				   .sink = rd->buf,
+				   .sink_cap = S3_READ_CHUNK,
+				   .sign_body = true};
 		int ret = s3_perform(s, rd->h, &q);
 		if (ret == 0 && q.resp_len != end - off)
 			ret = -EIO; /* shorter than the row says: damaged */
@@ -825,16 +841,16 @@ static void list_closed(void *ctx, const char *name)
 static int list_page_get(struct s3 *s, CURL *h, bool uploads, struct list_page *lp)
 {
 	char prefix[BLOB_KEY_MAX + 1100], p[3 * sizeof(prefix)], m1[3 * S3_TEXT_MAX + 32],
-		m2[3 * S3_TEXT_MAX + 32], query[sizeof(p) + sizeof(m1) + sizeof(m2) + 64];
+	    m2[3 * S3_TEXT_MAX + 32], query[sizeof(p) + sizeof(m1) + sizeof(m2) + 64];
 	snprintf(prefix, sizeof(prefix), "%sblobs/", s->prefix);
 	int ret = query_param(h, p, sizeof(p), "prefix", prefix);
 	if (ret != 0)
 		return ret;
 	/* sorted by name, as SigV4 signs the query as written */
 	if (uploads) {
-		if (lp->next[0] && ((ret = query_param(h, m1, sizeof(m1), "key-marker", lp->next)) ||
-				    (ret = query_param(h, m2, sizeof(m2), "upload-id-marker",
-						       lp->next_id))))
+		if (lp->next[0] &&
+		    ((ret = query_param(h, m1, sizeof(m1), "key-marker", lp->next)) ||
+		     (ret = query_param(h, m2, sizeof(m2), "upload-id-marker", lp->next_id))))
 			return ret;
 		if (lp->next[0])
 			snprintf(query, sizeof(query), "%s&%s&%s&uploads=", m1, p, m2);
@@ -882,7 +898,7 @@ static int s3_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key, 
 		   void *ctx)
 {
 	struct s3 *s = (struct s3 *)bs;
-	struct list_page lp;
+	struct list_page lp = {0};
 	CURL *h = curl_easy_init();
 	int ret = h ? list_page_init(&lp, s) : -ENOMEM;
 	if (ret == 0) {
@@ -899,11 +915,10 @@ static int s3_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key, 
 
 /* Open multipart uploads under the prefix, started at least max_age_s ago: a crashed
  * node's, or one whose abort failed. */
-static int s3_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_run,
-			    int64_t *count)
+static int s3_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_run, int64_t *count)
 {
 	struct s3 *s = (struct s3 *)bs;
-	struct list_page lp;
+	struct list_page lp = {0};
 	CURL *h = curl_easy_init();
 	int ret = h ? list_page_init(&lp, s) : -ENOMEM;
 	int64_t now = (int64_t)time(NULL);
@@ -915,8 +930,8 @@ static int s3_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_r
 			if (now - lp.times[i] < max_age_s)
 				continue;
 			char query[3 * S3_TEXT_MAX + 32];
-			if (!dry_run &&
-			    (ret = query_param(h, query, sizeof(query), "uploadId", lp.ids[i])) == 0)
+			if (!dry_run && (ret = query_param(h, query, sizeof(query), "uploadId",
+							   lp.ids[i])) == 0)
 				ret = s3_simple(s, "DELETE", lp.keys[i], query);
 			if (ret == -ENOENT) /* ended meanwhile */
 				ret = 0;
@@ -947,19 +962,19 @@ static void s3_close(struct blob_store *bs)
 }
 
 static const struct blob_ops s3_ops = {
-	.close = s3_close,
-	.writer_new = s3_writer_new,
-	.writer_key = s3_writer_key,
-	.write = s3_write,
-	.sync = s3_sync,
-	.commit = s3_commit,
-	.abort = s3_abort,
-	.open = s3_open,
-	.read = s3_read,
-	.reader_close = s3_reader_close,
-	.remove = s3_remove,
-	.list = s3_list,
-	.clean_staging = s3_clean_staging,
+    .close = s3_close,
+    .writer_new = s3_writer_new,
+    .writer_key = s3_writer_key,
+    .write = s3_write,
+    .sync = s3_sync,
+    .commit = s3_commit,
+    .abort = s3_abort,
+    .open = s3_open,
+    .read = s3_read,
+    .reader_close = s3_reader_close,
+    .remove = s3_remove,
+    .list = s3_list,
+    .clean_staging = s3_clean_staging,
 };
 
 /* ---- the URL */
@@ -976,7 +991,8 @@ static int parse_params(CURL *h, const char *query, struct s3_params *p, const c
 	if (!copy)
 		return -ENOMEM;
 	int ret = 0;
-	for (char *kv = strtok_r(copy, "&", &save); kv && ret == 0; kv = strtok_r(NULL, "&", &save)) {
+	for (char *kv = strtok_r(copy, "&", &save); kv && ret == 0;
+	     kv = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(kv, '=');
 		char *v = eq ? curl_easy_unescape(h, eq + 1, 0, NULL) : NULL;
 		if (eq)
@@ -993,7 +1009,8 @@ static int parse_params(CURL *h, const char *query, struct s3_params *p, const c
 		} else if (strcmp(kv, "path_style") == 0) {
 			p->path_style = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
 		} else {
-			*err = "the --blobs URL takes endpoint, region, path_style and ca, each once";
+			*err =
+			    "the --blobs URL takes endpoint, region, path_style and ca, each once";
 			ret = -EINVAL;
 		}
 		curl_free(v);
@@ -1018,11 +1035,10 @@ static int locate(struct s3 *s, CURL *h, const char *bucket, const char *path,
 	}
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
 	char *ebucket = curl_easy_escape(h, bucket, 0);
-	int n = p->path_style
-			? asprintf(&s->base_url, "%s://%s%s%s", scheme, host, port ? ":" : "",
-				   port ? port : "")
-			: asprintf(&s->base_url, "%s://%s.%s%s%s", scheme, bucket, host,
-				   port ? ":" : "", port ? port : "");
+	int n = p->path_style ? asprintf(&s->base_url, "%s://%s%s%s", scheme, host, port ? ":" : "",
+					 port ? port : "")
+			      : asprintf(&s->base_url, "%s://%s.%s%s%s", scheme, bucket, host,
+					 port ? ":" : "", port ? port : "");
 	if (n < 0)
 		s->base_url = NULL;
 	n = p->path_style ? asprintf(&s->bucket_path, "/%s", ebucket ? ebucket : "")
@@ -1054,9 +1070,11 @@ static int configure(struct s3 *s, CURL *h, const struct s3_config *cfg, const c
 	struct s3_params p = {0};
 	int ret = -EINVAL;
 	if (!u || curl_url_set(u, CURLUPART_URL, cfg->url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || strcmp(scheme, "s3") != 0 ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    strcmp(scheme, "s3") != 0 ||
 	    curl_url_get(u, CURLUPART_HOST, &bucket, CURLU_URLDECODE) != CURLUE_OK || !*bucket) {
-		*err = "--blobs takes s3://BUCKET/PREFIX?endpoint=URL&region=NAME[&path_style=1][&ca=FILE]";
+		*err = "--blobs takes "
+		       "s3://BUCKET/PREFIX?endpoint=URL&region=NAME[&path_style=1][&ca=FILE]";
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
@@ -1065,11 +1083,13 @@ static int configure(struct s3 *s, CURL *h, const struct s3_config *cfg, const c
 		query = NULL;
 	if ((ret = parse_params(h, query, &p, err)) != 0)
 		goto out;
-	const char *region = p.region ? p.region : "us-east-1";
+	char region[256];
+	snprintf(region, sizeof(region), "%s", p.region ? p.region : "us-east-1");
 	if (!p.endpoint && asprintf(&p.endpoint, "https://s3.%s.amazonaws.com", region) < 0)
 		p.endpoint = NULL;
-	if (!p.endpoint || asprintf(&s->sigv4, "aws:amz:%s:s3", region) < 0) {
+	if (asprintf(&s->sigv4, "aws:amz:%s:s3", region) < 0)
 		s->sigv4 = NULL;
+	if (!p.endpoint || !s->sigv4) {
 		*err = "out of memory";
 		ret = -ENOMEM;
 		goto out;
@@ -1111,7 +1131,9 @@ struct blob_store *blob_s3_open(const struct s3_config *cfg, const char **err)
 	s->base.keyed_per_upload = true;
 	s->part_size = cfg->part_size ? cfg->part_size : S3_PART_DEFAULT;
 	uint64_t in_memory = S3_BUFFER_BUDGET / s->part_size; /* the filling part among them */
-	s->senders = in_memory > S3_SENDERS_MAX ? S3_SENDERS_MAX : in_memory > 1 ? (int)in_memory - 1 : 1;
+	s->senders = in_memory > S3_SENDERS_MAX ? S3_SENDERS_MAX
+		     : in_memory > 1		? (int)in_memory - 1
+						: 1;
 	int ret = configure(s, h, cfg, err);
 	curl_easy_cleanup(h);
 	if (ret == 0 && (!cfg->access_key || !cfg->secret_key)) {

@@ -111,7 +111,8 @@ static int check_blob(void *ctx, const char *key, int64_t written_s)
 	bool referenced = false;
 	if (written_s && (int64_t)time(NULL) - written_s < f->min_age_s)
 		return 0; /* as gc.c: perhaps an upload about to commit */
-	int ret = blob_key_needed(f->m, f->bs, key, &referenced); /* as gc.c: lock only candidates */
+	int ret =
+	    blob_key_needed(f->m, f->bs, key, &referenced); /* as gc.c: lock only candidates */
 	if (ret != 0 || referenced)
 		return ret;
 	f->key = key;

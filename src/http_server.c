@@ -374,7 +374,7 @@ void http_reply_reader(struct request *r, unsigned status, uint64_t size,
 	struct MHD_Response *resp = NULL;
 	if (rd) {
 		*rd = (struct reader){read, cls, free_cls};
-		resp = MHD_create_response_from_callback(size, 256 * 1024, reader_read, rd,
+		resp = MHD_create_response_from_callback(size, (size_t)256 * 1024, reader_read, rd,
 							 reader_free);
 	}
 	if (!resp) {
