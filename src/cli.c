@@ -247,9 +247,9 @@ static int read_credentials(const char *path, char **access, char **secret)
 		*end = '\0';
 		value += strspn(value, " \t");
 		value[strcspn(value, " \t\r\n")] = '\0';
-		char **out = strcasecmp(name, "aws_access_key_id") == 0	   ? access
+		char **out = strcasecmp(name, "aws_access_key_id") == 0	      ? access
 			     : strcasecmp(name, "aws_secret_access_key") == 0 ? secret
-									       : NULL;
+									      : NULL;
 		if (out) {
 			free(*out);
 			*out = strdup(value);
@@ -288,8 +288,8 @@ struct blob_store *cli_open_blobs(const char *data_dir, const struct cli_opt *op
 		access = a && *a ? strdup(a) : NULL;
 		secret = k && *k ? strdup(k) : NULL;
 	}
-	struct s3_config cfg = {.url = url, .access_key = access, .secret_key = secret,
-				.part_size = (uint64_t)part};
+	struct s3_config cfg = {
+	    .url = url, .access_key = access, .secret_key = secret, .part_size = (uint64_t)part};
 	if (!(bs = blob_s3_open(&cfg, &err)))
 		cli_fail("cannot use the blob store %s: %s", url, err);
 	if (secret)
