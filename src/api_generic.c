@@ -684,6 +684,12 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		free(mem);
 		ret = -EIO; /* fsck reports it as corrupt */
 	}
+	if (ret == -EAGAIN) { /* object storage unreachable: the content may well be there */
+		log_line("depot: content %s of file %lld: the blob store is unavailable",
+			 f->digests.sha256, (long long)f->id);
+		http_reply_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable");
+		return;
+	}
 	if (ret != 0) {
 		log_line("depot: content %s of file %lld is missing or damaged: %s",
 			 f->digests.sha256, (long long)f->id, strerror(-ret));

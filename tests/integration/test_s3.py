@@ -10,19 +10,11 @@ import time
 import pytest
 import requests
 
+from test_storage_safety import setup_world  # a maintainer's token on g/p
 from conftest import S3, S3_MODE, S3_PART_SIZE, SANITIZED, Depot, generic_path, unique
 
 pytestmark = pytest.mark.skipif(not S3_MODE, reason="needs DEPOT_TEST_BLOBS=s3 (an RGW)")
 MiB = 1 << 20
-
-
-def setup_world(d):
-    d.cli("user", "create", "u")
-    d.cli("group", "create", "g")
-    pid = int(d.cli("project", "create", "g/p").stdout)
-    d.cli("member", "add", "--project", "g/p", "--user", "u", "--role", "maintainer")
-    token = d.cli("token", "create", "personal", "--user", "u", "--scopes", "api").stdout.strip()
-    return pid, {"PRIVATE-TOKEN": token}
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +166,16 @@ def test_unreachable_store_answers_503_and_records_nothing():
         # small files live in the database: they do not need the store
         assert requests.put(d.api(generic_path(pid, unique(), "1.0", "s")), data=b"tiny",
                             headers=h).status_code == 201
+        # a recorded file whose object cannot be reached: 503, not 404
+        name = unique()
+        d.query("INSERT INTO packages(project_id, name, version, created_at, updated_at)"
+                " VALUES(?, ?, '1.0', 0, 0)", pid, name)
+        d.query("INSERT INTO package_files(package_id, file_name, size, file_md5, file_sha1,"
+                " file_sha256, created_at, updated_at) SELECT id, 'f', 200000, '', '', ?, 0, 0"
+                " FROM packages WHERE name = ?", "ab" * 32, name)
+        d.query("INSERT INTO blob_keys VALUES(?, 'blobs/" + "2" * 32 + "')", "ab" * 32)
+        r = requests.get(d.api(generic_path(pid, name, "1.0", "f")), headers=h)
+        assert (r.status_code, r.json()) == (503, {"message": "503 Service Unavailable"})
     finally:
         d.close()
 
