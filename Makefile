@@ -2,7 +2,7 @@
 # builds an instrumented copy into build-san/. `make run` and `make test` are the two
 # set-up commands from the README.
 
-PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq
+PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq libcurl expat
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
              -Wwrite-strings -Wshadow -Wformat=2
@@ -29,7 +29,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
-              libpq-dev
+              libpq-dev libcurl4-openssl-dev libexpat1-dev
 TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
               cppcheck clang-tidy
 # The real servers of the scale-out tests (tests/servers): PostgreSQL 15 (and psycopg2, with
@@ -37,7 +37,7 @@ TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli
 SCALE_DEPS := postgresql-15 python3-psycopg2 ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
               haproxy
 
-.PHONY: all run test unit integration integration-pg valgrind bench torture fuzz fuzz-replay lint deps test-deps \
+.PHONY: all run test unit integration integration-pg integration-s3 valgrind bench torture fuzz fuzz-replay lint deps test-deps \
         scale-deps test-servers clean
 all: $(BUILD)/depot
 
@@ -115,6 +115,11 @@ integration: $(BUILD)/depot
 # database per server (tests/integration/conftest.py), plus test_meta_pg.py.
 integration-pg: scale-deps $(BUILD)/depot
 	DEPOT_TEST_META=pg DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
+# The suite again with file contents in a Ceph RGW bucket (tests/servers), 5 MiB parts so
+# that multipart uploads are exercised, and the S3 tests (test_s3.py) that need it.
+integration-s3: $(BUILD)/depot scale-deps
+	DEPOT_TEST_BLOBS=s3 DEPOT_TEST_S3_PART_SIZE=5242880 DEPOT_BIN=$(CURDIR)/$(BUILD)/depot \
+	/usr/bin/python3 -m pytest -q -x tests/integration
 
 # A short integration subset with the server under valgrind's memcheck: any error or
 # definite leak makes the server exit non-zero, which the harness turns into a failure.
@@ -135,6 +140,7 @@ test: test-deps
 	$(MAKE) all unit lint
 	$(MAKE) integration
 	$(MAKE) integration-pg
+	$(MAKE) integration-s3
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit fuzz-replay
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration

@@ -417,7 +417,7 @@ static int publish_locked(struct meta *m, void *ctx)
 		return ret;
 	struct blob_writer *w = pc->w;
 	pc->w = NULL;
-	return pc->app->blobs->ops->commit(w, pc->p->digests->sha256);
+	return blob_commit_content(m, pc->app->blobs, w, pc->p->digests->sha256);
 }
 
 int api_publish(struct app *app, struct blob_writer *w, const struct meta_publish *p,

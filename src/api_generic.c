@@ -217,11 +217,15 @@ static void reply_too_large(struct request *r)
 
 static void reply_storage_error(struct request *r, int err, const char *what)
 {
+	char url[LOG_TEXT_MAX];
 	if (err == -ENOSPC || err == -EDQUOT) {
-		char url[LOG_TEXT_MAX];
 		log_line("depot: %s %s: %s", what, log_escape(r->url, url, sizeof(url)),
 			 strerror(-err));
 		http_reply_message(r, MHD_HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage");
+	} else if (err == -EAGAIN) { /* object storage unreachable or unavailable */
+		log_line("depot: %s %s: the blob store is unavailable", what,
+			 log_escape(r->url, url, sizeof(url)));
+		http_reply_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable");
 	} else {
 		http_reply_internal(r, what, err);
 	}
@@ -576,15 +580,16 @@ static int intact(const char *sha256, const char *data, size_t len)
 }
 
 /* The file's content: small ones in memory (*mem, caller frees; from the hot cache, or
- * read, checked and added to it), others as an open blob for sendfile. */
+ * read, checked and added to it), others as an open blob (sendfile, or read as it is sent). */
 static int open_content(struct app *app, const struct meta_package_file *f,
 			struct blob_reader *br, char **mem)
 {
 	size_t len;
+	char key[BLOB_KEY_MAX + 1];
 	*mem = NULL;
+	*br = (struct blob_reader){.fd = -1};
 	if ((uint64_t)f->size <= BLOBCACHE_MAX_ENTRY &&
 	    (*mem = blob_cache_get(app->hot, f->digests.sha256, &len))) {
-		br->fd = -1;
 		br->size = len;
 		return 0;
 	}
@@ -596,28 +601,54 @@ static int open_content(struct app *app, const struct meta_package_file *f,
 			return -EIO;
 		}
 		blob_cache_put(app->hot, f->digests.sha256, *mem, len);
-		br->fd = -1;
 		br->size = len;
 		return 0;
 	}
-	int ret = app->blobs->ops->open(app->blobs, f->digests.sha256, br);
+	int ret = blob_key_of(app->meta, app->blobs, f->digests.sha256, key);
+	if (ret == 0)
+		ret = app->blobs->ops->open(app->blobs, key, br);
 	if (ret != 0 || br->size > BLOBCACHE_MAX_ENTRY)
 		return ret;
 	char *buf = malloc(br->size ? br->size : 1);
-	ssize_t n = buf ? pread(br->fd, buf, br->size, 0) : -1;
-	if (n == (ssize_t)br->size && intact(f->digests.sha256, buf, br->size) != 0) {
+	uint64_t got = 0;
+	for (ssize_t n = 1; buf && got < br->size && n > 0; got += n > 0 ? (uint64_t)n : 0)
+		n = blob_reader_read(br, got, buf + got, br->size - got);
+	if (buf && got == br->size && intact(f->digests.sha256, buf, br->size) != 0) {
 		free(buf);
 		blob_reader_close(br);
 		return -EIO;
 	}
-	if (n == (ssize_t)br->size) {
+	if (buf && got == br->size) {
 		blob_cache_put(app->hot, f->digests.sha256, buf, br->size);
 		blob_reader_close(br);
+		br->size = got;
 		*mem = buf;
 	} else {
-		free(buf); /* serve from the file after all */
+		free(buf); /* serve from the blob after all */
 	}
 	return 0;
+}
+
+/* A blob read as it is sent, from start. */
+struct blob_body {
+	struct blob_reader br;
+	uint64_t start;
+};
+
+static ssize_t blob_body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct blob_body *b = cls;
+	ssize_t n = blob_reader_read(&b->br, b->start + pos, buf, max);
+	if (n < 0)
+		log_line("depot: reading a blob for a download failed: %s", strerror((int)-n));
+	return n;
+}
+
+static void blob_body_free(void *cls)
+{
+	struct blob_body *b = cls;
+	blob_reader_close(&b->br);
+	free(b);
 }
 
 /* Response headers as name/value pairs, NULL-terminated. */
@@ -674,6 +705,12 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		free(mem);
 		ret = -EIO; /* fsck reports it as corrupt */
 	}
+	if (ret == -EAGAIN) { /* object storage unreachable: the content may well be there */
+		log_line("depot: content %s of file %lld: the blob store is unavailable",
+			 f->digests.sha256, (long long)f->id);
+		http_reply_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable");
+		return;
+	}
 	if (ret != 0) {
 		log_line("depot: content %s of file %lld is missing or damaged: %s",
 			 f->digests.sha256, (long long)f->id, strerror(-ret));
@@ -704,8 +741,17 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	if (mem) {
 		http_reply_copy(r, status, mem + start, len, hl.h);
 		free(mem);
-	} else {
+	} else if (br.fd >= 0) {
 		http_reply_fd(r, status, br.fd, start, len, hl.h);
+	} else {
+		struct blob_body *b = malloc(sizeof(*b));
+		if (!b) {
+			blob_reader_close(&br);
+			http_reply_internal(r, "out of memory", -ENOMEM);
+			return;
+		}
+		*b = (struct blob_body){br, start};
+		http_reply_reader(r, status, len, blob_body_read, b, blob_body_free, hl.h);
 	}
 }
 

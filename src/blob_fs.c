@@ -45,13 +45,6 @@ struct blob_writer {
 	char tmp_name[FS_PATH_MAX]; /* empty for an O_TMPFILE */
 };
 
-void blob_reader_close(struct blob_reader *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
 static int fsync_path(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -136,6 +129,12 @@ static int fs_writer_new(struct blob_store *bs, struct blob_writer **out)
 	}
 	*out = w;
 	return 0;
+}
+
+static const char *fs_writer_key(struct blob_writer *w)
+{
+	(void)w;
+	return NULL; /* named by its content, at commit */
 }
 
 static int fs_write(struct blob_writer *w, const void *data, size_t len)
@@ -265,8 +264,7 @@ static int fs_open(struct blob_store *bs, const char *key, struct blob_reader *o
 		close(fd);
 		return err;
 	}
-	out->fd = fd;
-	out->size = (uint64_t)st.st_size;
+	*out = (struct blob_reader){.fd = fd, .size = (uint64_t)st.st_size};
 	return 0;
 }
 
@@ -281,7 +279,8 @@ static int fs_remove(struct blob_store *bs, const char *key)
 }
 
 /* Walks blobs/<2>/<2>/<key>; anything else in the tree is not a blob and is skipped. */
-static int fs_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key), void *ctx)
+static int fs_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key, int64_t written_s),
+		   void *ctx)
 {
 	struct blob_fs *fs = (struct blob_fs *)bs;
 	char path[FS_PATH_MAX + 16];
@@ -307,7 +306,7 @@ static int fs_list(struct blob_store *bs, int (*cb)(void *ctx, const char *key),
 			while (ret == 0 && (c = readdir(leaf)))
 				if (key_ok(c->d_name) && strncmp(c->d_name, a->d_name, 2) == 0 &&
 				    strncmp(c->d_name + 2, b->d_name, 2) == 0)
-					ret = cb(ctx, c->d_name);
+					ret = cb(ctx, c->d_name, 0);
 			closedir(leaf);
 		}
 		closedir(mid);
@@ -371,6 +370,7 @@ static const struct blob_ops fs_ops = {
 	.close = fs_close,
 	.ping = fs_ping,
 	.writer_new = fs_writer_new,
+	.writer_key = fs_writer_key,
 	.write = fs_write,
 	.sync = fs_sync,
 	.commit = fs_commit,

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "blob.h"
 
 int cli_fail(const char *fmt, ...)
 {
@@ -292,6 +295,78 @@ const struct cli_command cli_migrate_command = {
 	    "  PostgreSQL store whose schema is older than it needs; SQLite is migrated\n"
 	    "  whenever it is opened. Two at once are safe: one waits for the other.\n",
 };
+/* An AWS-style credentials file: "name = value" lines, of which aws_access_key_id and
+ * aws_secret_access_key are read ([section] lines and # comments are skipped). The values
+ * go to *access and *secret (caller frees). */
+static int read_credentials(const char *path, char **access, char **secret)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	char line[1024];
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+		if (!eq || line[0] == '#' || line[0] == '[')
+			continue;
+		char *name = line, *value = eq + 1, *end = eq;
+		while (*name == ' ' || *name == '\t')
+			name++;
+		while (end > name && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		value += strspn(value, " \t");
+		value[strcspn(value, " \t\r\n")] = '\0';
+		char **out = strcasecmp(name, "aws_access_key_id") == 0	      ? access
+			     : strcasecmp(name, "aws_secret_access_key") == 0 ? secret
+									      : NULL;
+		if (out) {
+			free(*out);
+			*out = strdup(value);
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return 0;
+}
+
+struct blob_store *cli_open_blobs(const char *data_dir, const struct cli_opt *opts)
+{
+	const char *url = opts[0].value ? opts[0].value : getenv("DEPOT_BLOBS");
+	const char *err = NULL;
+	struct blob_store *bs = NULL;
+	if (!url || !*url) {
+		if (make_data_dir(data_dir) != 0)
+			return NULL;
+		if (!(bs = blob_fs_open(data_dir, &err)))
+			cli_fail("cannot open the blob store in %s: %s", data_dir, err);
+		return bs;
+	}
+	long long part = S3_PART_DEFAULT;
+	if (cli_number(&opts[2], (long long)S3_PART_MIN, 5LL << 30, "5242880 to 5368709120 bytes",
+		       &part) != 0)
+		return NULL;
+	char *access = NULL, *secret = NULL;
+	if (opts[1].value) {
+		int ret = read_credentials(opts[1].value, &access, &secret);
+		if (ret != 0) {
+			cli_fail("cannot read %s: %s", opts[1].value, strerror(-ret));
+			return NULL;
+		}
+	} else {
+		const char *a = getenv("AWS_ACCESS_KEY_ID"), *k = getenv("AWS_SECRET_ACCESS_KEY");
+		access = a && *a ? strdup(a) : NULL;
+		secret = k && *k ? strdup(k) : NULL;
+	}
+	struct s3_config cfg = {
+	    .url = url, .access_key = access, .secret_key = secret, .part_size = (uint64_t)part};
+	if (!(bs = blob_s3_open(&cfg, &err)))
+		cli_fail("cannot use the blob store %s: %s", url, err);
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+	free(access);
+	free(secret);
+	return bs;
+}
 
 int cli_print_json(json_t *j)
 {

@@ -79,6 +79,25 @@ struct meta *cli_open_meta(const char *data_dir, bool *created);
 
 /* --meta as given (or DEPOT_META), NULL when the store is SQLite; set by cli_parse. */
 const char *cli_meta_url(void);
+/* The blob-store options of serve, gc and fsck: CLI_BLOB_NOPTS entries in their option
+ * tables, in this order. Keys never come from the command line (process listings show
+ * it): from the environment or a file. */
+#define CLI_BLOB_OPTIONS                                                                   \
+	{.name = "blobs", .has_value = true, .arg = "URL",                                 \
+	 .help = "s3://BUCKET/PREFIX?endpoint=URL&region=NAME[&path_style=1][&ca=FILE]: "  \
+		 "file contents in object storage; default $DEPOT_BLOBS, else DIR/blobs"}, \
+	{.name = "s3-credentials", .has_value = true, .arg = "FILE",                       \
+	 .help = "S3 keys: aws_access_key_id = ..., aws_secret_access_key = ... lines; "   \
+		 "default $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY"},                 \
+	{.name = "s3-part-size", .has_value = true, .arg = "BYTES",                        \
+	 .help = "multipart part size, 5 MiB at least; smaller bodies go in one PUT",      \
+	 .def = "16777216"}
+#define CLI_BLOB_NOPTS 3
+
+struct blob_store;
+/* Opens the blob store the options (the CLI_BLOB_OPTIONS entries from opts[0]) or
+ * $DEPOT_BLOBS choose, else the data directory's. NULL on failure, having printed why. */
+struct blob_store *cli_open_blobs(const char *data_dir, const struct cli_opt *opts);
 
 /* A whole-number option in [min, max]: sets *out from its value (given, or its def; *out
  * keeps its value when it has neither). Returns 0, or -1 having printed "--NAME takes WHAT". */

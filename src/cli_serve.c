@@ -156,31 +156,45 @@ static void *maint_loop(void *arg)
 	return NULL;
 }
 
-/* Both stores of a data directory, for the offline commands; -1 having said why. */
-static int open_stores(const char *data, struct meta **m, struct blob_store **bs)
+/* Both stores, for the offline commands; -1 having said why. blob_opts: the
+ * CLI_BLOB_OPTIONS entries of the command's table. */
+static int open_stores(const char *data, const struct cli_opt *blob_opts, struct meta **m,
+		       struct blob_store **bs)
 {
 	if (!(*m = cli_open_meta(data, NULL)))
 		return -1;
-	const char *err = NULL;
-	if (!(*bs = blob_fs_open(data, &err))) {
+	if (!(*bs = cli_open_blobs(data, blob_opts))) {
 		(*m)->ops->close(*m);
-		cli_fail("cannot open the blob store in %s: %s", data, err);
 		return -1;
 	}
 	return 0;
 }
 
+/* Staged uploads (and, on object storage, objects no row maps) younger than --min-age
+ * may be uploads under way, on this machine or another node. */
+#define MIN_AGE_OPTION                                                                     \
+	{.name = "min-age", .has_value = true, .arg = "SECONDS",                           \
+	 .help = "leave staged uploads (and unmapped objects) younger than this alone",    \
+	 .def = "3600"}
+
+static const struct cli_opt gc_options[] = {MIN_AGE_OPTION, CLI_BLOB_OPTIONS};
+#define GC_NOPTS (1 + CLI_BLOB_NOPTS)
+
 int cli_gc(int argc, char **argv)
 {
+	struct cli_opt opts[GC_NOPTS];
+	memcpy(opts, gc_options, sizeof(opts));
 	const char *data = NULL;
-	if (cli_parse(argc, argv, NULL, 0, NULL, 0, &data) != 0)
+	long long min_age = 3600;
+	if (cli_parse(argc, argv, opts, GC_NOPTS, NULL, 0, &data) != 0 ||
+	    cli_number(&opts[0], 0, LLONG_MAX, "seconds", &min_age) != 0)
 		return 2;
 	struct meta *m;
 	struct blob_store *bs;
-	if (open_stores(data, &m, &bs) != 0)
+	if (open_stores(data, opts + 1, &m, &bs) != 0)
 		return 1;
 	struct gc_stats st;
-	int ret = gc_run(m, bs, 3600, &st);
+	int ret = gc_run(m, bs, min_age, &st);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	if (ret != 0)
@@ -227,21 +241,33 @@ static void print_problem(void *ctx, const char *line)
 	printf("%s\n", line);
 }
 
+static const struct cli_opt fsck_options[] = {
+	{.name = "repair", .help = "remove what is safe to remove (no server may run)"},
+	MIN_AGE_OPTION, CLI_BLOB_OPTIONS};
+#define FSCK_NOPTS (2 + CLI_BLOB_NOPTS)
+
 int cli_fsck(int argc, char **argv)
 {
-	struct cli_opt opts[] = {{.name = "repair"}};
+	struct cli_opt opts[FSCK_NOPTS];
+	memcpy(opts, fsck_options, sizeof(opts));
 	const char *data = NULL;
-	if (cli_parse(argc, argv, opts, 1, NULL, 0, &data) != 0)
+	long long min_age = 3600;
+	if (cli_parse(argc, argv, opts, FSCK_NOPTS, NULL, 0, &data) != 0 ||
+	    cli_number(&opts[1], 0, LLONG_MAX, "seconds", &min_age) != 0)
 		return 2;
 	/* Repairs remove staged uploads, which a running server may be writing. */
 	if (opts[0].present && cli_lock_data(data, "fsck --repair", "stop it before fsck --repair") != 0)
 		return 1;
 	struct meta *m;
 	struct blob_store *bs;
-	if (open_stores(data, &m, &bs) != 0)
+	if (open_stores(data, opts + 2, &m, &bs) != 0)
 		return 1;
 	struct fsck_result res = {0};
-	int ret = fsck_run(m, bs, opts[0].present, print_problem, NULL, &res);
+	/* A staged file on the local disk is locked by its writer (the sweep skips it):
+	 * there, leftovers of any age are found, unless --min-age is given. */
+	if (!bs->keyed_per_upload && !opts[1].present)
+		min_age = 0;
+	int ret = fsck_run(m, bs, opts[0].present, min_age, print_problem, NULL, &res);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	if (ret != 0)
@@ -254,7 +280,8 @@ int cli_fsck(int argc, char **argv)
 enum serve_opt {
 	O_LISTEN, O_EXTERNAL_URL, O_TLS_CERT, O_TLS_KEY, O_MAX_FILE_SIZE, O_THREADS,
 	O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SHUTDOWN_TIMEOUT,
-	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_LOG, O_DEMO, O_SERVE_COUNT /* --help's order */
+	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE, O_LOG,
+	O_DEMO, O_SERVE_COUNT /* --help's order */
 };
 
 /* The parser's table is also serve's --help, so an option cannot go undocumented. */
@@ -291,6 +318,7 @@ static const struct cli_opt serve_options[O_SERVE_COUNT] = {
 			   .help = "run gc this often; 0: never", .def = "600"},
 	[O_CLEANUP_INTERVAL] = {.name = "cleanup-interval", .has_value = true, .arg = "SECONDS",
 				.help = "run cleanup policies this often; 0: never", .def = "43200"},
+	[O_BLOBS] = CLI_BLOB_OPTIONS,
 	[O_LOG] = {.name = "log", .has_value = true, .arg = "FILE",
 		   .help = "log here, not to stderr (reopened on SIGHUP)"},
 	[O_DEMO] = {.name = "demo", .help = "create a demo project and token, if none yet"},
@@ -358,13 +386,12 @@ int cli_serve(int argc, char **argv)
 	}
 	if (cli_meta_url()) /* it holds no password: meta_pg_open refuses one */
 		log_line("depot: metadata in PostgreSQL at %s", cli_meta_url());
-	const char *err = NULL;
-	struct blob_store *bs = blob_fs_open(data, &err);
+	struct blob_store *bs = cli_open_blobs(data, &opts[O_BLOBS]);
 	if (!bs) {
 		m->ops->close(m);
 		free(cert);
 		free(key);
-		return cli_fail("cannot open the blob store in %s: %s", data, err);
+		return 1;
 	}
 	int rc = 1;
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = (uint64_t)max_size,
@@ -390,7 +417,9 @@ int cli_serve(int argc, char **argv)
 	if (!srv)
 		goto out;
 	struct gc_stats st;
-	gc_run(m, bs, 0, &st); /* staged uploads of a crashed run, and what it left half-done */
+	/* Staged uploads of a crashed run, and what it left half-done. Object storage may be
+	 * shared with other nodes, whose uploads under way are not leftovers. */
+	gc_run(m, bs, bs->keyed_per_upload ? 3600 : 0, &st);
 	struct maint mt = {.app = &app, .gc_s = gc_interval, .cleanup_s = cleanup_interval};
 	pthread_mutex_init(&mt.lock, NULL);
 	pthread_cond_init(&mt.wake, NULL);
@@ -458,17 +487,21 @@ const struct cli_command cli_serve_command = {
 const struct cli_command cli_gc_command = {
 	.name = "gc",
 	.run = cli_gc,
-	.synopsis = "depot gc",
+	.synopsis = "depot gc [--min-age SECONDS] [--blobs URL]",
 	.help = "  Removes the content of deleted files and blobs no file names (the server\n"
 		"  also does, every --gc-interval). Safe while the server runs.\n",
+	.opts = gc_options,
+	.nopts = GC_NOPTS,
 };
 
 const struct cli_command cli_fsck_command = {
 	.name = "fsck",
 	.run = cli_fsck,
-	.synopsis = "depot fsck [--repair]",
+	.synopsis = "depot fsck [--repair] [--min-age SECONDS] [--blobs URL]",
 	.help = "  Checks that every file's content is there with its size and SHA-256, and\n"
 		"  looks for orphan content and leftover staged uploads; prints one line per\n"
 		"  problem, exits 1 if any is left.\n"
 		"  --repair removes what is safe to remove; it refuses while a server runs.\n",
+	.opts = fsck_options,
+	.nopts = FSCK_NOPTS,
 };

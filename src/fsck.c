@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "digest.h"
 
@@ -15,6 +15,7 @@ struct fsck {
 	struct meta *m;
 	struct blob_store *bs;
 	bool repair;
+	int64_t min_age_s;
 	void (*report)(void *ctx, const char *line);
 	void *ctx;
 	struct fsck_result *out;
@@ -37,14 +38,15 @@ static void problem(struct fsck *f, bool fixed, const char *what, const char *ke
 	f->report(f->ctx, line);
 }
 
-/* SHA-256 of size bytes read from fd; -1 on a short read. */
-static int hash_fd(int fd, uint64_t size, char hex[SHA256_HEX_LEN + 1])
+/* SHA-256 of the blob's bytes; -1 on a short read. */
+static int hash_blob(struct blob_reader *br, char hex[SHA256_HEX_LEN + 1])
 {
+	uint64_t size = br->size;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	char *buf = malloc(1 << 20);
 	int ret = ctx && buf && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -1;
 	for (uint64_t off = 0; ret == 0 && off < size;) {
-		ssize_t n = pread(fd, buf, 1 << 20, (off_t)off);
+		ssize_t n = blob_reader_read(br, off, buf, 1 << 20);
 		if (n <= 0)
 			ret = -1;
 		else {
@@ -78,11 +80,12 @@ static int check_live(void *ctx, const char *sha, int64_t size, int64_t file_id)
 		return 0;
 	}
 	struct blob_reader br;
-	if (f->bs->ops->open(f->bs, sha, &br) != 0) {
+	char key[BLOB_KEY_MAX + 1];
+	if (blob_key_of(f->m, f->bs, sha, key) != 0 || f->bs->ops->open(f->bs, key, &br) != 0) {
 		problem(f, false, "missing content", sha, file_id);
 		return 0;
 	}
-	if ((int64_t)br.size != size || hash_fd(br.fd, br.size, hex) != 0 || strcmp(hex, sha) != 0)
+	if ((int64_t)br.size != size || hash_blob(&br, hex) != 0 || strcmp(hex, sha) != 0)
 		problem(f, false, "corrupt content", sha, file_id);
 	blob_reader_close(&br);
 	return 0;
@@ -92,7 +95,7 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 {
 	struct fsck *f = ctx;
 	bool referenced = true;
-	int ret = m->ops->blob_referenced(m, f->key, &referenced);
+	int ret = blob_key_needed(m, f->bs, f->key, &referenced);
 	f->removed = false;
 	if (ret == 0 && !referenced) {
 		f->removed = !f->repair || f->bs->ops->remove(f->bs, f->key) == 0;
@@ -102,11 +105,14 @@ static int remove_if_orphan(struct meta *m, void *ctx)
 	return ret;
 }
 
-static int check_blob(void *ctx, const char *key)
+static int check_blob(void *ctx, const char *key, int64_t written_s)
 {
 	struct fsck *f = ctx;
 	bool referenced = false;
-	int ret = f->m->ops->blob_referenced(f->m, key, &referenced); /* as gc.c: lock only candidates */
+	if (written_s && (int64_t)time(NULL) - written_s < f->min_age_s)
+		return 0; /* as gc.c: perhaps an upload about to commit */
+	int ret =
+	    blob_key_needed(f->m, f->bs, key, &referenced); /* as gc.c: lock only candidates */
 	if (ret != 0 || referenced)
 		return ret;
 	f->key = key;
@@ -119,10 +125,10 @@ static int inline_orphan(void *ctx, const char *sha)
 	return 0;
 }
 
-int fsck_run(struct meta *m, struct blob_store *bs, bool repair,
+int fsck_run(struct meta *m, struct blob_store *bs, bool repair, int64_t min_age_s,
 	     void (*report)(void *ctx, const char *line), void *ctx, struct fsck_result *out)
 {
-	struct fsck f = {m, bs, repair, report, ctx, out, NULL, false};
+	struct fsck f = {m, bs, repair, min_age_s, report, ctx, out, NULL, false};
 	*out = (struct fsck_result){0};
 	int ret = m->ops->live_contents(m, check_live, &f);
 	if (ret == 0)
@@ -131,7 +137,7 @@ int fsck_run(struct meta *m, struct blob_store *bs, bool repair,
 		ret = m->ops->inline_orphans(m, repair, inline_orphan, &f);
 	int64_t staged = 0;
 	if (ret == 0)
-		ret = bs->ops->clean_staging(bs, 0, !repair, &staged);
+		ret = bs->ops->clean_staging(bs, min_age_s, !repair, &staged);
 	if (ret == 0 && staged) {
 		char line[96];
 		snprintf(line, sizeof(line), "%lld staged upload(s) left over%s", (long long)staged,

@@ -17,8 +17,10 @@ struct fsck_result {
 	int64_t fixed;	  /* of which repaired */
 };
 
-/* report gets one line per problem. Returns 0 or a negative errno (a failed check). */
-int fsck_run(struct meta *m, struct blob_store *bs, bool repair,
+/* report gets one line per problem. Returns 0 or a negative errno (a failed check).
+ * min_age_s: staged uploads, and with per-upload keys unmapped objects, younger than this
+ * are not problems (they may be uploads under way). */
+int fsck_run(struct meta *m, struct blob_store *bs, bool repair, int64_t min_age_s,
 	     void (*report)(void *ctx, const char *line), void *ctx, struct fsck_result *out);
 
 #endif

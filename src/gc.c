@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -12,43 +13,51 @@ struct gc_ctx {
 	struct meta *m;
 	struct blob_store *bs;
 	const char *key;
+	int64_t staging_age_s;
 	int64_t orphans;
 	int failed; /* the first blob that could not be removed: said at the end */
 };
 
 /* A blob that cannot be removed is said and skipped; it must not hold back the rest. */
-static int remove_blob(void *ctx, const char *sha256)
+static int said(struct gc_ctx *g, const char *what, int ret)
 {
-	struct gc_ctx *g = ctx;
-	int ret = g->bs->ops->remove(g->bs, sha256);
-	if (ret == -ENOENT)
-		return 0;
 	if (ret != 0) {
-		log_line("depot: gc cannot remove blob %s: %s", sha256, strerror(-ret));
+		log_line("depot: gc cannot remove blob %s: %s", what, strerror(-ret));
 		g->failed = g->failed ? g->failed : ret;
 	}
 	return ret;
+}
+
+/* The sweep's: the content of deleted files (with its mapping to a key, if any). */
+static int remove_content(void *ctx, const char *sha256)
+{
+	struct gc_ctx *g = ctx;
+	return said(g, sha256, blob_remove_content(g->m, g->bs, sha256));
 }
 
 static int remove_if_orphan(struct meta *m, void *ctx)
 {
 	struct gc_ctx *g = ctx;
 	bool referenced = true;
-	int ret = m->ops->blob_referenced(m, g->key, &referenced);
+	int ret = blob_key_needed(m, g->bs, g->key, &referenced);
 	if (ret != 0 || referenced)
 		return ret;
-	if (remove_blob(g, g->key) == 0)
+	ret = g->bs->ops->remove(g->bs, g->key);
+	if (said(g, g->key, ret == -ENOENT ? 0 : ret) == 0)
 		g->orphans++;
 	return 0; /* a failure was said; the walk goes on */
 }
 
 /* Most blobs are referenced: a plain read settles those, and only candidates are checked
  * again under the write lock, where an upload cannot slip in between check and removal. */
-static int check_orphan(void *ctx, const char *key)
+static int check_orphan(void *ctx, const char *key, int64_t written_s)
 {
 	struct gc_ctx *g = ctx;
 	bool referenced = false;
-	int ret = g->m->ops->blob_referenced(g->m, key, &referenced);
+	/* With per-upload keys an unmapped object may be an upload about to commit. */
+	if (written_s && (int64_t)time(NULL) - written_s < g->staging_age_s)
+		return 0;
+	int ret = blob_key_needed(g->m, g->bs, key, &referenced);
 	if (ret != 0 || referenced)
 		return ret;
 	g->key = key;
@@ -57,10 +66,10 @@ static int check_orphan(void *ctx, const char *key)
 
 int gc_run(struct meta *m, struct blob_store *bs, int64_t staging_age_s, struct gc_stats *out)
 {
-	struct gc_ctx g = {.m = m, .bs = bs};
+	struct gc_ctx g = {.m = m, .bs = bs, .staging_age_s = staging_age_s};
 	*out = (struct gc_stats){0};
 	/* Each step runs whatever the one before met: the first error is returned. */
-	int ret = m->ops->sweep_pending(m, remove_blob, &g, &out->swept);
+	int ret = m->ops->sweep_pending(m, remove_content, &g, &out->swept);
 	int next = bs->ops->list(bs, check_orphan, &g);
 	ret = ret ? ret : next;
 	out->orphans = g.orphans;

@@ -16,7 +16,8 @@ struct gc_stats {
 };
 
 /* staging_age_s: staged uploads at least this old are removed (never one still being
- * written). A blob that cannot be removed is logged and skipped, its rows kept for the
+ * written); with per-upload keys (S3), also the age an unmapped object must have to be
+ * an orphan rather than an upload about to commit. A blob that cannot be removed is logged and skipped, its rows kept for the
  * next run; everything else is done, and the first error returned. */
 int gc_run(struct meta *m, struct blob_store *bs, int64_t staging_age_s, struct gc_stats *out);
 

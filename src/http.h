@@ -144,6 +144,15 @@ void http_reply_stream(struct request *r, unsigned status, const char *const *he
 		       ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
 		       void (*free_cls)(void *cls));
 
+/* A body of size bytes (Content-Length known: Range replies too), read as it is sent:
+ * read(cls, pos, buf, max) fills up to max bytes from pos of the body and returns how
+ * many, or a negative errno (the connection is then closed). Runs on the request's thread,
+ * possibly after the handlers are done: it must not use r. free_cls(cls) runs once the
+ * response is released (also on failure). */
+void http_reply_reader(struct request *r, unsigned status, uint64_t size,
+		       ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+		       void (*free_cls)(void *cls), const char *const *headers);
+
 /* Is this a loopback address (127.0.0.0/8, ::1)? Plain HTTP anywhere else gets a warning,
  * since tokens would cross the network in clear. */
 struct sockaddr;

@@ -346,6 +346,49 @@ static void stream_free(void *cls)
 	free(st);
 }
 
+struct reader {
+	ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max);
+	void *cls;
+	void (*free_cls)(void *cls);
+};
+
+static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct reader *rd = cls;
+	ssize_t n = rd->read(rd->cls, pos, buf, max);
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR; /* never short of size */
+}
+
+static void reader_free(void *cls)
+{
+	struct reader *rd = cls;
+	rd->free_cls(rd->cls);
+	free(rd);
+}
+
+void http_reply_reader(struct request *r, unsigned status, uint64_t size,
+		       ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max), void *cls,
+		       void (*free_cls)(void *cls), const char *const *headers)
+{
+	struct reader *rd = malloc(sizeof(*rd));
+	struct MHD_Response *resp = NULL;
+	if (rd) {
+		*rd = (struct reader){read, cls, free_cls};
+		resp = MHD_create_response_from_callback(size, (size_t)256 * 1024, reader_read, rd,
+							 reader_free);
+	}
+	if (!resp) {
+		free(rd);
+		free_cls(cls);
+		http_reply_internal(r, "cannot create a streamed response", -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	r->bytes_out = r->method == HTTP_HEAD ? 0 : size;
+	queue(r, status, resp);
+}
+
 void http_reply_stream(struct request *r, unsigned status, const char *const *headers,
 		       ssize_t (*read)(void *cls, char *buf, size_t max), void *cls,
 		       void (*free_cls)(void *cls))

@@ -20,6 +20,8 @@
 #define USERNAME_MAX 255
 #define FULL_PATH_MAX 255
 #define TOKEN_NAME_MAX 255
+/* The longest key a blob store hands out (blob.h). */
+#define BLOB_KEY_MAX 128
 
 /* GitLab's package status values (gitlab-behaviour.md section 5). */
 enum package_status {
@@ -329,6 +331,14 @@ struct meta_ops {
 	/* Installable files beyond the keep newest of their name in their package. */
 	int (*files_beyond)(struct meta *m, int64_t project_id, int keep, meta_file_cb cb,
 			    void *ctx);
+
+	/* Blob stores with per-upload keys (blob.h): which key holds a content. key has
+	 * BLOB_KEY_MAX + 1 bytes. put gives -EEXIST when the content is mapped already. */
+	int (*blob_key_get)(struct meta *m, const char *sha256, char *key);
+	int (*blob_key_put)(struct meta *m, const char *sha256, const char *key);
+	int (*blob_key_delete)(struct meta *m, const char *sha256);
+	/* Does a content map to this key? */
+	int (*blob_key_mapped)(struct meta *m, const char *key, bool *out);
 };
 
 struct meta {

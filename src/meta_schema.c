@@ -213,8 +213,16 @@ static const char pg_v1[] =
 /* PostgreSQL's version 2: nothing to do, its identity columns never reuse an id. */
 static const char pg_v2[] = "";
 
+/* 3: for blob stores that key objects per upload (S3): the one object that holds each
+ * content. Rows go with the content's last package file (the sweep). */
+static const char sqlite_v3[] =
+	"CREATE TABLE blob_keys(sha256 TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE) WITHOUT ROWID;";
+static const char pg_v3[] =
+	"CREATE TABLE blob_keys(sha256 " PG_TEXT " PRIMARY KEY, key " PG_TEXT " NOT NULL UNIQUE);";
+
 const struct meta_migration meta_migrations[] = {
 	{1, sqlite_v1, pg_v1},
 	{2, sqlite_v2, pg_v2},
+	{3, sqlite_v3, pg_v3},
 };
 const int meta_schema_version = (int)(sizeof(meta_migrations) / sizeof(meta_migrations[0]));

@@ -73,6 +73,10 @@ enum stmt_id {
 	S_FILES_BEYOND,
 	S_PKG_TOUCH,
 	S_PING,
+	S_BLOB_KEY_GET,
+	S_BLOB_KEY_PUT,
+	S_BLOB_KEY_DELETE,
+	S_BLOB_KEY_MAPPED,
 	S_COUNT
 };
 
@@ -115,6 +119,10 @@ struct stmt_text {
 
 static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PING] = {"SELECT 1"},
+	[S_BLOB_KEY_GET] = {"SELECT key FROM blob_keys WHERE sha256 = ?1"},
+	[S_BLOB_KEY_PUT] = {"INSERT INTO blob_keys(sha256, key) VALUES(?1, ?2)"},
+	[S_BLOB_KEY_DELETE] = {"DELETE FROM blob_keys WHERE sha256 = ?1"},
+	[S_BLOB_KEY_MAPPED] = {"SELECT COUNT(*) FROM blob_keys WHERE key = ?1"},
 	[S_USER_INSERT] = {"INSERT INTO users(username, is_admin, created_at) VALUES(?1, ?2, ?3)"
 			   " RETURNING id"},
 	[S_USER_GET] = {"SELECT id, username, is_admin FROM users WHERE id = ?1"},
@@ -1431,6 +1439,38 @@ static void sq_close(struct meta *m)
 		drv(m)->close(m);
 }
 
+static void decode_key(struct sql_rows *r, void *out)
+{
+	col_copy(r, 0, out, BLOB_KEY_MAX + 1);
+}
+
+static int sq_blob_key_get(struct meta *m, const char *sha256, char *key)
+{
+	struct sql_arg a[] = {TEXT(sha256)};
+	return query_one(m, S_BLOB_KEY_GET, a, N(a), decode_key, key);
+}
+
+static int sq_blob_key_put(struct meta *m, const char *sha256, const char *key)
+{
+	struct sql_arg a[] = {TEXT(sha256), TEXT(key)};
+	return exec(m, S_BLOB_KEY_PUT, a, N(a), NULL);
+}
+
+static int sq_blob_key_delete(struct meta *m, const char *sha256)
+{
+	struct sql_arg a[] = {TEXT(sha256)};
+	return exec(m, S_BLOB_KEY_DELETE, a, N(a), NULL);
+}
+
+static int sq_blob_key_mapped(struct meta *m, const char *key, bool *out)
+{
+	struct sql_arg a[] = {TEXT(key)};
+	int64_t n = 0;
+	int ret = query_int(m, S_BLOB_KEY_MAPPED, a, N(a), &n);
+	*out = n > 0;
+	return ret;
+}
+
 /* A readiness probe's query; on PostgreSQL it also reconnects a lost connection. */
 static int sq_ping(struct meta *m)
 {
@@ -1443,6 +1483,10 @@ const int meta_sql_nstmts = S_COUNT;
 const struct meta_ops meta_sql_ops = {
 	.close = sq_close,
 	.ping = sq_ping,
+	.blob_key_get = sq_blob_key_get,
+	.blob_key_put = sq_blob_key_put,
+	.blob_key_delete = sq_blob_key_delete,
+	.blob_key_mapped = sq_blob_key_mapped,
 	.user_create = sq_user_create,
 	.user_get = sq_user_get,
 	.user_find = sq_user_find,

@@ -23,6 +23,38 @@ SANITIZED = os.environ.get("DEPOT_SANITIZED") == "1"
 # A command to run the server under, e.g. "valgrind --error-exitcode=99 --leak-check=full".
 WRAPPER = os.environ.get("DEPOT_WRAPPER", "").split()
 
+# ---- S3 mode (DEPOT_TEST_BLOBS=s3): file contents in a Ceph RGW bucket (the session's
+# rgw_server, tests/servers), each Depot under a prefix of its own, passed with --blobs to
+# serve, gc and fsck; the keys in AWS_* variables, never on a command line. Helpers that
+# look at stored contents answer from the bucket; tests about the local disk itself skip.
+S3_MODE = os.environ.get("DEPOT_TEST_BLOBS") == "s3"
+S3_PART_SIZE = os.environ.get("DEPOT_TEST_S3_PART_SIZE", str(5 << 20))
+S3 = {}  # "rgw": the running RGW, once the session fixture has started it
+skip_in_s3 = pytest.mark.skipif(S3_MODE, reason="about the local disk's blob store")
+if S3_MODE:
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from servers.fixtures import rgw_server  # noqa: F401,E402  (a fixture)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def s3_mode(request):
+    if S3_MODE:
+        rgw = S3["rgw"] = request.getfixturevalue("rgw_server")
+        os.environ.update(rgw.env({}))
+    yield
+
+
+def s3_list(prefix, uploads=False):
+    """Keys under prefix in the test bucket (uploads: of open multipart uploads)."""
+    import xml.etree.ElementTree as ET
+    rgw = S3["rgw"]
+    params = {"prefix": prefix, **({"uploads": ""} if uploads else {"list-type": "2"})}
+    res = rgw.s3("GET", f"/{rgw.bucket}", params=params)
+    assert res.status == 200, res.body
+    ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+    item = "s3:Upload" if uploads else "s3:Contents"
+    return sorted(e.find("s3:Key", ns).text for e in ET.fromstring(res.body).findall(item, ns))
+
 
 # ---- PostgreSQL mode (DEPOT_TEST_META=pg): the metadata in a session PostgreSQL
 # (tests/servers), a fresh database per Depot, dropped at close. Depot passes --meta to
@@ -140,6 +172,12 @@ class Depot:
         self.proc = None
         self.url = None
         self.log_path = os.path.join(data, "server.log")
+        self.s3_prefix = self.blobs = None
+        if S3_MODE:
+            rgw = S3["rgw"]
+            self.s3_prefix = f"t-{uuid.uuid4().hex[:12]}/"
+            self.blobs = (f"s3://{rgw.bucket}/{self.s3_prefix}?endpoint={rgw.endpoint}"
+                          f"&region={rgw.region}&path_style=1")
         self.meta_args = []
         self.pg_db = None
         if PG_MODE and share:
@@ -161,8 +199,15 @@ class Depot:
         os.unlink(_pg_map_path(self.data))
         _pg.admin_psql(f'DROP DATABASE "{self.pg_db}" WITH (FORCE);')
 
+    def blob_args(self, command=None):
+        """--blobs for the commands that open the blob store, in S3 mode."""
+        if not self.blobs or command not in (None, "serve", "gc", "fsck"):
+            return []
+        return ["--blobs", self.blobs, "--s3-part-size", S3_PART_SIZE]
+
     def cli(self, *args, check=True, env=None):
-        res = subprocess.run([DEPOT_REAL, *args, "--data", self.data, *self.meta_args],
+        res = subprocess.run([DEPOT_REAL, *args, *self.blob_args(args[0] if args else ""),
+                              "--data", self.data, *self.meta_args],
                              capture_output=True, text=True, env=env, timeout=60)
         if check and res.returncode != 0:
             raise AssertionError(f"depot {' '.join(args)} failed: {res.stderr}")
@@ -178,7 +223,7 @@ class Depot:
              "--listen", "127.0.0.1:0",
              # the suites fail authentication on purpose, many times a minute
              *([] if "--auth-failures-per-minute" in args else
-               ["--auth-failures-per-minute", "0"]), *args],
+               ["--auth-failures-per-minute", "0"]), *self.blob_args(), *args],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + (120 if WRAPPER else 20)
         while time.time() < deadline:
@@ -247,10 +292,36 @@ class Depot:
         h = sha256(body)
         path = os.path.join(self.data, "blobs", h[:2], h[2:4], h)
         files = [path] if os.path.exists(path) else []
+        if self.blobs:  # a local copy of each object found, to read its bytes from
+            key = self.query("SELECT key FROM blob_keys WHERE sha256 = ?", h)
+            files = [self._s3_copy(k) for k in self.blob_files()
+                     if key and k == self.s3_prefix + key[0][0]]
         rows = self.query("SELECT COUNT(*) FROM inline_blobs WHERE sha256 = ?", h)[0][0]
         return files, rows
 
+    def _s3_copy(self, key):
+        rgw = S3["rgw"]
+        res = rgw.s3("GET", f"/{rgw.bucket}/{key}")
+        assert res.status == 200, res.body
+        path = os.path.join(self.data, "s3-copies", key.replace("/", "_"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(res.body)
+        return path
+
+    def drop_blob(self, h):
+        """Removes the stored content with SHA-256 h behind depot's back (as a lost disk
+        file or object would be)."""
+        if self.blobs:
+            (key,), = self.query("SELECT key FROM blob_keys WHERE sha256 = ?", h)
+            rgw = S3["rgw"]
+            assert rgw.s3("DELETE", f"/{rgw.bucket}/{self.s3_prefix}{key}").status == 204
+        else:
+            os.unlink(os.path.join(self.data, "blobs", h[:2], h[2:4], h))
+
     def blob_files(self):
+        if self.blobs:
+            return s3_list(self.s3_prefix + "blobs/")
         out = []
         for dirpath, _, files in os.walk(os.path.join(self.data, "blobs")):
             out += [os.path.join(dirpath, f) for f in files]
@@ -260,6 +331,9 @@ class Depot:
         return self.query("SELECT COUNT(*) FROM inline_blobs")[0][0]
 
     def tmp_files(self):
+        """Staged uploads: files in tmp/, or (S3) open multipart uploads."""
+        if self.blobs:
+            return s3_list(self.s3_prefix, uploads=True)
         return sorted(os.listdir(os.path.join(self.data, "tmp")))
 
     def raw(self, method, path, headers=None, body=None):

@@ -90,6 +90,10 @@ def serve_parser_options():
     table = re.search(r"serve_options\[[A-Z_]*\] = \{(.*?)\n\};", src, re.S)
     assert table, "serve's option table not found in src/cli_serve.c"
     names = re.findall(r'\.name = "([a-z-]+)"', table.group(1))
+    if "CLI_BLOB_OPTIONS" in table.group(1):  # the blob-store options, shared with gc, fsck
+        cli_h = open(os.path.join(ROOT, "src", "cli.h")).read()
+        macro = re.search(r"#define CLI_BLOB_OPTIONS(.*?)\n#define", cli_h, re.S)
+        names += re.findall(r'\.name = "([a-z-]+)"', macro.group(1))
     assert len(names) >= 15, names
     return {"--" + n for n in names} | {"--data", "--meta"}
 

@@ -110,6 +110,6 @@ def test_sigkill_torture(tmp_path):
         assert name in sent, name
         assert (hashlib.sha256(sent[name]).hexdigest(), len(sent[name])) == (sha, size), name
     d.stop()
-    res = subprocess.run([DEPOT, "fsck", "--data", d.data], capture_output=True, text=True)
+    res = d.cli("fsck", check=False)
     assert (res.returncode, res.stdout) == (0, ""), res.stdout + res.stderr
     d.close()

@@ -9,7 +9,9 @@ import tempfile
 import pytest
 import requests
 
-from conftest import PG_MODE, Depot, World, generic_path, unique
+from conftest import PG_MODE, Depot, World, generic_path, unique, skip_in_s3
+
+pytestmark = skip_in_s3  # the local disk's blob store itself
 
 
 def state(d):

@@ -217,9 +217,7 @@ def test_download_time_only_when_content_is_sent(depot, world):
     etag = requests.head(url, headers=h).headers["ETag"]
     assert requests.get(url, headers={**h, "If-None-Match": etag}).status_code == 304
     assert requests.get(url, headers={**h, "Range": "bytes=100-"}).status_code == 416
-    blob = os.path.join(depot.data, "blobs", sha256(big_body)[:2], sha256(big_body)[2:4],
-                        sha256(big_body))
-    os.unlink(blob)
+    depot.drop_blob(sha256(big_body))
     assert requests.get(depot.api(generic_path(pid, big, "1.0", "f")),
                         headers=h).status_code == 404
     # Download times are written in batches: once the control's is in, so would be theirs.

@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from conftest import read_response_head, DEPOT, Depot, generic_path
+from conftest import read_response_head, DEPOT, Depot, generic_path, skip_in_s3
 
 
 def setup_world(d):
@@ -105,6 +105,7 @@ def test_sighup_reopens_the_log(tmp_path):
     d.close()
 
 
+@skip_in_s3
 def test_stale_staged_uploads_removed_on_start():
     d = Depot()
     setup_world(d)
@@ -122,6 +123,7 @@ def fsck(d, *args):
     return subprocess.run([DEPOT, "fsck", "--data", d.data, *args], capture_output=True, text=True)
 
 
+@skip_in_s3
 def test_fsck_finds_and_repairs():
     d = Depot()
     pid, token = setup_world(d)

@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from conftest import DEPOT, PG_MODE, Depot, generic_path, read_response_head, unique
+from conftest import DEPOT, PG_MODE, Depot, generic_path, read_response_head, unique, skip_in_s3
 
 
 def setup_world(d):
@@ -79,6 +79,7 @@ def test_stop_under_a_burst_of_small_uploads():
         d.close()
 
 
+@skip_in_s3
 def test_fsck_repair_leaves_an_upload_in_flight_alone(monkeypatch):
     """Without O_TMPFILE an upload stages under a name in tmp/; the sweep of staged
     leftovers (fsck --repair, and the start-up gc, which runs while the server already
@@ -163,6 +164,7 @@ def traced_fsyncs(d, action):
                 if "fsync(" in line and "<" in line]
 
 
+@skip_in_s3
 def test_blob_directories_made_by_another_are_made_durable():
     """A blob's directories may exist without being durable yet (made by a thread that
     has not reached its fsync, or by a run that crashed): whoever links a blob into them
@@ -186,6 +188,7 @@ def test_blob_directories_made_by_another_are_made_durable():
         d.close()
 
 
+@skip_in_s3
 def test_reupload_repairs_a_damaged_blob():
     d = Depot()
     pid, h = setup_world(d)
@@ -220,6 +223,7 @@ def test_reupload_repairs_a_damaged_blob():
         d.close()
 
 
+@skip_in_s3
 def test_a_blob_that_cannot_be_removed_holds_back_only_itself():
     d = Depot()
     pid, h = setup_world(d)
