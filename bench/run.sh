@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: depot against Debian's nginx (static files with sendfile; WebDAV PUT) on
 # loopback in the same run, rounds alternated, medians of BENCH_ROUNDS (default 5). Prints
-# one table of depot/nginx ratios and writes it to bench/results/latest.md.
+# one table of depot/nginx ratios and writes it to bench/results/latest.md. Then the
+# scale-out mode: one node over PostgreSQL + RGW (bench/scale.py starts them), as ratios to
+# the single-machine depot of the same rounds (BENCH_SCALE=0 leaves it out).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -18,11 +20,18 @@ if [ -n "$need" ]; then
 fi
 make -C "$root" -s all
 cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$root/build/bench-seed" "$root/bench/seed.c" \
-  $(ls "$root"/build/obj/*.o | grep -v '/main.o$') $(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpcre2-8) -lpthread
+  $(ls "$root"/build/obj/*.o | grep -v '/main.o$') $(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq libcurl expat) -lpthread
 
 work=$(mktemp -d /var/tmp/depot-bench.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+SCALE=${BENCH_SCALE:-1}
+# the scale-out servers stop when bench/scale.py's stdin closes
+stop_scale() {
+  [ -n "${SCALE_SRV_PID:-}" ] || return 0
+  [ -z "${SCALE_SRV[1]:-}" ] || eval "exec ${SCALE_SRV[1]}>&-"
+  wait "$SCALE_SRV_PID" 2>/dev/null || true; SCALE_SRV_PID=
+}
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_scale; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 results=$work/results.txt
@@ -82,27 +91,60 @@ pids+=($!)
 NBASE=http://127.0.0.1:$NPORT
 for i in $(seq 50); do curl -s -o /dev/null "$NBASE/static/1K.bin" && break; sleep 0.1; done
 
+SERVERS="depot nginx"
+if [ "$SCALE" = 1 ]; then
+  echo "== the scale-out mode: PostgreSQL and RGW (BlueStore), one depot node over them"
+  coproc SCALE_SRV { python3 "$root/bench/scale.py"; }
+  while read -r line <&"${SCALE_SRV[0]}"; do [ "$line" = ready ] && break; eval "$line"; done
+  [ -n "${SCALE_META:-}" ] || { echo "bench/scale.py could not start the servers" >&2; exit 1; }
+  S=$work/scale
+  SD=(--data "$S" --meta "$SCALE_META")
+  mkdir -p "$S"
+  $DEPOT migrate "${SD[@]}"
+  $DEPOT user create bench "${SD[@]}" 2>/dev/null
+  $DEPOT group create bench "${SD[@]}" 2>/dev/null
+  SPID=$($DEPOT project create bench/p "${SD[@]}" 2>/dev/null)
+  $DEPOT member add --project bench/p --user bench --role maintainer "${SD[@]}"
+  STOK=$($DEPOT token create personal --user bench --scopes api "${SD[@]}" 2>/dev/null)
+  SPORT=$(free_port)
+  $DEPOT serve "${SD[@]}" --blobs "$SCALE_BLOBS" --listen 127.0.0.1:$SPORT --gc-interval 0 \
+    --cleanup-interval 0 --max-file-size 0 --max-connections-per-ip 4000 > "$work/scale.log" 2>&1 &
+  SNODE_PID=$!; pids+=($SNODE_PID)
+  SBASE=http://127.0.0.1:$SPORT/api/v4/projects/$SPID/packages/generic
+  for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$SPORT/-/health" && break; sleep 0.1; done
+  curl -sf -o /dev/null -H "PRIVATE-TOKEN: $STOK" -T "$work/1K.bin" "$SBASE/bench/1/1K.bin"
+  curl -sf -o /dev/null -H "PRIVATE-TOKEN: $STOK" -T "$work/1G.bin" "$SBASE/bench/1/1G.bin"
+  SERVERS="depot nginx scale"
+fi
+
 wrk_rps() { wrk -t2 -c64 -d${DUR}s "$@" | awk '/Requests\/sec/ {print $2}'; }
-reset_peak() { echo 5 > /proc/$DEPOT_PID/clear_refs; }
-peak_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$DEPOT_PID/status; }
+pid_of() { if [ "$1" = scale ]; then echo "$SNODE_PID"; else echo "$DEPOT_PID"; fi; }
+reset_peak() { echo 5 > /proc/$(pid_of "${1:-depot}")/clear_refs; }
+peak_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$(pid_of "${1:-depot}")/status; }
+# base URL and token of a depot (the single-machine one, or the scale-out node)
+base_of() { if [ "$1" = scale ]; then echo "$SBASE"; else echo "$DBASE"; fi; }
+tok_of() { if [ "$1" = scale ]; then echo "$STOK"; else echo "$TOK"; fi; }
 rec() { echo "$1 $2 $3" >> "$results"; echo "   $1 $2 $3"; }
 
 get_small() {
-  if [ "$1" = depot ]; then reset_peak; rec get_small depot "$(wrk_rps -H "PRIVATE-TOKEN: $TOK" "$DBASE/bench/1/1K.bin")"
-    rec rss_get_small depot "$(peak_mib)"
+  if [ "$1" != nginx ]; then reset_peak "$1"
+    rec get_small "$1" "$(wrk_rps -H "PRIVATE-TOKEN: $(tok_of "$1")" "$(base_of "$1")/bench/1/1K.bin")"
+    rec rss_get_small "$1" "$(peak_mib "$1")"
   else rec get_small nginx "$(wrk_rps "$NBASE/static/1K.bin")"; fi
 }
 get_big() {
   local url=$NBASE/static/1G.bin h=()
-  [ "$1" = depot ] && url=$DBASE/bench/1/1G.bin && h=(-H "PRIVATE-TOKEN: $TOK")
+  [ "$1" != nginx ] && url=$(base_of "$1")/bench/1/1G.bin && h=(-H "PRIVATE-TOKEN: $(tok_of "$1")")
   rec get_big "$1" "$(curl -s -o /dev/null "${h[@]}" -w '%{speed_download}' "$url" | awk '{printf "%.0f", $1/1e6}')"
 }
+# (on object storage the same content every round: each PUT still sends all its bytes
+# to the bucket, then removes its own object, as the content is stored already)
 put_big() {
   local url=$NBASE/dav/big-$2.bin h=()
-  [ "$1" = depot ] && url=$DBASE/bench/1/put-$2.bin && h=(-H "PRIVATE-TOKEN: $TOK") && reset_peak
+  [ "$1" != nginx ] && url=$(base_of "$1")/bench/1/put-$2.bin && h=(-H "PRIVATE-TOKEN: $(tok_of "$1")") && reset_peak "$1"
   rm -f "$work"/www/dav/big-*.bin; sync; sleep 2
   rec put_big "$1" "$(curl -s -o /dev/null "${h[@]}" -T "$work/1G.bin" -w '%{speed_upload}' "$url" | awk '{printf "%.0f", $1/1e6}')"
-  [ "$1" = depot ] && rec rss_put_big depot "$(peak_mib)" || true
+  [ "$1" != nginx ] && rec rss_put_big "$1" "$(peak_mib "$1")" || true
 }
 put_small() {
   if [ "$1" = depot ]; then
@@ -114,12 +156,16 @@ put_small() {
 
 for r in $(seq "$ROUNDS"); do
   echo "== round $r of $ROUNDS"
-  if [ $((r % 2)) = 1 ]; then order="depot nginx"; else order="nginx depot"; fi
+  if [ $((r % 2)) = 1 ]; then order=$SERVERS; else order=$(echo "$SERVERS" | tr ' ' '\n' | tac | xargs); fi
   for s in $order; do get_small "$s"; done
   for s in $order; do get_big "$s"; done
   for s in $order; do put_big "$s" "$r"; done
-  for s in $order; do put_small "$s" "$r"; done
+  for s in ${order/scale/}; do put_small "$s" "$r"; done
 done
+if [ "$SCALE" = 1 ]; then
+  kill "$SNODE_PID"; wait "$SNODE_PID" 2>/dev/null || true
+  stop_scale
+fi
 
 echo "== 1,000 idle keep-alive connections"
 coproc IDLE { python3 "$root/bench/idle.py" 127.0.0.1 "$DPORT" 1000 "/api/v4/projects/$PID/packages/generic/bench/1/1K.bin" "$TOK"; }

@@ -664,6 +664,50 @@ static void header_add(struct header_list *l, const char *name, const char *valu
 	l->h[l->n] = NULL;
 }
 
+/* With --blobs-redirect, a download whose content is in object storage is sent there,
+ * to a presigned URL (*url, caller frees) that keeps the file name and type. Requests only
+ * depot answers right stay here: conditionals compare depot's validators (S3's ETag is not
+ * the SHA-256, so If-Range there would always send the whole file), a HEAD is answered
+ * without the store (GitLab's redirected HEAD fails: the URL is signed for GET), and a
+ * Range depot would not honour (several ranges, bad syntax) gets the whole file here. A
+ * plain Range goes along: S3 honours it on a presigned GET, which signs Host only. Content
+ * kept in the metadata store (small files) has no key and is served here. */
+static bool redirect_url(struct request *r, const struct meta_package_file *f,
+			 enum range_result rr, const char *disposition, char **url)
+{
+	static const char *const conditionals[] = {
+	    MHD_HTTP_HEADER_IF_NONE_MATCH, MHD_HTTP_HEADER_IF_MODIFIED_SINCE,
+	    MHD_HTTP_HEADER_IF_MATCH, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE, MHD_HTTP_HEADER_IF_RANGE};
+	struct app *app = r->app;
+	if (app->blobs_redirect_s <= 0 || !app->blobs->ops->presign || r->method != HTTP_GET ||
+	    (http_header(r, MHD_HTTP_HEADER_RANGE) && rr != RANGE_OK))
+		return false;
+	for (size_t i = 0; i < sizeof(conditionals) / sizeof(conditionals[0]); i++)
+		if (http_header(r, conditionals[i]))
+			return false;
+	char key[BLOB_KEY_MAX + 1];
+	if (blob_key_of(app->meta, app->blobs, f->digests.sha256, key) != 0)
+		return false; /* inline, or a failure the ordinary path reports */
+	int ret = app->blobs->ops->presign(app->blobs, key, app->blobs_redirect_s,
+					   "application/octet-stream", disposition, url);
+	if (ret != 0)
+		log_line("depot: cannot presign the content of file %lld, serving it: %s",
+			 (long long)f->id, strerror(-ret));
+	return ret == 0;
+}
+
+/* Only content actually sent (or handed to object storage to send) counts as a download
+ * (not_downloaded_days reads it): never a HEAD, a 304, a 416 or missing content. */
+static void record_download(struct request *r, const struct meta_package *pkg,
+			    const struct meta_package_file *f, uint64_t len, bool ranged)
+{
+	if (r->method != HTTP_GET)
+		return;
+	touch_log_record(r->app->touches, pkg->id, now_ms());
+	api_audit(r, "download", pkg->project_id, pkg->name, pkg->version, f->file_name,
+		  (int64_t)len, f->digests.sha256, ranged ? "range" : NULL);
+}
+
 void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f)
 {
@@ -697,6 +741,20 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 					h416);
 		return;
 	}
+	const char *slash = strrchr(f->file_name, '/');
+	char disposition[2 * 3 * FILE_NAME_MAX + 64];
+	content_disposition(slash ? slash + 1 : f->file_name, disposition, sizeof(disposition));
+	char *url = NULL;
+	if (redirect_url(r, f, rr, disposition, &url)) {
+		record_download(r, pkg, f, len, rr == RANGE_OK);
+		const char *h302[] = {MHD_HTTP_HEADER_LOCATION, url, MHD_HTTP_HEADER_CACHE_CONTROL,
+				      "no-store", "X-Checksum-SHA256", f->digests.sha256,
+				      "X-Checksum-SHA1", f->digests.sha1, "X-Checksum-MD5",
+				      f->digests.md5, NULL};
+		http_reply_empty(r, MHD_HTTP_FOUND, h302);
+		free(url);
+		return;
+	}
 	struct blob_reader br;
 	char *mem;
 	int ret = open_content(app, f, &br, &mem);
@@ -717,9 +775,6 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
 		return;
 	}
-	const char *slash = strrchr(f->file_name, '/');
-	char disposition[2 * 3 * FILE_NAME_MAX + 64];
-	content_disposition(slash ? slash + 1 : f->file_name, disposition, sizeof(disposition));
 	header_add(&hl, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	header_add(&hl, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
 	header_add(&hl, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
@@ -731,13 +786,7 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 		header_add(&hl, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
 	}
 	unsigned status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
-	/* Only content actually sent counts as a download (not_downloaded_days reads it):
-	 * never a HEAD, a 304, a 416 or missing content. */
-	if (r->method == HTTP_GET) {
-		touch_log_record(app->touches, pkg->id, now_ms());
-		api_audit(r, "download", pkg->project_id, pkg->name, pkg->version, f->file_name,
-			  (int64_t)len, f->digests.sha256, rr == RANGE_OK ? "range" : NULL);
-	}
+	record_download(r, pkg, f, len, rr == RANGE_OK);
 	if (mem) {
 		http_reply_copy(r, status, mem + start, len, hl.h);
 		free(mem);

@@ -21,6 +21,7 @@ struct app {
 	struct ratelimit *auth_failures;
 	struct audit_queue *audit;
 	uint64_t max_file_size; /* 0: unlimited */
+	int64_t blobs_redirect_s; /* > 0: downloads from object storage redirect there */
 };
 
 #endif

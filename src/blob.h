@@ -67,6 +67,11 @@ struct blob_ops {
 	 * least max_age_s seconds old (blob_s3: open multipart uploads, which it aborts). */
 	int (*clean_staging)(struct blob_store *bs, int64_t max_age_s, bool dry_run,
 			     int64_t *count);
+	/* A URL anyone holding it may GET key with for expires_s seconds, answered with these
+	 * Content-Type and Content-Disposition (*url: caller frees). NULL when the store
+	 * cannot hand out URLs (the local disk). */
+	int (*presign)(struct blob_store *bs, const char *key, int64_t expires_s,
+		       const char *content_type, const char *disposition, char **url);
 };
 
 struct blob_store {

@@ -21,6 +21,7 @@
 #include "blob.h"
 #include "digest.h"
 #include "log.h"
+#include "s3_sign.h"
 
 /* Part buffers in memory per upload at most (the one filling and those being sent), and
  * threads sending parts: what bounds an upload's memory whatever its size. */
@@ -38,6 +39,8 @@ struct s3 {
 	char *bucket_path; /* "/bucket" (path-style) or "" (virtual-hosted) */
 	char *prefix;	   /* the URL's path inside the bucket, "" or ending in '/' */
 	char *sigv4;	   /* "aws:amz:REGION:s3" */
+	char *region;
+	char *host;	   /* base_url's host[:port], as clients send it in Host */
 	char *access_key, *secret_key;
 	char *ca_file;
 	uint64_t part_size;
@@ -186,31 +189,43 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* The object's path, each segment percent-encoded (curl signs the path as written). */
+#define S3_PATH_MAX ((size_t)3 * (BLOB_KEY_MAX + 1100))
+
+/* The object's path after base_url, each segment percent-encoded (curl signs the path as
+ * written, and so does a presigned URL): "/bucket/prefix/key" or "/prefix/key"; the
+ * bucket's own path without a key. */
+static int object_path(const struct s3 *s, CURL *h, const char *key, char path[S3_PATH_MAX])
+{
+	size_t len = (size_t)snprintf(path, S3_PATH_MAX, "%s", s->bucket_path);
+	if (!key) {
+		if (!s->bucket_path[0])
+			snprintf(path, S3_PATH_MAX, "/");
+		return 0;
+	}
+	char full[BLOB_KEY_MAX + 1100];
+	snprintf(full, sizeof(full), "%s%s", s->prefix, key);
+	for (char *seg = full;;) {
+		char *slash = strchr(seg, '/');
+		size_t seglen = slash ? (size_t)(slash - seg) : strlen(seg);
+		char *enc = seglen ? curl_easy_escape(h, seg, (int)seglen) : NULL;
+		if (seglen && !enc)
+			return -ENOMEM;
+		len += (size_t)snprintf(path + len, S3_PATH_MAX - len, "/%s", enc ? enc : "");
+		curl_free(enc);
+		if (!slash || len >= S3_PATH_MAX)
+			break;
+		seg = slash + 1;
+	}
+	return len < S3_PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
 static int object_url(const struct s3 *s, CURL *h, const char *key, const char *query, char **out)
 {
-	char path[3 * (BLOB_KEY_MAX + 1100)] = "";
-	size_t len = 0;
-	if (key) {
-		char full[BLOB_KEY_MAX + 1100];
-		snprintf(full, sizeof(full), "%s%s", s->prefix, key);
-		for (char *seg = full;;) {
-			char *slash = strchr(seg, '/');
-			size_t seglen = slash ? (size_t)(slash - seg) : strlen(seg);
-			char *enc = seglen ? curl_easy_escape(h, seg, (int)seglen) : NULL;
-			if (seglen && !enc)
-				return -ENOMEM;
-			len +=
-			    (size_t)snprintf(path + len, sizeof(path) - len, "/%s", enc ? enc : "");
-			curl_free(enc);
-			if (!slash || len >= sizeof(path))
-				break;
-			seg = slash + 1;
-		}
-	}
-	const char *p = key ? path : (s->bucket_path[0] ? "" : "/");
-	if (asprintf(out, "%s%s%s%s%s", s->base_url, s->bucket_path, p, query ? "?" : "",
-		     query ? query : "") < 0)
+	char path[S3_PATH_MAX];
+	int ret = object_path(s, h, key, path);
+	if (ret != 0)
+		return ret;
+	if (asprintf(out, "%s%s%s%s", s->base_url, path, query ? "?" : "", query ? query : "") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -952,6 +967,31 @@ static int s3_clean_staging(struct blob_store *bs, int64_t max_age_s, bool dry_r
 	return ret;
 }
 
+/* ---- presigned downloads */
+
+static int s3_presign(struct blob_store *bs, const char *key, int64_t expires_s,
+		      const char *content_type, const char *disposition, char **url)
+{
+	struct s3 *s = (struct s3 *)bs;
+	char path[S3_PATH_MAX];
+	int ret = object_path(s, NULL, key, path);
+	if (ret != 0)
+		return ret;
+	const struct s3_param params[] = {{"response-content-type", content_type},
+					  {"response-content-disposition", disposition}};
+	struct s3_presign p = {.host = s->host, .path = path, .region = s->region,
+			       .access_key = s->access_key, .secret_key = s->secret_key,
+			       .now = time(NULL), .expires_s = expires_s, .params = params,
+			       .nparams = 2};
+	char *query = NULL;
+	if ((ret = s3_presign_query(&p, &query)) != 0)
+		return ret;
+	if (asprintf(url, "%s%s?%s", s->base_url, path, query) < 0)
+		ret = -ENOMEM;
+	free(query);
+	return ret;
+}
+
 static void s3_close(struct blob_store *bs)
 {
 	struct s3 *s = (struct s3 *)bs;
@@ -961,6 +1001,8 @@ static void s3_close(struct blob_store *bs)
 	free(s->bucket_path);
 	free(s->prefix);
 	free(s->sigv4);
+	free(s->region);
+	free(s->host);
 	free(s->access_key);
 	free(s->secret_key);
 	free(s->ca_file);
@@ -982,6 +1024,7 @@ static const struct blob_ops s3_ops = {
     .remove = s3_remove,
     .list = s3_list,
     .clean_staging = s3_clean_staging,
+    .presign = s3_presign,
 };
 
 /* ---- the URL */
@@ -1041,6 +1084,11 @@ static int locate(struct s3 *s, CURL *h, const char *bucket, const char *path,
 		goto out;
 	}
 	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	/* Host as clients send it, which a presigned URL signs: no port when the default */
+	bool default_port = port && strcmp(port, strcmp(scheme, "https") == 0 ? "443" : "80") == 0;
+	if (asprintf(&s->host, "%s%s%s%s%s", p->path_style ? "" : bucket, p->path_style ? "" : ".",
+		     host, port && !default_port ? ":" : "", port && !default_port ? port : "") < 0)
+		s->host = NULL;
 	char *ebucket = curl_easy_escape(h, bucket, 0);
 	int n = p->path_style ? asprintf(&s->base_url, "%s://%s%s%s", scheme, host, port ? ":" : "",
 					 port ? port : "")
@@ -1059,7 +1107,7 @@ static int locate(struct s3 *s, CURL *h, const char *bucket, const char *path,
 	n = asprintf(&s->prefix, "%s%s", path, plen && path[plen - 1] != '/' ? "/" : "");
 	if (n < 0)
 		s->prefix = NULL;
-	ret = s->base_url && s->bucket_path && s->prefix ? 0 : -ENOMEM;
+	ret = s->base_url && s->bucket_path && s->prefix && s->host ? 0 : -ENOMEM;
 	if (ret != 0)
 		*err = "out of memory";
 out:
@@ -1096,7 +1144,8 @@ static int configure(struct s3 *s, CURL *h, const struct s3_config *cfg, const c
 		p.endpoint = NULL;
 	if (asprintf(&s->sigv4, "aws:amz:%s:s3", region) < 0)
 		s->sigv4 = NULL;
-	if (!p.endpoint || !s->sigv4) {
+	s->region = strdup(region);
+	if (!p.endpoint || !s->sigv4 || !s->region) {
 		*err = "out of memory";
 		ret = -ENOMEM;
 		goto out;

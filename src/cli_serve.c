@@ -21,6 +21,7 @@
 #include "timeutil.h"
 #include "http.h"
 #include "log.h"
+#include "s3_sign.h"
 
 /* "HOST:PORT", "[v6]:PORT" or ":PORT" into host and port. */
 static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
@@ -280,8 +281,8 @@ int cli_fsck(int argc, char **argv)
 enum serve_opt {
 	O_LISTEN, O_EXTERNAL_URL, O_TLS_CERT, O_TLS_KEY, O_MAX_FILE_SIZE, O_THREADS,
 	O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SHUTDOWN_TIMEOUT,
-	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE, O_LOG,
-	O_DEMO, O_SERVE_COUNT /* --help's order */
+	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE,
+	O_BLOBS_REDIRECT, O_LOG, O_DEMO, O_SERVE_COUNT /* --help's order */
 };
 
 /* The parser's table is also serve's --help, so an option cannot go undocumented. */
@@ -319,6 +320,9 @@ static const struct cli_opt serve_options[O_SERVE_COUNT] = {
 	[O_CLEANUP_INTERVAL] = {.name = "cleanup-interval", .has_value = true, .arg = "SECONDS",
 				.help = "run cleanup policies this often; 0: never", .def = "43200"},
 	[O_BLOBS] = CLI_BLOB_OPTIONS,
+	[O_BLOBS_REDIRECT] = {.name = "blobs-redirect", .has_value = true, .arg = "SECONDS",
+			      .help = "answer downloads from object storage with a 302 to a URL "
+				      "valid this long; 0: serve them", .def = "0"},
 	[O_LOG] = {.name = "log", .has_value = true, .arg = "FILE",
 		   .help = "log here, not to stderr (reopened on SIGHUP)"},
 	[O_DEMO] = {.name = "demo", .help = "create a demo project and token, if none yet"},
@@ -335,7 +339,7 @@ int cli_serve(int argc, char **argv)
 		return cli_fail("--tls-cert and --tls-key go together");
 	/* What the options say, or their defaults in serve_options. */
 	long long max_size = 0, threads = 0, gc_interval = 0, cleanup_interval = 0, max_conn = 0,
-		  shutdown_s = 0, max_per_ip = 0, idle_s = 0, auth_limit = 0;
+		  shutdown_s = 0, max_per_ip = 0, idle_s = 0, auth_limit = 0, redirect_s = 0;
 	if (cli_number(&opts[O_MAX_FILE_SIZE], 0, LLONG_MAX, "a number of bytes (0: unlimited)",
 		       &max_size) ||
 	    cli_number(&opts[O_THREADS], 1, 256, "1 to 256", &threads) ||
@@ -346,7 +350,9 @@ int cli_serve(int argc, char **argv)
 	    cli_number(&opts[O_SHUTDOWN_TIMEOUT], 0, 86400, "seconds", &shutdown_s) ||
 	    cli_number(&opts[O_MAX_PER_IP], 1, 1000000, "1 to 1000000", &max_per_ip) ||
 	    cli_number(&opts[O_IDLE_TIMEOUT], 1, 86400, "seconds", &idle_s) ||
-	    cli_number(&opts[O_AUTH_FAILURES], 0, 1000000, "a number (0: no limit)", &auth_limit))
+	    cli_number(&opts[O_AUTH_FAILURES], 0, 1000000, "a number (0: no limit)", &auth_limit) ||
+	    cli_number(&opts[O_BLOBS_REDIRECT], 0, S3_PRESIGN_EXPIRES_MAX,
+		       "seconds, at most 604800 (0: no redirects)", &redirect_s))
 		return 2;
 	struct http_options hopt = {.threads = (unsigned)threads,
 				    .max_connections = (unsigned)max_conn,
@@ -394,7 +400,16 @@ int cli_serve(int argc, char **argv)
 		return 1;
 	}
 	int rc = 1;
+	if (redirect_s && !bs->ops->presign) {
+		cli_fail("--blobs-redirect needs file contents in object storage (--blobs s3://...)");
+		m->ops->close(m);
+		bs->ops->close(bs);
+		free(cert);
+		free(key);
+		return 2;
+	}
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = (uint64_t)max_size,
+			  .blobs_redirect_s = redirect_s,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
 			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
 			  .audit = audit_queue_new()};
