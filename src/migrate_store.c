@@ -110,7 +110,7 @@ __attribute__((format(printf, 3, 4))) static int fail(struct run *r, int ret, co
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(r->msg, r->cap, fmt, ap);
+	vsnprintf(r->msg, r->cap, fmt, ap); /* NOLINT: see log.c */
 	va_end(ap);
 	return ret < 0 ? ret : -EIO;
 }
@@ -143,9 +143,10 @@ static int query_int(struct meta *m, const char *sql, const struct sql_arg *a, i
 	return ret;
 }
 
-static void row_release(const struct table *t, struct row *row)
+/* Frees what row_read copied (every column: a row is zeroed before it is read). */
+static void row_release(struct row *row)
 {
-	for (int k = 0; t->types[k]; k++) {
+	for (int k = 0; k < MAX_COLS; k++) {
 		free(row->v[k].p);
 		row->v[k].p = NULL;
 	}
@@ -155,9 +156,9 @@ static void row_release(const struct table *t, struct row *row)
 static int row_read(const struct table *t, struct sql_rows *rows, struct row *row, size_t *bytes)
 {
 	*bytes = 0;
+	memset(row, 0, sizeof(*row));
 	for (int k = 0; t->types[k]; k++) {
 		struct val *v = &row->v[k];
-		memset(v, 0, sizeof(*v));
 		char type = t->types[k];
 		if (type == 'i' || type == 'n') {
 			v->null = rows->d->col_text(rows, k) == NULL;
@@ -174,7 +175,7 @@ static int row_read(const struct table *t, struct sql_rows *rows, struct row *ro
 		v->null = p == NULL && type == 't';
 		if (!(v->p = malloc(v->len + 1)))
 			return -ENOMEM;
-		if (v->len)
+		if (v->len && p)
 			memcpy(v->p, p, v->len);
 		v->p[v->len] = '\0';
 		*bytes += v->len;
@@ -326,7 +327,7 @@ static int chunk_merge(struct run *r, const struct table *t, struct row *chunk, 
 	while ((more = rows->d->next(rows)) > 0) {
 		size_t bytes;
 		if ((ret = row_read(t, rows, &d, &bytes)) != 0) {
-			row_release(t, &d);
+			row_release(&d);
 			break;
 		}
 		while (i < n && key_cmp(t, &chunk[i], &d) < 0)
@@ -337,7 +338,7 @@ static int chunk_merge(struct run *r, const struct table *t, struct row *chunk, 
 		else if (!row_equal(t, &chunk[i], &d))
 			why = "differs from the row in";
 		key_text(t, &d, key, sizeof(key));
-		row_release(t, &d);
+		row_release(&d);
 		if (why) {
 			char what[320];
 			snprintf(what, sizeof(what), "%s row %s", t->name, key);
@@ -418,20 +419,20 @@ static int table_walk(struct run *r, const struct table *t, bool copy)
 		if (ret == 0)
 			ret = chunk_merge(r, t, chunk, n, have_after ? &after : NULL, last, copy);
 		if (ret == 0 && n > 0) {
-			row_release(t, &after);
+			row_release(&after);
 			after = chunk[n - 1];
 			memset(&chunk[n - 1], 0, sizeof(chunk[n - 1]));
 			have_after = true;
 		}
 		for (size_t i = 0; i < n; i++)
-			row_release(t, &chunk[i]);
+			row_release(&chunk[i]);
 		if (ret != 0 || last)
 			break;
 		if (copy && r->progress)
 			fprintf(r->progress, "depot: copied %lld/%lld rows\n",
 				(long long)r->st->rows_copied, (long long)r->to_copy);
 	}
-	row_release(t, &after);
+	row_release(&after);
 	free(chunk);
 	return ret;
 }
@@ -445,8 +446,7 @@ static int check_schema(struct run *r)
 			  NULL, 0, &rows);
 	if (ret != 0)
 		return fail(r, ret, "cannot read the source's tables");
-	int more;
-	while (ret == 0 && (more = rows->d->next(rows)) > 0) {
+	while (ret == 0 && rows->d->next(rows) > 0) {
 		const char *name = rows->d->col_text(rows, 0);
 		bool known = false;
 		for (size_t i = 0; i < NTABLES; i++)
