@@ -453,3 +453,32 @@ def test_needs_every_store_named(source):
                              capture_output=True, text=True, timeout=60)
     assert (res.returncode, res.stderr) == (
         1, f"depot: cannot read {empty}/depot.db: No such file or directory\n")
+
+
+def test_rows_cut_short_are_completed(source, target):
+    """As a run killed while it copied rows leaves the target: some tables whole, one cut
+    at a chunk, the rest empty (here: the newest package files, some inline contents and
+    every content mapping removed from a finished copy)."""
+    data = source.data
+    assert migrate(data, target).returncode == 0
+    (half,), = sqlite_rows(data, "SELECT MAX(id) / 2 FROM package_files")
+    con = psycopg2.connect(host="127.0.0.1", port=target.pg.port, dbname=target.db,
+                           user=target.pg.user)
+    with con, con.cursor() as cur:
+        cur.execute("DELETE FROM inline_blobs WHERE sha256 > '8'")
+        removed_inline = cur.rowcount
+        cur.execute("DELETE FROM package_files WHERE id > %s", (half,))
+        removed_files = cur.rowcount
+        cur.execute("DELETE FROM blob_keys")
+    con.close()
+    assert removed_inline > 0 and removed_files > 0
+    res = migrate(data, target)
+    assert res.returncode == 0, res.stderr
+    contents = stored_contents(data)
+    last = res.stderr.splitlines()[-1]
+    assert last.startswith(f"depot: migrate-store done: copied"
+                           f" {removed_inline + removed_files} row(s) and {len(contents)} file(s)")
+    assert_rows_equal(data, target)
+    keys = dict(pg_rows(target, "SELECT sha256, key FROM blob_keys"))
+    assert sorted(keys) == sorted(contents)  # mapped again (the first run's objects
+    # stay until gc removes them as orphans)
