@@ -40,7 +40,8 @@ struct cli_command {
 extern const struct cli_command cli_serve_command, cli_gc_command, cli_fsck_command,
 	cli_user_command, cli_group_command, cli_project_command, cli_member_command,
 	cli_audit_command, cli_token_command, cli_settings_command, cli_protection_command,
-	cli_cleanup_policy_command, cli_cleanup_command, cli_routes_command, cli_migrate_command;
+	cli_cleanup_policy_command, cli_cleanup_command, cli_routes_command, cli_migrate_command,
+	cli_migrate_store_command;
 
 /* Prints the command's usage: synopsis, then its options, --data last. */
 void cli_help(FILE *f, const struct cli_command *c);
@@ -119,6 +120,7 @@ int cli_cleanup_policy(int argc, char **argv);
 int cli_cleanup(int argc, char **argv);
 int cli_routes(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
+int cli_migrate_store(int argc, char **argv);
 /* Prints a JSON value on stdout (compact, one line) and frees it; 1 if it is NULL. */
 int cli_print_json(json_t *j);
 

@@ -2,7 +2,8 @@
  * once with ?N placeholders, the row decoding and every operation of struct meta_ops, over a
  * small driver that each backend (meta_sqlite.c, meta_pg.c) implements: a per-thread
  * connection, transactions holding the store's write lock, and a cursor with column
- * accessors. Not public: only the backends include it. */
+ * accessors. Not public: only the backends include it, and migrate_store.c,
+ * which copies rows from one to the other through it. */
 #ifndef DEPOT_META_SQL_H
 #define DEPOT_META_SQL_H
 
