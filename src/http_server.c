@@ -276,6 +276,9 @@ void http_reply_auth_error(struct request *r, enum auth_error err)
 	case AUTH_BACKEND:
 		http_reply_internal(r, "token lookup failed", -EIO);
 		break;
+	case AUTH_UNAVAILABLE:
+		http_reply_internal(r, "token lookup failed", -EAGAIN);
+		break;
 	default:
 		http_reply_unauthorized(r);
 		break;
@@ -285,6 +288,12 @@ void http_reply_auth_error(struct request *r, enum auth_error err)
 void http_reply_internal(struct request *r, const char *why, int err)
 {
 	char url[LOG_TEXT_MAX];
+	if (err == -EAGAIN) { /* a store is unreachable: another try, or node, may succeed */
+		log_line("depot: %s %s: %s (a store is unavailable)", method_name(r->method),
+			 log_escape(r->url, url, sizeof(url)), why);
+		http_reply_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable");
+		return;
+	}
 	log_line("depot: %s %s: %s (%s)", method_name(r->method),
 		 log_escape(r->url, url, sizeof(url)), why, strerror(-err));
 	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
@@ -658,6 +667,12 @@ static bool body_announced(const struct request *r)
 	return announced_length(r) > 0 || http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static bool expects_continue(const struct request *r)
+{
+	const char *e = http_header(r, MHD_HTTP_HEADER_EXPECT);
+	return e && strcasecmp(e, "100-continue") == 0;
+}
+
 /* libmicrohttpd's edge-triggered epoll loop takes a short read to mean "nothing more for
  * now", so an end of input that arrived together with the last bytes of a body is never
  * read, and the client waits for the idle timeout. It is seen here instead: nothing but
@@ -733,7 +748,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return MHD_YES;
 		}
 		gather_credentials(ro);
+		/* A reply decided from the headers waits for the body too (read and dropped,
+		 * as mid-body): libmicrohttpd would send it at once and close with the body
+		 * unread, which resets the connection, and a proxy in front (HAProxy) still
+		 * sending the body then loses the reply. Unless the client waits for 100
+		 * Continue: then the body is never sent. */
+		r->in_body = body_announced(r) && !expects_continue(r);
 		r->route->on_start(r);
+		r->in_body = false;
 		if (!r->replied && body_announced(r))
 			watch_input_end(s, r);
 		return MHD_YES;
