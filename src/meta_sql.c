@@ -210,7 +210,9 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_AUDIT_LIST] = {"SELECT at, action, username, token_kind, token_id, project_id, package,"
 			 " version, file_name, size, sha256, client, detail FROM audit_log"
 			 " WHERE (?1 = 0 OR project_id = ?1) AND (?2 IS NULL OR package = ?2)"
-			 " AND (?3 IS NULL OR username = ?3) ORDER BY id DESC LIMIT ?4"} /* no limit: INT64_MAX */,
+			 /* by time: nodes write their batches in any order */
+			 " AND (?3 IS NULL OR username = ?3) ORDER BY at DESC, id DESC LIMIT ?4"}
+	/* no limit: INT64_MAX */,
 	[S_LIVE_CONTENTS] = {"SELECT f.file_sha256, f.size, f.id FROM package_files f"
 			    " JOIN packages p ON p.id = f.package_id WHERE f.status = 0"
 			    " AND p.status != 4 ORDER BY f.id"},

@@ -333,7 +333,9 @@ class Depot:
              "--listen", f"127.0.0.1:{n.port}",
              # the suites fail authentication on purpose, many times a minute
              *([] if "--auth-failures-per-minute" in args else
-               ["--auth-failures-per-minute", "0"]), *self.blob_args(), *args],
+               ["--auth-failures-per-minute", "0"]), *self.blob_args(),
+             # behind HAProxy: the client is the one it names in X-Forwarded-For
+             *(["--trusted-proxy", "127.0.0.1"] if NODES_MODE else []), *args],
             stdout=n.log, stderr=n.log)
         port = str(n.port).encode() if n.port else rb"\d+"
         deadline = time.time() + (120 if WRAPPER else 20)
@@ -378,6 +380,13 @@ class Depot:
         if self.haproxy:
             self.haproxy.stop()
             self.haproxy = None
+
+    @property
+    def direct_url(self):
+        """A node's own address (with several nodes: node 0's, not HAProxy's), for tests of
+        how one process handles HTTP itself (malformed requests, Host, idle connections),
+        which a proxy in front would answer or rewrite."""
+        return self.nodes[0].url
 
     def pid(self):
         """The server's pid. With several nodes: node 0's, and HAProxy sends every later
@@ -480,7 +489,8 @@ class Depot:
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
-        return resp.status, dict(resp.getheaders()), data
+        # names in any case: a proxy in front (HAProxy) sends them in lower case
+        return resp.status, requests.structures.CaseInsensitiveDict(resp.getheaders()), data
 
     def close(self):
         self.stop()

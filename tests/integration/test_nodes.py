@@ -6,6 +6,7 @@ objects to; a PostgreSQL restart under load answers 503 with JSON and heals by i
 Requests go to one node's own address where the test needs to know which node answers,
 else through HAProxy (Depot.url)."""
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -401,3 +402,35 @@ def test_download_times_never_go_back_when_nodes_flush_out_of_order(depot, world
     for name in names:
         got = depot.query("SELECT last_downloaded_at FROM packages WHERE name = ?", name)
         assert got[0][0] is not None and got[0][0] >= later[name], (name, got, later[name])
+
+
+def _get_from(url, source, headers):
+    host, port = url.rsplit("/", 1)[1].split(":")
+    c = http.client.HTTPConnection(host, int(port), source_address=(source, 0), timeout=30)
+    c.request("GET", "/api/v4/user", headers=headers)
+    status = c.getresponse().status
+    c.close()
+    return status
+
+
+def test_client_address_behind_the_proxy_and_a_limiter_per_node():
+    """Behind HAProxy (--trusted-proxy 127.0.0.1) a node logs and throttles the client's
+    address, the last one X-Forwarded-For names, not the proxy's or one the client made
+    up; a connection from elsewhere keeps its own address whatever it claims. Failed
+    authentications are counted by each node for itself (no shared state)."""
+    d = Depot().start("--auth-failures-per-minute", "2")
+    try:
+        bad = {"PRIVATE-TOKEN": "glpat-guessing", "X-Forwarded-For": "10.9.9.9"}
+        assert _get_from(d.url, "127.0.0.5", bad) == 401
+        assert _get_from(d.nodes[0].url, "127.0.0.6", bad) == 401  # not a trusted proxy
+        log = d.server_log()
+        assert "authentication failed from 127.0.0.5: unknown credentials" in log
+        assert "authentication failed from 127.0.0.6: unknown credentials" in log
+        assert "10.9.9.9" not in log and "from 127.0.0.1" not in log
+        # two failures at node 0 block 127.0.0.7 there; node 1 has seen none
+        for _ in range(2):
+            assert _get_from(d.nodes[0].url, "127.0.0.7", bad) == 401
+        assert _get_from(d.nodes[0].url, "127.0.0.7", bad) == 429
+        assert _get_from(d.nodes[1].url, "127.0.0.7", bad) == 401
+    finally:
+        d.close()

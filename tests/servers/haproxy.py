@@ -70,6 +70,8 @@ class HAProxy:
                             f"Content-Length: {len(body)}\r\nCache-Control: no-cache\r\n"
                             f"Connection: close\r\n\r\n{body}")
                 errorfiles += f"    errorfile {code} {path}\n"
+        # the client's address, for nodes that trust this proxy (--trusted-proxy)
+        forwardfor = "" if self.tls_passthrough else "    option forwardfor\n"
         check = "check check-ssl verify none" if self.tls_passthrough else "check"
         mode = "tcp" if self.tls_passthrough else "http"
         servers = "\n".join(f"    server {name} {addr} {check}"
@@ -91,7 +93,7 @@ defaults
     # a connection refused (a node just killed, not yet seen down) is tried on another
     retries 3
     option redispatch 1
-{errorfiles}    timeout connect 5s
+{forwardfor}{errorfiles}    timeout connect 5s
     timeout client {self.timeout_client}
     timeout server {self.timeout_server}
     timeout http-request 60s
