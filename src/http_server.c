@@ -739,10 +739,15 @@ static bool body_announced(const struct request *r)
 	return announced_length(r) > 0 || http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
-static bool expects_continue(const struct request *r)
+/* A reply decided from the headers of a request with a body of at most this size waits
+ * until the body is read (see on_access); curl asks for 100 Continue above it. */
+#define EARLY_REPLY_DRAIN_MAX (1024 * 1024)
+
+static bool reply_after_body(const struct request *r)
 {
 	const char *e = http_header(r, MHD_HTTP_HEADER_EXPECT);
-	return e && strcasecmp(e, "100-continue") == 0;
+	uint64_t n = announced_length(r);
+	return n > 0 && n <= EARLY_REPLY_DRAIN_MAX && !(e && strcasecmp(e, "100-continue") == 0);
 }
 
 /* libmicrohttpd's edge-triggered epoll loop takes a short read to mean "nothing more for
@@ -821,12 +826,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return MHD_YES;
 		}
 		gather_credentials(ro);
-		/* A reply decided from the headers waits for the body too (read and dropped,
-		 * as mid-body): libmicrohttpd would send it at once and close with the body
-		 * unread, which resets the connection, and a proxy in front (HAProxy) still
-		 * sending the body then loses the reply. Unless the client waits for 100
-		 * Continue: then the body is never sent. */
-		r->in_body = body_announced(r) && !expects_continue(r);
+		/* A reply decided from the headers waits for a small body too (read and
+		 * dropped, as mid-body): libmicrohttpd would send it at once and close with the
+		 * body unread, which resets the connection, and a proxy in front (HAProxy)
+		 * still sending the body then loses the reply. Not when the client waits for
+		 * 100 Continue (the body never comes), nor for a large body (answered at once,
+		 * as before, rather than after all of it). */
+		r->in_body = reply_after_body(r);
 		r->route->on_start(r);
 		r->in_body = false;
 		if (!r->replied && body_announced(r))

@@ -434,3 +434,21 @@ def test_client_address_behind_the_proxy_and_a_limiter_per_node():
         assert _get_from(d.nodes[1].url, "127.0.0.7", bad) == 401
     finally:
         d.close()
+
+
+def test_a_refusal_from_the_headers_reaches_the_client_through_haproxy(depot, world):
+    """An upload refused from its headers (401 here) is answered after its body is read:
+    answered at once, the connection closed with the body unread was reset, and HAProxy,
+    still passing the body on, lost the answer (the client saw the connection closed)."""
+    pid = world.pid("acme/app")
+    s = requests.Session()
+    body = os.urandom(512 * 1024)
+    for i in range(40):
+        try:
+            r = s.put(depot.api(generic_path(pid, unique("refused"), "1.0", "f")), data=body,
+                      headers={"PRIVATE-TOKEN": "glpat-unknown"}, timeout=60)
+            got = (r.status_code, r.json())
+        except requests.ConnectionError as e:
+            got = (0, str(e))
+            s = requests.Session()
+        assert got == (401, {"message": "401 Unauthorized"}), (i, got)
