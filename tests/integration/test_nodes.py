@@ -209,7 +209,7 @@ def test_a_node_killed_mid_upload_while_the_other_serves(depot, world):
     a, b = depot.nodes
     pid = world.pid("acme/app")
     h = {"PRIVATE-TOKEN": world.pat["dev"]}
-    sent = threading.Event()
+    sent, killed = threading.Event(), threading.Event()
     outcome = []
 
     def body():
@@ -217,7 +217,7 @@ def test_a_node_killed_mid_upload_while_the_other_serves(depot, world):
         for i in range(64):
             if i == 12:  # two parts of 5 MiB are on their way
                 sent.set()
-                time.sleep(30)
+                killed.wait(30)
             yield chunk
 
     def upload():
@@ -234,6 +234,7 @@ def test_a_node_killed_mid_upload_while_the_other_serves(depot, world):
     time.sleep(0.5)
     b.proc.send_signal(signal.SIGKILL)
     b.proc.wait()
+    killed.set()
     t.join(timeout=60)
     assert outcome and outcome[0] != 201, outcome
     try:
