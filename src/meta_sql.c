@@ -853,7 +853,7 @@ static int sq_file_publish(struct meta *m, const struct meta_publish *p,
 		if (!own)
 			break; /* the caller's transaction decides */
 	}
-	return ret;
+	return ret == -EDEADLK ? -EAGAIN : ret; /* given up on every time: try again later */
 }
 
 static int sq_publish_batch(struct meta *m, struct meta_publish_item *items, size_t n)
@@ -873,9 +873,14 @@ static int sq_publish_batch(struct meta *m, struct meta_publish_item *items, siz
 		}
 	}
 	ret = tx_end(m, own, ret);
-	for (size_t i = 0; ret != 0 && i < n; i++)
-		if (items[i].result == 0)
-			items[i].result = ret; /* the commit failed: nothing of the batch stands */
+	for (size_t i = 0; i < n; i++) {
+		/* The batch failed (a statement, or the commit): nothing of it stands, and an
+		 * item it cut short before its first try has that failure too. */
+		if (ret != 0 && (items[i].result == 0 || items[i].result == -EDEADLK))
+			items[i].result = ret;
+		else if (items[i].result == -EDEADLK) /* given up on every time */
+			items[i].result = -EAGAIN;
+	}
 	return ret;
 }
 
