@@ -741,7 +741,7 @@ static bool body_announced(const struct request *r)
 
 /* A reply decided from the headers of a request with a body of at most this size waits
  * until the body is read (see on_access); curl asks for 100 Continue above it. */
-#define EARLY_REPLY_DRAIN_MAX (1024 * 1024)
+#define EARLY_REPLY_DRAIN_MAX ((uint64_t)1 << 20)
 
 static bool reply_after_body(const struct request *r)
 {
