@@ -369,17 +369,19 @@ class Depot:
         running = [n for n in self.nodes if n.proc]
         for n in running:
             n.proc.send_signal(signal.SIGTERM)
-        for n in running:
-            rc = n.proc.wait(timeout=120 if WRAPPER else 30)
-            n.proc = None
-            n.log.close()
-            with open(n.log_path, "rb") as f:
-                log = f.read().decode(errors="replace")
-            assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
-            assert rc == 0, f"depot exited with {rc}:\n{log[-4000:]}"
-        if self.haproxy:
-            self.haproxy.stop()
-            self.haproxy = None
+        try:
+            for n in running:
+                rc = n.proc.wait(timeout=120 if WRAPPER else 30)
+                n.proc = None
+                n.log.close()
+                with open(n.log_path, "rb") as f:
+                    log = f.read().decode(errors="replace")
+                assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+                assert rc == 0, f"depot exited with {rc}:\n{log[-4000:]}"
+        finally:
+            if self.haproxy:
+                self.haproxy.stop()
+                self.haproxy = None
 
     @property
     def direct_url(self):
