@@ -37,7 +37,7 @@ TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli
 SCALE_DEPS := postgresql-15 python3-psycopg2 ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
               haproxy
 
-.PHONY: all run test unit integration integration-pg integration-s3 integration-migrate valgrind bench torture fuzz fuzz-replay lint deps test-deps \
+.PHONY: all run test unit integration integration-pg integration-s3 integration-migrate integration-nodes valgrind bench torture fuzz fuzz-replay lint deps test-deps \
         scale-deps test-servers test-scale clean
 all: $(BUILD)/depot
 
@@ -126,6 +126,12 @@ integration-s3: $(BUILD)/depot scale-deps
 integration-migrate: $(BUILD)/depot scale-deps
 	DEPOT_TEST_MIGRATE=1 DEPOT_BIN=$(CURDIR)/$(BUILD)/depot \
 	/usr/bin/python3 -m pytest -q -x tests/integration/test_migrate_store.py
+# The suite again over two nodes sharing PostgreSQL and the RGW bucket, behind HAProxy
+# (round robin, checked on /-/readiness; tests/integration/conftest.py), 5 MiB parts, plus
+# the cross-node and fault tests of test_nodes.py.
+integration-nodes: $(BUILD)/depot scale-deps
+	DEPOT_TEST_NODES=2 DEPOT_TEST_META=pg DEPOT_TEST_BLOBS=s3 DEPOT_TEST_S3_PART_SIZE=5242880 \
+	DEPOT_BIN=$(CURDIR)/$(BUILD)/depot /usr/bin/python3 -m pytest -q -x tests/integration
 
 # A short integration subset with the server under valgrind's memcheck: any error or
 # definite leak makes the server exit non-zero, which the harness turns into a failure.
@@ -148,6 +154,7 @@ test: test-deps
 	$(MAKE) integration-pg
 	$(MAKE) integration-s3
 	$(MAKE) integration-migrate
+	$(MAKE) integration-nodes
 	$(MAKE) valgrind
 	$(MAKE) SANITIZE=address,undefined all unit fuzz-replay
 	DEPOT_SANITIZED=1 $(MAKE) SANITIZE=address,undefined integration

@@ -222,11 +222,7 @@ static void reply_storage_error(struct request *r, int err, const char *what)
 		log_line("depot: %s %s: %s", what, log_escape(r->url, url, sizeof(url)),
 			 strerror(-err));
 		http_reply_message(r, MHD_HTTP_INSUFFICIENT_STORAGE, "507 Insufficient Storage");
-	} else if (err == -EAGAIN) { /* object storage unreachable or unavailable */
-		log_line("depot: %s %s: the blob store is unavailable", what,
-			 log_escape(r->url, url, sizeof(url)));
-		http_reply_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable");
-	} else {
+	} else { /* -EAGAIN, a store unreachable, is a 503 there */
 		http_reply_internal(r, what, err);
 	}
 }
@@ -975,6 +971,10 @@ void generic_delete_version_done(struct request *r)
 	if (deletable_package_or_reply(r, &t, &pkg) != 0)
 		return;
 	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
+	if (ret == -ENOENT) { /* deleted meanwhile, by another request */
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+		return;
+	}
 	if (ret != 0) {
 		http_reply_internal(r, "package delete failed", ret);
 		return;

@@ -237,6 +237,10 @@ void packages_delete_done(struct request *r)
 	    api_unmodified_or_reply(r, pkg.updated_at_ms) != 0)
 		return;
 	int ret = r->app->meta->ops->package_destroy(r->app->meta, pkg.id);
+	if (ret == -ENOENT) { /* deleted meanwhile, by another request */
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+		return;
+	}
 	if (ret != 0) {
 		http_reply_internal(r, "package delete failed", ret);
 		return;

@@ -74,6 +74,12 @@ static int token_lookup(struct meta *m, const char *secret, struct meta_token *o
 	return ret;
 }
 
+/* A store failure: 503 when it cannot be reached (try again), 500 otherwise. */
+static enum auth_error backend_error(int ret)
+{
+	return ret == -EAGAIN ? AUTH_UNAVAILABLE : AUTH_BACKEND;
+}
+
 static enum auth_error token_state(const struct meta_token *t, int64_t now)
 {
 	if (t->revoked)
@@ -89,7 +95,7 @@ static enum auth_error become_user(struct meta *m, const struct meta_token *t, s
 	if (ret == -ENOENT)
 		return AUTH_INVALID;
 	if (ret != 0)
-		return AUTH_BACKEND;
+		return backend_error(ret);
 	out->kind = IDENT_USER;
 	out->token = *t;
 	return AUTH_OK;
@@ -110,7 +116,7 @@ static enum auth_error required_token(struct meta *m, const char *secret, int64_
 	if (ret == -ENOENT || (ret == 0 && !kind_ok(&t)))
 		return AUTH_INVALID;
 	if (ret != 0)
-		return AUTH_BACKEND;
+		return backend_error(ret);
 	enum auth_error st = token_state(&t, now);
 	if (st != AUTH_OK) {
 		out->token = t; /* for the log: which token failed */
@@ -149,7 +155,7 @@ enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_
 	if (deploy) {
 		ret = token_lookup(m, deploy, &t);
 		if (ret != 0 && ret != -ENOENT)
-			return AUTH_BACKEND;
+			return backend_error(ret);
 		if (ret == 0 && t.kind == TOKEN_DEPLOY && token_state(&t, now) == AUTH_OK) {
 			out->kind = IDENT_DEPLOY;
 			out->token = t;
@@ -165,7 +171,7 @@ enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_
 	if (c->has_basic && strcmp(c->basic_user, "gitlab-ci-token") != 0) {
 		ret = token_lookup(m, c->basic_pass, &t);
 		if (ret != 0 && ret != -ENOENT)
-			return AUTH_BACKEND;
+			return backend_error(ret);
 		if (ret == 0 && is_access_token(&t)) {
 			enum auth_error st = token_state(&t, now);
 			out->token = t;

@@ -46,6 +46,7 @@ enum auth_error {
 	AUTH_EXPIRED = -2,     /* 401 invalid_token "Token is expired..." */
 	AUTH_REVOKED = -3,     /* 401 invalid_token "Token was revoked..." */
 	AUTH_BACKEND = -4,     /* store failure: 500 */
+	AUTH_UNAVAILABLE = -5, /* the store cannot be reached: 503 */
 };
 
 /* Resolves credentials to an identity (anonymous when nothing valid was presented and

@@ -211,7 +211,12 @@ static int old_versions(struct run *r)
 		if (kept)
 			continue;
 		if (!r->dry_run) {
-			if ((ret = r->m->ops->package_destroy(r->m, p->id)) != 0)
+			ret = r->m->ops->package_destroy(r->m, p->id);
+			if (ret == -ENOENT) { /* deleted meanwhile (another node's run) */
+				ret = 0;
+				continue;
+			}
+			if (ret != 0)
 				break;
 			audit_delete(r, p->name, p->version, NULL, why);
 		}

@@ -279,7 +279,7 @@ int cli_fsck(int argc, char **argv)
 }
 
 enum serve_opt {
-	O_LISTEN, O_EXTERNAL_URL, O_TLS_CERT, O_TLS_KEY, O_MAX_FILE_SIZE, O_THREADS,
+	O_LISTEN, O_EXTERNAL_URL, O_TRUSTED_PROXY, O_TLS_CERT, O_TLS_KEY, O_MAX_FILE_SIZE, O_THREADS,
 	O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SHUTDOWN_TIMEOUT,
 	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE,
 	O_BLOBS_REDIRECT, O_LOG, O_DEMO, O_SERVE_COUNT /* --help's order */
@@ -296,6 +296,10 @@ static const struct cli_opt serve_options[O_SERVE_COUNT] = {
 		      .help = "where to listen; port 0: any free one", .def = "127.0.0.1:8080"},
 	[O_EXTERNAL_URL] = {.name = "external-url", .has_value = true, .arg = "URL",
 			    .help = "the URL clients reach depot at, for links"},
+	[O_TRUSTED_PROXY] = {.name = "trusted-proxy", .has_value = true, .arg = "ADDRS",
+			     .help = "load balancers in front (IP addresses, comma-separated): a "
+				     "connection from one is from the last address its "
+				     "X-Forwarded-For names"},
 	[O_TLS_CERT] = {.name = "tls-cert", .has_value = true, .arg = "FILE",
 			.help = "serve HTTPS with this PEM certificate"},
 	[O_TLS_KEY] = {.name = "tls-key", .has_value = true, .arg = "FILE",
@@ -358,7 +362,10 @@ int cli_serve(int argc, char **argv)
 				    .max_connections = (unsigned)max_conn,
 				    .max_per_ip = (unsigned)max_per_ip,
 				    .idle_timeout_s = (unsigned)idle_s,
-				    .external_url = opts[O_EXTERNAL_URL].value};
+				    .external_url = opts[O_EXTERNAL_URL].value,
+				    .trusted_proxies = opts[O_TRUSTED_PROXY].value};
+	if (hopt.trusted_proxies && !http_addr_list_valid(hopt.trusted_proxies))
+		return cli_fail("--trusted-proxy takes IP addresses, separated by commas");
 	const char *listen = opts[O_LISTEN].value;
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)

@@ -41,6 +41,7 @@ struct request {
 	enum http_method method;
 	const char *url; /* raw path, still percent-encoded */
 	const char *external_url; /* configured base URL for links, or NULL */
+	const char *trusted_proxies; /* --trusted-proxy, or NULL */
 	bool tls;
 	const struct route *route;
 	struct route_capture caps[ROUTE_MAX_CAPTURES];
@@ -83,8 +84,11 @@ json_t *http_body_json(struct request *r);
 
 /* Decodes capture i into out (cap bytes). Returns 0, or -1 if malformed or too long. */
 int http_capture(const struct request *r, int i, char *out, size_t cap);
-/* The client's address as text ("127.0.0.1", "::1"); "?" when unknown. */
+/* The client's address as text ("127.0.0.1", "::1"); "?" when unknown. Behind a trusted
+ * proxy (http_options.trusted_proxies), the one it names in X-Forwarded-For. */
 const char *http_client_addr(struct request *r);
+/* Is list one or more comma-separated IPv4 or IPv6 addresses? */
+bool http_addr_list_valid(const char *list);
 /* A request header, or NULL. */
 const char *http_header(const struct request *r, const char *name);
 /* A decoded query parameter: 1 present, 0 absent, -1 malformed or too long. */
@@ -167,6 +171,9 @@ struct http_options {
 	unsigned max_per_ip;	 /* connections from one address */
 	unsigned idle_timeout_s; /* a connection silent this long is closed (slow bodies too) */
 	const char *external_url; /* base of absolute URLs in replies; NULL: from Host */
+	/* Comma-separated addresses of proxies in front (a load balancer): for a connection
+	 * from one of them, the client is the last address of X-Forwarded-For. NULL: none. */
+	const char *trusted_proxies;
 	const char *tls_cert_pem; /* HTTPS when both are set (PEM contents) */
 	const char *tls_key_pem;
 };

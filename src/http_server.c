@@ -20,6 +20,7 @@ struct http_server {
 	bool tls;
 	unsigned idle_timeout_s;
 	char *external_url;
+	char *trusted_proxies;
 	struct app *app;
 	const struct route *routes;
 	size_t nroutes;
@@ -61,6 +62,75 @@ int http_capture(const struct request *r, int i, char *out, size_t cap)
 	return pct_decode(r->caps[i].start, r->caps[i].len, out, cap, false) < 0 ? -1 : 0;
 }
 
+/* An address as text in its canonical form, or -1 when text is not one. */
+static int canonical_addr(const char *text, size_t len, char *out, size_t cap)
+{
+	char buf[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	int family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, buf, bin) != 1 || !inet_ntop(family, bin, out, (socklen_t)cap))
+		return -1;
+	return 0;
+}
+
+bool http_addr_list_valid(const char *list)
+{
+	char one[INET6_ADDRSTRLEN];
+	for (const char *p = list;; p++) {
+		size_t n = strcspn(p, ",");
+		if (canonical_addr(p, n, one, sizeof(one)) != 0)
+			return false;
+		p += n;
+		if (!*p)
+			return true;
+	}
+}
+
+static bool addr_listed(const char *list, const char *addr)
+{
+	char one[INET6_ADDRSTRLEN];
+	for (const char *p = list;; p++) {
+		size_t n = strcspn(p, ",");
+		if (canonical_addr(p, n, one, sizeof(one)) == 0 && strcmp(one, addr) == 0)
+			return true;
+		p += n;
+		if (!*p)
+			return false;
+	}
+}
+
+static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value)
+{
+	(void)kind;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
+/* Behind a trusted proxy, the client is the address it appended last to X-Forwarded-For
+ * (the last header of that name: earlier ones, and earlier entries, come from the client
+ * and could say anything). Anything but an address leaves the proxy's own. */
+static void forwarded_client(struct request *r)
+{
+	const char *xff = NULL;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_forwarded_for, &xff);
+	if (!xff)
+		return;
+	const char *last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	last += strspn(last, " \t");
+	size_t n = strcspn(last, " \t");
+	char addr[sizeof(r->client_addr)];
+	if (last[n + strspn(last + n, " \t")] == '\0' &&
+	    canonical_addr(last, n, addr, sizeof(addr)) == 0)
+		memcpy(r->client_addr, addr, sizeof(addr));
+}
+
 const char *http_client_addr(struct request *r)
 {
 	if (r->client_addr[0])
@@ -76,6 +146,8 @@ const char *http_client_addr(struct request *r)
 			  sizeof(r->client_addr));
 	else
 		snprintf(r->client_addr, sizeof(r->client_addr), "?");
+	if (r->trusted_proxies && addr_listed(r->trusted_proxies, r->client_addr))
+		forwarded_client(r);
 	return r->client_addr;
 }
 
@@ -276,6 +348,9 @@ void http_reply_auth_error(struct request *r, enum auth_error err)
 	case AUTH_BACKEND:
 		http_reply_internal(r, "token lookup failed", -EIO);
 		break;
+	case AUTH_UNAVAILABLE:
+		http_reply_internal(r, "token lookup failed", -EAGAIN);
+		break;
 	default:
 		http_reply_unauthorized(r);
 		break;
@@ -285,6 +360,12 @@ void http_reply_auth_error(struct request *r, enum auth_error err)
 void http_reply_internal(struct request *r, const char *why, int err)
 {
 	char url[LOG_TEXT_MAX];
+	if (err == -EAGAIN) { /* a store is unreachable: another try, or node, may succeed */
+		log_line("depot: %s %s: %s (a store is unavailable)", method_name(r->method),
+			 log_escape(r->url, url, sizeof(url)), why);
+		http_reply_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "503 Service Unavailable");
+		return;
+	}
 	log_line("depot: %s %s: %s (%s)", method_name(r->method),
 		 log_escape(r->url, url, sizeof(url)), why, strerror(-err));
 	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
@@ -658,6 +739,17 @@ static bool body_announced(const struct request *r)
 	return announced_length(r) > 0 || http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+/* A reply decided from the headers of a request with a body of at most this size waits
+ * until the body is read (see on_access); curl asks for 100 Continue above it. */
+#define EARLY_REPLY_DRAIN_MAX ((uint64_t)1 << 20)
+
+static bool reply_after_body(const struct request *r)
+{
+	const char *e = http_header(r, MHD_HTTP_HEADER_EXPECT);
+	uint64_t n = announced_length(r);
+	return n > 0 && n <= EARLY_REPLY_DRAIN_MAX && !(e && strcasecmp(e, "100-continue") == 0);
+}
+
 /* libmicrohttpd's edge-triggered epoll loop takes a short read to mean "nothing more for
  * now", so an end of input that arrived together with the last bytes of a body is never
  * read, and the client waits for the idle timeout. It is seen here instead: nothing but
@@ -721,6 +813,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->conn = conn;
 		r->app = s->app;
 		r->external_url = s->external_url;
+		r->trusted_proxies = s->trusted_proxies;
 		r->tls = s->tls;
 		r->url = url;
 		r->method = parse_method(method);
@@ -733,7 +826,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			return MHD_YES;
 		}
 		gather_credentials(ro);
+		/* A reply decided from the headers waits for a small body too (read and
+		 * dropped, as mid-body): libmicrohttpd would send it at once and close with the
+		 * body unread, which resets the connection, and a proxy in front (HAProxy)
+		 * still sending the body then loses the reply. Not when the client waits for
+		 * 100 Continue (the body never comes), nor for a large body (answered at once,
+		 * as before, rather than after all of it). */
+		r->in_body = reply_after_body(r);
 		r->route->on_start(r);
+		r->in_body = false;
 		if (!r->replied && body_announced(r))
 			watch_input_end(s, r);
 		return MHD_YES;
@@ -888,7 +989,9 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	}
 	s->app = app;
 	s->idle_timeout_s = opt->idle_timeout_s;
-	if (opt->external_url && !(s->external_url = external_url_dup(opt->external_url))) {
+	if ((opt->external_url && !(s->external_url = external_url_dup(opt->external_url))) ||
+	    (opt->trusted_proxies && !(s->trusted_proxies = strdup(opt->trusted_proxies)))) {
+		free(s->external_url);
 		freeaddrinfo(ai);
 		free(s);
 		return NULL;
@@ -919,6 +1022,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	if (!s->daemon) {
 		fprintf(stderr, "depot: cannot listen on %s:%u\n", opt->host, opt->port);
 		free(s->external_url);
+		free(s->trusted_proxies);
 		free(s);
 		return NULL;
 	}
@@ -939,5 +1043,6 @@ void http_server_stop(struct http_server *s)
 		return;
 	MHD_stop_daemon(s->daemon);
 	free(s->external_url);
+	free(s->trusted_proxies);
 	free(s);
 }

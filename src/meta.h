@@ -263,7 +263,8 @@ struct meta_ops {
 	/* A file of the package by id, whatever its status. */
 	int (*package_file_get)(struct meta *m, int64_t package_id, int64_t file_id,
 				struct meta_package_file *out);
-	/* Marks the package and its files pending destruction. */
+	/* Marks the package and its files pending destruction; -ENOENT when it already was
+	 * (a concurrent delete, on this node or another). */
 	int (*package_destroy)(struct meta *m, int64_t package_id);
 	/* Marks the installable files with this id (file_id != 0) or this name pending
 	 * destruction; -ENOENT when none matched. With drop_empty, a package left without

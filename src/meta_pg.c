@@ -122,16 +122,22 @@ static struct sql_conn *conn_get(struct meta *m)
 }
 
 /* A failed statement's errno: constraint violations are -EEXIST (as SQLite's), a
- * transaction the server gave up on (serialization failure, deadlock) -EAGAIN. */
-static int map_error(const PGresult *res)
+ * transaction the server gave up on (serialization failure, deadlock) -EDEADLK, a lost
+ * connection or a server shutting down or starting -EAGAIN (503: try again). */
+static int map_error(struct sql_conn *c, const PGresult *res)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQstatus(c->pg) != CONNECTION_OK)
+		return -EAGAIN;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (!state)
 		return -EIO;
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
+		return -EAGAIN;
 	if (strncmp(state, "23", 2) == 0)
 		return -EEXIST;
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-		return -EAGAIN;
+		return -EDEADLK;
 	if (strcmp(state, "53100") == 0)
 		return -ENOSPC;
 	return -EIO;
@@ -146,7 +152,7 @@ static int check(struct sql_conn *c, PGresult *res, bool keep)
 			PQclear(res);
 		return 0;
 	}
-	int ret = res ? map_error(res) : -EIO;
+	int ret = map_error(c, res);
 	if (ret != -EEXIST)
 		fprintf(stderr, "depot: postgresql: %s",
 			res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
@@ -182,7 +188,9 @@ static int pg_end(struct sql_conn *c, bool commit)
 	if (commit && PQtransactionStatus(c->pg) == PQTRANS_INTRANS)
 		return simple(c, "COMMIT");
 	simple(c, "ROLLBACK");
-	return commit ? -EIO : 0;
+	if (!commit)
+		return 0;
+	return PQstatus(c->pg) != CONNECTION_OK ? -EAGAIN : -EIO;
 }
 
 /* The statement in PostgreSQL's terms: placeholders ?N become $N. Caller frees. */

@@ -164,14 +164,17 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PKG_FIND_INSTALLABLE] = {"SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
 				   " AND p.package_type = 'generic' AND p.name = ?2"
 				   " AND p.version = ?3 AND p.status IN (0, 1, 5)"},
-	[S_PKG_TOUCH] = {"UPDATE packages SET last_downloaded_at = ?2 WHERE id = ?1"},
+	/* Nodes flush their batches in any order: a time never goes back. */
+	[S_PKG_TOUCH] = {"UPDATE packages SET last_downloaded_at = ?2 WHERE id = ?1"
+			" AND (last_downloaded_at IS NULL OR last_downloaded_at < ?2)"},
 	[S_PKG_GET] = {"SELECT " PKG_COLS " FROM packages p WHERE p.id = ?2 AND p.project_id = ?1"},
 	[S_PKG_VERSIONS] = {"SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
 			   " AND p.package_type = 'generic' AND p.name = ?2 AND p.id != ?3"
 			   " AND p.status IN (0, 3, 5) ORDER BY p.created_at, p.id"},
 	[S_FILE_GET] = {"SELECT " FILE_COLS " FROM package_files f WHERE f.id = ?2"
 		       " AND f.package_id = ?1"},
-	[S_PKG_DESTROY] = {"UPDATE packages SET status = 4, updated_at = ?2 WHERE id = ?1"},
+	[S_PKG_DESTROY] = {"UPDATE packages SET status = 4, updated_at = ?2 WHERE id = ?1"
+			  " AND status != 4"},
 	[S_PKG_FILES_DESTROY] = {"UPDATE package_files SET status = 1, updated_at = ?2"
 				" WHERE package_id = ?1 AND status = 0"},
 	[S_FILES_DESTROY] = {"UPDATE package_files SET status = 1, updated_at = ?4"
@@ -207,7 +210,9 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_AUDIT_LIST] = {"SELECT at, action, username, token_kind, token_id, project_id, package,"
 			 " version, file_name, size, sha256, client, detail FROM audit_log"
 			 " WHERE (?1 = 0 OR project_id = ?1) AND (?2 IS NULL OR package = ?2)"
-			 " AND (?3 IS NULL OR username = ?3) ORDER BY id DESC LIMIT ?4"} /* no limit: INT64_MAX */,
+			 /* by time: nodes write their batches in any order */
+			 " AND (?3 IS NULL OR username = ?3) ORDER BY at DESC, id DESC LIMIT ?4"}
+	/* no limit: INT64_MAX */,
 	[S_LIVE_CONTENTS] = {"SELECT f.file_sha256, f.size, f.id FROM package_files f"
 			    " JOIN packages p ON p.id = f.package_id WHERE f.status = 0"
 			    " AND p.status != 4 ORDER BY f.id"},
@@ -292,7 +297,7 @@ static int start_sql(struct meta *m, int id, const char *sql, const struct sql_a
 	const struct sql_driver *d = drv(m);
 	struct sql_conn *c = d->conn(m);
 	if (!c)
-		return -EIO;
+		return -EAGAIN; /* the database cannot be reached */
 	if (id >= 0)
 		sql = d->dialect == SQL_PG && stmt_sql[id].pg ? stmt_sql[id].pg : stmt_sql[id].sql;
 	return d->run(c, id, sql, a, n, r);
@@ -419,7 +424,7 @@ static int tx_begin(struct meta *m, bool *own)
 	struct sql_conn *c = d->conn(m);
 	*own = false;
 	if (!c)
-		return -EIO;
+		return -EAGAIN; /* the database cannot be reached */
 	*own = !d->in_tx(c);
 	return *own ? d->begin(c) : 0;
 }
@@ -432,7 +437,7 @@ static int tx_end(struct meta *m, bool own, int ret)
 	const struct sql_driver *d = drv(m);
 	struct sql_conn *c = d->conn(m);
 	if (!c)
-		return -EIO;
+		return -EAGAIN; /* the database cannot be reached */
 	if (ret == 0)
 		ret = d->end(c, true);
 	if (ret != 0)
@@ -788,7 +793,7 @@ static int package_for_publish(struct meta *m, const struct meta_publish *p, int
 		/* packages_live refused a second live package: another writer created it
 		 * since the lookup (the write lock rules that out; if it ever happens, the
 		 * publish is retried and finds it). */
-		return ret == -EEXIST ? -EAGAIN : ret;
+		return ret == -EEXIST ? -EDEADLK : ret;
 	}
 	if (ret != 0)
 		return ret;
@@ -833,14 +838,14 @@ static int publish_tx(struct meta *m, const struct meta_publish *p, struct meta_
 	return 0;
 }
 
-/* How often a publish the database gave up on (-EAGAIN) is tried again. */
+/* How often a publish the database gave up on (-EDEADLK) is tried again. */
 #define PUBLISH_TRIES 5
 
 static int sq_file_publish(struct meta *m, const struct meta_publish *p,
 			   struct meta_package_file *out)
 {
-	int ret = -EAGAIN;
-	for (int i = 0; i < PUBLISH_TRIES && ret == -EAGAIN; i++) {
+	int ret = -EDEADLK;
+	for (int i = 0; i < PUBLISH_TRIES && ret == -EDEADLK; i++) {
 		bool own;
 		if ((ret = tx_begin(m, &own)) != 0)
 			return ret;
@@ -848,7 +853,7 @@ static int sq_file_publish(struct meta *m, const struct meta_publish *p,
 		if (!own)
 			break; /* the caller's transaction decides */
 	}
-	return ret;
+	return ret == -EDEADLK ? -EAGAIN : ret; /* given up on every time: try again later */
 }
 
 static int sq_publish_batch(struct meta *m, struct meta_publish_item *items, size_t n)
@@ -856,8 +861,8 @@ static int sq_publish_batch(struct meta *m, struct meta_publish_item *items, siz
 	bool own;
 	int ret = tx_begin(m, &own);
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		items[i].result = -EAGAIN;
-		for (int k = 0; ret == 0 && k < PUBLISH_TRIES && items[i].result == -EAGAIN; k++) {
+		items[i].result = -EDEADLK;
+		for (int k = 0; ret == 0 && k < PUBLISH_TRIES && items[i].result == -EDEADLK; k++) {
 			if ((ret = exec(m, S_SAVEPOINT, NULL, 0, NULL)) != 0)
 				break;
 			items[i].result = publish_tx(m, items[i].p, &items[i].out);
@@ -868,9 +873,14 @@ static int sq_publish_batch(struct meta *m, struct meta_publish_item *items, siz
 		}
 	}
 	ret = tx_end(m, own, ret);
-	for (size_t i = 0; ret != 0 && i < n; i++)
-		if (items[i].result == 0)
-			items[i].result = ret; /* the commit failed: nothing of the batch stands */
+	for (size_t i = 0; i < n; i++) {
+		/* The batch failed (a statement, or the commit): nothing of it stands, and an
+		 * item it cut short before its first try has that failure too. */
+		if (ret != 0 && (items[i].result == 0 || items[i].result == -EDEADLK))
+			items[i].result = ret;
+		else if (items[i].result == -EDEADLK) /* given up on every time */
+			items[i].result = -EAGAIN;
+	}
 	return ret;
 }
 
@@ -1094,8 +1104,9 @@ static int sq_package_destroy(struct meta *m, int64_t package_id)
 	struct sql_arg a[] = {INT(package_id), INT(now_ms())};
 	bool own;
 	int ret = tx_begin(m, &own);
+	/* -ENOENT when another request (or node) destroyed it first: one of them did it */
 	if (ret == 0)
-		ret = exec(m, S_PKG_DESTROY, a, N(a), NULL);
+		ret = exec_some(m, S_PKG_DESTROY, a, N(a));
 	if (ret == 0)
 		ret = exec(m, S_PKG_FILES_DESTROY, a, N(a), NULL);
 	return tx_end(m, own, ret);

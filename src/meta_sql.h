@@ -31,8 +31,10 @@ struct sql_rows {
 
 struct sql_conn; /* a backend's per-thread connection */
 
-/* Errors are negative errno values: -EEXIST for a violated constraint, -EAGAIN for a
- * transaction the database gave up on (to be retried), -ENOSPC, -EIO for the rest. */
+/* Errors are negative errno values: -EEXIST for a violated constraint, -EDEADLK for a
+ * transaction the database gave up on (to be retried), -EAGAIN when the database cannot
+ * be reached (the connection is lost, or cannot be opened: 503), -ENOSPC, -EIO for the
+ * rest. */
 struct sql_driver {
 	enum sql_dialect dialect;
 	/* The calling thread's connection, opened on first use; NULL when unreachable. */

@@ -89,6 +89,65 @@ exec "{DEPOT_REAL}" "$@"
     os.chmod(DEPOT, 0o755)
 
 
+# ---- Nodes mode (DEPOT_TEST_NODES=2, with DEPOT_TEST_META=pg and DEPOT_TEST_BLOBS=s3):
+# Depot.start() runs that many `depot serve` processes over the same database and bucket
+# prefix, each with a data folder of its own (its log and staging; node 0's is Depot.data,
+# which the CLI calls use), on ports kept across restarts, behind HAProxy (round robin,
+# checked on /-/readiness); Depot.url is HAProxy's. Depot.proc stands for every node: see
+# _NodeProcs for which node a signal reaches.
+NODES = int(os.environ.get("DEPOT_TEST_NODES", "1"))
+NODES_MODE = NODES > 1
+skip_in_nodes = pytest.mark.skipif(NODES_MODE, reason="about one process's own behaviour")
+if NODES_MODE:
+    assert PG_MODE and S3_MODE, "DEPOT_TEST_NODES needs DEPOT_TEST_META=pg and DEPOT_TEST_BLOBS=s3"
+    from servers.common import free_port  # noqa: E402
+    from servers.haproxy import HAProxy  # noqa: E402
+
+
+class _Node:
+    """One `depot serve` process of a Depot."""
+
+    def __init__(self, data, log_path):
+        self.data, self.log_path = data, log_path
+        self.proc = self.log = None
+        self.port = free_port() if NODES_MODE else 0
+        self.url = None
+
+
+class _NodeProcs:
+    """Depot.proc with several nodes, for the tests that signal "the server": SIGTERM,
+    SIGINT and SIGHUP reach every node (each stops, or reopens its log, by itself); SIGKILL
+    reaches one node, each in turn, so the crash harness kills one node while the other
+    keeps serving. wait() waits for the nodes signalled last (the first non-zero status,
+    else 0); `depot.proc = None` forgets the nodes that have exited, which start() starts
+    again."""
+
+    def __init__(self, depot):
+        self.depot = depot
+        self.signalled = []
+
+    @property
+    def pid(self):
+        return self.depot.nodes[0].proc.pid
+
+    def send_signal(self, sig):
+        live = [n for n in self.depot.nodes if n.proc]
+        if sig == signal.SIGKILL:
+            live = [live[self.depot.kills % len(live)]]
+            self.depot.kills += 1
+        for n in live:
+            n.proc.send_signal(sig)
+        self.signalled = live
+
+    def wait(self, timeout=None):
+        rcs = [n.proc.wait(timeout=timeout) for n in self.signalled or self.depot.nodes if n.proc]
+        return next((rc for rc in rcs if rc != 0), 0)
+
+    def poll(self):
+        rcs = [n.proc.poll() for n in self.depot.nodes if n.proc]
+        return None if None in rcs else next((rc for rc in rcs if rc != 0), 0)
+
+
 def _pg_map_path(data):
     return os.path.join(_pg_maps, hashlib.sha256(data.encode()).hexdigest()[:32])
 
@@ -169,9 +228,16 @@ class Depot:
             self._tmp = tempfile.TemporaryDirectory(prefix="depot-test-")
             data = self._tmp.name
         self.data = data
-        self.proc = None
         self.url = None
         self.log_path = os.path.join(data, "server.log")
+        self.nodes = [_Node(data, self.log_path)]
+        self._node_tmps = [tempfile.TemporaryDirectory(prefix="depot-node-")
+                           for _ in range(NODES - 1)]
+        self.nodes += [_Node(t.name, os.path.join(t.name, "server.log")) for t in self._node_tmps]
+        self._procs = _NodeProcs(self)
+        self.kills = 0  # SIGKILLs sent, to pick the next node to kill
+        self.haproxy = None
+        self._args = ()
         self.s3_prefix = self.blobs = None
         if S3_MODE:
             rgw = S3["rgw"]
@@ -213,18 +279,65 @@ class Depot:
             raise AssertionError(f"depot {' '.join(args)} failed: {res.stderr}")
         return res
 
+    @property
+    def proc(self):
+        """The server process (with several nodes: _NodeProcs, for all of them)."""
+        if NODES_MODE:
+            return self._procs if any(n.proc for n in self.nodes) else None
+        return self.nodes[0].proc
+
+    @proc.setter
+    def proc(self, value):
+        assert value is None
+        for n in self.nodes:
+            if n.proc and (not NODES_MODE or n.proc.poll() is not None):
+                n.proc = None
+
+    @property
+    def log(self):
+        return self.nodes[0].log
+
     def start(self, *args, log_path=None):
-        """log_path: where the server logs, when started with --log."""
-        self.log = open(self.log_path, "ab")
-        watch = log_path or self.log_path
+        """log_path: where the server logs, when started with --log. With several nodes,
+        starts those not running (with the arguments of the last full start when others
+        still run), then HAProxy in front of them."""
+        if NODES_MODE and any(n.proc for n in self.nodes):
+            args = self._args
+        self._args = args
+        self.nodes[0].log_path = self.log_path
+        for n in self.nodes:
+            if n.proc is None:
+                self._start_node(n, args, log_path)
+        if not NODES_MODE:
+            self.url = self.nodes[0].url
+            return self
+        tls = "--tls-cert" in args
+        if self.haproxy is None:
+            self.haproxy = HAProxy([n.url for n in self.nodes], tls_passthrough=tls,
+                                   json_errors=True, fail_open=True).start(wait_up=False)
+        # every node in service first, unless a test made the stores unreachable
+        ready = requests.get(self.nodes[0].url + "/-/readiness", timeout=30, verify=False)
+        if ready.status_code == 200:
+            self.haproxy.wait_state({name: "UP" for name in self.haproxy.server_names()})
+        self.url = ("https" if tls else "http") + self.haproxy.url[4:]
+        return self
+
+    def _start_node(self, n, args, log_path):
+        if n.log:
+            n.log.close()
+        n.log = open(n.log_path, "ab")
+        watch = log_path or n.log_path
         offset = os.path.getsize(watch) if os.path.exists(watch) else 0
-        self.proc = subprocess.Popen(
-            [*WRAPPER, DEPOT_REAL, "serve", "--data", self.data, *self.meta_args,
-             "--listen", "127.0.0.1:0",
+        n.proc = subprocess.Popen(
+            [*WRAPPER, DEPOT_REAL, "serve", "--data", n.data, *self.meta_args,
+             "--listen", f"127.0.0.1:{n.port}",
              # the suites fail authentication on purpose, many times a minute
              *([] if "--auth-failures-per-minute" in args else
-               ["--auth-failures-per-minute", "0"]), *self.blob_args(), *args],
-            stdout=self.log, stderr=self.log)
+               ["--auth-failures-per-minute", "0"]), *self.blob_args(),
+             # behind HAProxy: the client is the one it names in X-Forwarded-For
+             *(["--trusted-proxy", "127.0.0.1"] if NODES_MODE else []), *args],
+            stdout=n.log, stderr=n.log)
+        port = str(n.port).encode() if n.port else rb"\d+"
         deadline = time.time() + (120 if WRAPPER else 20)
         while time.time() < deadline:
             if not os.path.exists(watch):
@@ -232,33 +345,60 @@ class Depot:
                 continue
             with open(watch, "rb") as f:
                 f.seek(offset)
-                m = re.search(rb"listening on (https?://127\.0\.0\.1:\d+)", f.read())
+                m = re.search(rb"listening on (https?://127\.0\.0\.1:" + port + rb")", f.read())
             if m:
-                self.url = m.group(1).decode()
-                return self
-            if self.proc.poll() is not None:
+                n.url = m.group(1).decode()
+                return
+            if n.proc.poll() is not None:
                 break
             time.sleep(0.02)
         raise AssertionError("depot did not start:\n" + self.server_log())
 
     def server_log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+        """The log of every node, node 0's first."""
+        out = ""
+        for n in self.nodes:
+            if os.path.exists(n.log_path):
+                with open(n.log_path, "rb") as f:
+                    out += f.read().decode(errors="replace")
+        return out
 
     def stop(self):
-        """SIGTERM, then insist on a clean exit (the sanitizers report through it)."""
-        if not self.proc:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=120 if WRAPPER else 30)
-        self.proc = None
-        self.log.close()
-        log = self.server_log()
-        assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
-        assert rc == 0, f"depot exited with {rc}:\n{log[-4000:]}"
+        """SIGTERM, then insist on a clean exit of every node (the sanitizers report
+        through it)."""
+        running = [n for n in self.nodes if n.proc]
+        for n in running:
+            n.proc.send_signal(signal.SIGTERM)
+        try:
+            for n in running:
+                rc = n.proc.wait(timeout=120 if WRAPPER else 30)
+                n.proc = None
+                n.log.close()
+                with open(n.log_path, "rb") as f:
+                    log = f.read().decode(errors="replace")
+                assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+                assert rc == 0, f"depot exited with {rc}:\n{log[-4000:]}"
+        finally:
+            if self.haproxy:
+                self.haproxy.stop()
+                self.haproxy = None
+
+    @property
+    def direct_url(self):
+        """A node's own address (with several nodes: node 0's, not HAProxy's), for tests of
+        how one process handles HTTP itself (malformed requests, Host, idle connections),
+        which a proxy in front would answer or rewrite."""
+        return self.nodes[0].url
 
     def pid(self):
-        return self.proc.pid
+        """The server's pid. With several nodes: node 0's, and HAProxy sends every later
+        request to node 0 (the others in maintenance), so that a test watching the
+        process's memory or system calls watches the one serving it."""
+        if NODES_MODE and self.haproxy:
+            for name in self.haproxy.server_names()[1:]:
+                self.haproxy.command(f"disable server nodes/{name}")
+            self.haproxy.wait_state({name: "MAINT" for name in self.haproxy.server_names()[1:]})
+        return self.nodes[0].proc.pid
 
     def api(self, path):
         return f"{self.url}/api/v4{path}"
@@ -351,7 +491,8 @@ class Depot:
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
-        return resp.status, dict(resp.getheaders()), data
+        # names in any case: a proxy in front (HAProxy) sends them in lower case
+        return resp.status, requests.structures.CaseInsensitiveDict(resp.getheaders()), data
 
     def close(self):
         self.stop()
@@ -359,6 +500,8 @@ class Depot:
             self._pg_drop()
         if self._tmp:
             self._tmp.cleanup()
+        for t in self._node_tmps:
+            t.cleanup()
 
 
 class World:

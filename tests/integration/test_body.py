@@ -103,8 +103,8 @@ def response_of(s):
     while chunk := s.recv(65536):
         got += chunk
         head, _, rest = got.partition(b"\r\n\r\n")
-        if _ and b"Content-Length: " in head:
-            n = int(head.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
+        if _ and b"content-length: " in head.lower():  # names in any case (a proxy's)
+            n = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
             if len(rest) >= n:
                 return head, rest[:n]
     raise AssertionError(f"connection closed after {got[:200]!r}")

@@ -29,7 +29,7 @@ def test_sigterm_lets_an_upload_in_flight_finish():
     pid, token = setup_world(d)
     d.start()
     body = os.urandom(400000)
-    host, port = d.url.rsplit("/", 1)[1].split(":")
+    host, port = d.direct_url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=20)
     path = "/api/v4" + generic_path(pid, "inflight", "1.0", "f.bin")
     s.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nPRIVATE-TOKEN: {token}\r\n"

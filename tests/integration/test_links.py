@@ -42,7 +42,7 @@ def links(header):
 
 def get_raw(depot, target, headers):
     """GET with the target and headers sent byte for byte; (status, headers, body)."""
-    host, port = depot.url.rsplit("/", 1)[1].split(":")
+    host, port = depot.direct_url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=10)
     lines = [f"GET {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
     s.sendall(("\r\n".join(lines) + "\r\nConnection: close\r\n\r\n").encode("latin-1"))
@@ -114,7 +114,7 @@ def test_group_listing_keeps_its_parameters(depot, world, listed):
 def test_link_host(depot, world, listed, host, base):
     """A Host that is not a valid host[:port] is ignored: links use the address the client
     reached (the listening address)."""
-    base = base or depot.url
+    base = base or depot.direct_url
     status, h, body = get_raw(depot, f"/api/v4/projects/{listed}/packages?per_page=1",
                               {"Host": host, **hdr(world, "maint")})
     assert status == 200, body
@@ -127,14 +127,14 @@ def test_link_host(depot, world, listed, host, base):
 
 
 def test_http10_without_host(depot, world, listed):
-    host, port = depot.url.rsplit("/", 1)[1].split(":")
+    host, port = depot.direct_url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=10)
     s.sendall(f"GET /api/v4/projects/{listed}/packages?per_page=1 HTTP/1.0\r\n"
               f"PRIVATE-TOKEN: {world.pat['dev']}\r\n\r\n".encode())
     head = read_response_head(s).decode("latin-1")
     s.close()
     link = [l for l in head.split("\r\n") if l.startswith("Link: ")][0][6:]
-    assert links(link)["first"].startswith(f"{depot.url}/api/v4/"), link
+    assert links(link)["first"].startswith(f"{depot.direct_url}/api/v4/"), link
 
 
 def test_long_query_gives_a_whole_link(depot, world, listed):

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import read_response_head, Depot, World, generic_path, unique
+from conftest import read_response_head, Depot, World, generic_path, unique, skip_in_nodes
 
 P = "/api/v4/projects/{pid}/packages/generic/p/1/f.bin"
 
@@ -71,7 +71,7 @@ BAD = [
 
 
 def raw(depot, data, source=None):
-    host, port = depot.url.rsplit("/", 1)[1].split(":")
+    host, port = depot.direct_url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=5, source_address=source)
     s.sendall(data.encode("latin-1"))
     try:
@@ -101,6 +101,7 @@ def limited():
     d.close()
 
 
+@skip_in_nodes  # each node counts for itself: test_nodes.py shows it
 def test_failed_authentications_logged_and_throttled(limited):
     d, w = limited
     url = d.api(generic_path(w.pid("acme/app"), unique(), "1.0", "f"))
@@ -147,7 +148,7 @@ def test_expired_token_failure_names_the_token(limited):
 
 def test_idle_connections_are_closed(limited):
     d, w = limited
-    host, port = d.url.rsplit("/", 1)[1].split(":")
+    host, port = d.direct_url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.4", 0))
     s.sendall(b"GET /api/v4/user HTTP/1.1\r\nHo")  # and then nothing
     t = time.time()
@@ -237,7 +238,8 @@ def test_control_bytes_cannot_forge_log_lines(depot, world):
     0x7e and the backslash included), so one request is one log line."""
     for target in ["/api/v4/x\r2031-01-01T00:00:00.000Z_depot:_FORGED",
                    "/api/v4/x\x1b]0;owned\x07", "/api/v4/user?q=\rFORGED"]:
-        s = socket.create_connection(tuple(depot.url.rsplit("/", 1)[1].split(":")), timeout=5)
+        s = socket.create_connection(tuple(depot.direct_url.rsplit("/", 1)[1].split(":")),
+                                     timeout=5)
         s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode("latin-1"))
         resp = b""
         while chunk := s.recv(4096):

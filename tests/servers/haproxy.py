@@ -11,12 +11,23 @@ import time
 from .common import ServerError, free_port, logs_of, spawn, stop_proc, wait_until
 
 
+JSON_ERRORS = [(502, "Bad Gateway"), (503, "Service Unavailable"), (504, "Gateway Timeout")]
+
+
 class HAProxy:
     def __init__(self, backends, check_interval_ms=300, fall=2, rise=2,
-                 timeout_server="600s", timeout_client="600s", tmp_parent=None):
+                 timeout_server="600s", timeout_client="600s", tmp_parent=None,
+                 tls_passthrough=False, json_errors=False, fail_open=False):
         """backends: "127.0.0.1:PORT" or http://127.0.0.1:PORT for each node. A node is
         taken out after `fall` failed checks and back in after `rise` good ones. The
-        timeouts are inactivity limits, long enough for a slow multi-GB transfer."""
+        timeouts are inactivity limits, long enough for a slow multi-GB transfer.
+        tls_passthrough: the nodes speak HTTPS themselves; HAProxy forwards the TCP
+        stream (mode tcp) and checks readiness over TLS. json_errors: HAProxy's own 502, 503
+        and 504 (a node gone mid-request, no node ready, a node too slow) carry depot's
+        JSON body {"message": "503 Service Unavailable"} instead of HAProxy's HTML.
+        fail_open: when every node fails its check (a store they share is down), requests
+        still go to them (as unchecked backup servers), and each node answers as it would
+        alone: 503 for what needs the missing store, the rest served."""
         self.backends = [b.split("://", 1)[-1].rstrip("/") for b in backends]
         self.check_interval_ms = check_interval_ms
         self.fall = fall
@@ -24,6 +35,9 @@ class HAProxy:
         self.timeout_server = timeout_server
         self.timeout_client = timeout_client
         self.tmp_parent = tmp_parent
+        self.tls_passthrough = tls_passthrough
+        self.json_errors = json_errors
+        self.fail_open = fail_open
         self.dir = None
         self.proc = None
         self.port = None
@@ -46,8 +60,26 @@ class HAProxy:
         self.cfg = os.path.join(self.dir, "haproxy.cfg")
         self.sock = os.path.join(self.dir, "admin.sock")
         self.log_path = os.path.join(self.dir, "haproxy.log")
-        servers = "\n".join(f"    server {name} {addr} check"
+        errorfiles = ""
+        if self.json_errors:
+            for code, reason in JSON_ERRORS:
+                path = os.path.join(self.dir, f"{code}.http")
+                body = f'{{"message":"{code} {reason}"}}'
+                with open(path, "w") as f:
+                    f.write(f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n"
+                            f"Content-Length: {len(body)}\r\nCache-Control: no-cache\r\n"
+                            f"Connection: close\r\n\r\n{body}")
+                errorfiles += f"    errorfile {code} {path}\n"
+        # the client's address, for nodes that trust this proxy (--trusted-proxy)
+        forwardfor = "" if self.tls_passthrough else "    option forwardfor\n"
+        check = "check check-ssl verify none" if self.tls_passthrough else "check"
+        mode = "tcp" if self.tls_passthrough else "http"
+        servers = "\n".join(f"    server {name} {addr} {check}"
                             for name, addr in zip(self.server_names(), self.backends))
+        if self.fail_open:  # the same nodes again, unchecked, used when all are down
+            servers += "\n    option allbackups\n" + "\n".join(
+                f"    server {name}-open {addr} backup"
+                for name, addr in zip(self.server_names(), self.backends))
         with open(self.cfg, "w") as f:
             f.write(f"""global
     maxconn 1024
@@ -55,10 +87,13 @@ class HAProxy:
     log stderr format short local0 notice
 
 defaults
-    mode http
+    mode {mode}
     log global
     option dontlognull
-    timeout connect 5s
+    # a connection refused (a node just killed, not yet seen down) is tried on another
+    retries 3
+    option redispatch 1
+{forwardfor}{errorfiles}    timeout connect 5s
     timeout client {self.timeout_client}
     timeout server {self.timeout_server}
     timeout http-request 60s
