@@ -568,6 +568,16 @@ def world(depot):
     return World(depot)
 
 
+def setup_world(d):
+    """A small world: user u, maintainer of project g/p. (project id, u's token headers)"""
+    d.cli("user", "create", "u")
+    d.cli("group", "create", "g")
+    pid = int(d.cli("project", "create", "g/p").stdout)
+    d.cli("member", "add", "--project", "g/p", "--user", "u", "--role", "maintainer")
+    token = d.cli("token", "create", "personal", "--user", "u", "--scopes", "api").stdout.strip()
+    return pid, {"PRIVATE-TOKEN": token}
+
+
 def unique(prefix="pkg"):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

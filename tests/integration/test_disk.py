@@ -1,6 +1,7 @@
 """Disk full and I/O errors: a write that fails ends the upload with a JSON 5xx (507 for no
 space), leaves no staged file, row or blob, and the server keeps serving. Tested on a small
 tmpfs filled to the brim, and with a failure injected into the blob store."""
+import contextlib
 import os
 import socket
 import subprocess
@@ -12,6 +13,27 @@ import requests
 from conftest import PG_MODE, Depot, World, generic_path, unique, skip_in_s3
 
 pytestmark = skip_in_s3  # the local disk's blob store itself
+
+
+@contextlib.contextmanager
+def depot_on_tmpfs(size):
+    """A started Depot, its world and the mount point, its data directory on a tmpfs of that
+    size; unmounted after, whatever happened."""
+    mnt = tempfile.mkdtemp(prefix="depot-tmpfs-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mnt]).returncode:
+        os.rmdir(mnt)
+        pytest.skip("cannot mount a tmpfs here")
+    d = None
+    try:
+        os.makedirs(os.path.join(mnt, "data"))
+        d = Depot(data=os.path.join(mnt, "data"))
+        d.start("--max-file-size", "0")
+        yield d, World(d), mnt
+    finally:
+        if d:
+            d.close()
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
 
 
 def state(d):
@@ -42,15 +64,7 @@ def test_injected_write_failure(fault, status, message, monkeypatch):
 
 
 def test_full_tmpfs():
-    mnt = tempfile.mkdtemp(prefix="depot-tmpfs-")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", mnt]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    d = None
-    try:
-        os.makedirs(os.path.join(mnt, "data"))
-        d = Depot(data=os.path.join(mnt, "data"))
-        d.start("--max-file-size", "0")
-        w = World(d)
+    with depot_on_tmpfs("6m") as (d, w, mnt):
         h = {"PRIVATE-TOKEN": w.pat["dev"]}
         first = os.urandom(2 << 20)
         url1 = d.api(generic_path(w.pid("acme/app"), "fits", "1.0", "a.bin"))
@@ -71,26 +85,13 @@ def test_full_tmpfs():
         os.unlink(filler)
         assert requests.put(small, data=b"room again", headers=h).status_code == 201
         assert requests.get(url1, headers=h).content == first
-    finally:
-        if d:
-            d.close()
-        subprocess.run(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 def test_507_reaches_a_client_still_sending(tmp_path):
     """64 MiB into a data directory with a few MiB free: the server stops storing at the
     first ENOSPC, reads and drops the rest of the announced body, then answers 507, both to
     curl and to a raw socket that sends the whole body before reading."""
-    mnt = tempfile.mkdtemp(prefix="depot-tmpfs-")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    d = None
-    try:
-        os.makedirs(os.path.join(mnt, "data"))
-        d = Depot(data=os.path.join(mnt, "data"))
-        d.start("--max-file-size", "0")
-        w = World(d)
+    with depot_on_tmpfs("8m") as (d, w, mnt):
         before = state(d)
         src = tmp_path / "big.bin"
         with open(src, "wb") as f:
@@ -121,8 +122,3 @@ def test_507_reaches_a_client_still_sending(tmp_path):
         assert got.startswith(b"HTTP/1.1 507 "), got[:200]
         assert got.split(b"\r\n\r\n", 1)[1] == b'{"message":"507 Insufficient Storage"}'
         assert state(d) == before
-    finally:
-        if d:
-            d.close()
-        subprocess.run(["umount", "-l", mnt])
-        os.rmdir(mnt)

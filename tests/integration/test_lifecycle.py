@@ -11,22 +11,14 @@ import time
 
 import requests
 
-from conftest import read_response_head, DEPOT, Depot, generic_path, skip_in_s3
-
-
-def setup_world(d):
-    d.cli("user", "create", "u")
-    d.cli("group", "create", "g")
-    pid = int(d.cli("project", "create", "g/p").stdout)
-    d.cli("member", "add", "--project", "g/p", "--user", "u", "--role", "maintainer")
-    token = d.cli("token", "create", "personal", "--user", "u", "--scopes", "api").stdout.strip()
-    return pid, token
+from conftest import read_response_head, DEPOT, Depot, generic_path, skip_in_s3, setup_world
 
 
 
 def test_sigterm_lets_an_upload_in_flight_finish():
     d = Depot()
-    pid, token = setup_world(d)
+    pid, h = setup_world(d)
+    token = h["PRIVATE-TOKEN"]
     d.start()
     body = os.urandom(400000)
     host, port = d.direct_url.rsplit("/", 1)[1].split(":")
@@ -60,7 +52,8 @@ def test_sigterm_lets_an_upload_in_flight_finish():
 
 def test_shutdown_timeout_bounds_the_wait():
     d = Depot()
-    pid, token = setup_world(d)
+    pid, h = setup_world(d)
+    token = h["PRIVATE-TOKEN"]
     d.start("--shutdown-timeout", "1")
     host, port = d.url.rsplit("/", 1)[1].split(":")
     s = socket.create_connection((host, int(port)), timeout=20)
@@ -81,7 +74,8 @@ def test_shutdown_timeout_bounds_the_wait():
 
 def test_sighup_reopens_the_log(tmp_path):
     d = Depot()
-    pid, token = setup_world(d)
+    pid, h = setup_world(d)
+    token = h["PRIVATE-TOKEN"]
     log = tmp_path / "depot.log"
     d.start("--log", str(log), log_path=str(log))
     url = d.api(generic_path(pid, "p", "1", "f"))
@@ -115,6 +109,9 @@ def test_stale_staged_uploads_removed_on_start():
     with open(stale, "wb") as f:
         f.write(b"half an upload")
     d.start()
+    deadline = time.time() + 10  # the start-up sweep runs once the server listens
+    while d.tmp_files() and time.time() < deadline:
+        time.sleep(0.05)
     assert d.tmp_files() == []
     d.close()
 
@@ -126,7 +123,8 @@ def fsck(d, *args):
 @skip_in_s3
 def test_fsck_finds_and_repairs():
     d = Depot()
-    pid, token = setup_world(d)
+    pid, h = setup_world(d)
+    token = h["PRIVATE-TOKEN"]
     d.start()
     h = {"PRIVATE-TOKEN": token}
     big, small = os.urandom(200000), os.urandom(100)
@@ -176,7 +174,8 @@ def test_tls(tmp_path):
                     "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     d = Depot()
-    pid, token = setup_world(d)
+    pid, h = setup_world(d)
+    token = h["PRIVATE-TOKEN"]
     d.start("--tls-cert", str(cert), "--tls-key", str(key))
     assert d.url.startswith("https://")
     src = tmp_path / "f.bin"

@@ -10,8 +10,7 @@ import time
 import pytest
 import requests
 
-from test_storage_safety import setup_world  # a maintainer's token on g/p
-from conftest import S3, S3_MODE, S3_PART_SIZE, SANITIZED, Depot, generic_path, unique
+from conftest import S3, S3_MODE, S3_PART_SIZE, SANITIZED, Depot, generic_path, unique, setup_world
 
 pytestmark = pytest.mark.skipif(not S3_MODE, reason="needs DEPOT_TEST_BLOBS=s3 (an RGW)")
 MiB = 1 << 20

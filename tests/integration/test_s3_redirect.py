@@ -12,8 +12,7 @@ import urllib.parse
 import pytest
 import requests
 
-from test_storage_safety import setup_world  # a maintainer's token on g/p
-from conftest import DEPOT_REAL, S3, S3_MODE, Depot, generic_path, unique
+from conftest import DEPOT_REAL, S3, S3_MODE, Depot, generic_path, unique, setup_world
 
 s3_only = pytest.mark.skipif(not S3_MODE, reason="needs DEPOT_TEST_BLOBS=s3 (an RGW)")
 SIZE = 300_000  # above the 64 KiB kept in the metadata store

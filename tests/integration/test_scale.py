@@ -12,8 +12,7 @@ import urllib.parse
 
 import pytest
 
-from test_storage_safety import setup_world  # a maintainer's token on g/p
-from conftest import PG_MODE, S3, S3_MODE, WRAPPER, Depot, generic_path
+from conftest import PG_MODE, S3, S3_MODE, WRAPPER, Depot, generic_path, setup_world
 
 SCALE = os.environ.get("DEPOT_TEST_SCALE") == "1"
 pytestmark = pytest.mark.skipif(not SCALE, reason="make test-scale (DEPOT_TEST_SCALE=1)")

@@ -16,16 +16,8 @@ import time
 import pytest
 import requests
 
-from conftest import DEPOT, PG_MODE, Depot, generic_path, read_response_head, unique, skip_in_s3
-
-
-def setup_world(d):
-    d.cli("user", "create", "u")
-    d.cli("group", "create", "g")
-    pid = int(d.cli("project", "create", "g/p").stdout)
-    d.cli("member", "add", "--project", "g/p", "--user", "u", "--role", "maintainer")
-    token = d.cli("token", "create", "personal", "--user", "u", "--scopes", "api").stdout.strip()
-    return pid, {"PRIVATE-TOKEN": token}
+from conftest import (DEPOT, PG_MODE, Depot, generic_path, read_response_head, setup_world,
+                      skip_in_s3, unique)
 
 
 def blob_path(d, h):
