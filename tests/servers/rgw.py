@@ -3,6 +3,12 @@ ceph-common): one monitor, one OSD, one radosgw with beast, all on 127.0.0.1, ev
 under one temporary folder, a user and a bucket made. The recipe and its measurements are
 in ../shared/docs/s3-test-server.md; tests/servers/README.md sums it up.
 
+radosgw listens twice: plain HTTP (endpoint) and HTTPS (https_endpoint) with a server
+certificate for 127.0.0.1, localhost and BUCKET.localhost signed by a CA made for this
+server (ca_file). `rgw dns name = localhost` makes it take Host BUCKET.localhost as the
+bucket (virtual-hosted style); libcurl resolves localhost and every *.localhost name to the
+loopback address itself (RFC 6761), so no /etc/hosts or DNS entry is needed.
+
 objectstore: "memstore" (the default: the OSD keeps the data in its RAM, memstore_bytes
 at most) or "bluestore" (a sparse file of bluestore_bytes in the OSD's folder, for uploads
 larger than RAM should hold, e.g. make test-scale's 6 GiB)."""
@@ -19,6 +25,7 @@ from .common import (ServerError, free_port, free_port_range, kill_marked, kill_
                      rss_kib, spawn, stop_proc, wait_until)
 
 GiB = 1 << 30
+DNS_NAME = "localhost"  # libcurl resolves <anything>.localhost to loopback by itself
 
 
 class RGW:
@@ -38,7 +45,9 @@ class RGW:
         self.procs = {}  # name -> Popen
         self.access_key = None
         self.secret_key = None
-        self.endpoint = None
+        self.endpoint = None        # http://127.0.0.1:PORT, for path-style
+        self.https_endpoint = None  # https://127.0.0.1:PORT
+        self.ca_file = None         # the CA that signed the HTTPS certificate (PEM)
         self.start_seconds = None
         self.phase_seconds = {}
 
@@ -51,17 +60,30 @@ class RGW:
         return env
 
     @property
+    def vhost_endpoint(self):
+        """http://localhost:PORT: a client addressing BUCKET.localhost (no path_style)."""
+        return f"http://{DNS_NAME}:{self.rgw_port}"
+
+    @property
+    def vhost_https_endpoint(self):
+        return f"https://{DNS_NAME}:{self.rgw_ssl_port}"
+
+    @property
     def blobs_url(self):
         """depot's --blobs form for this bucket (issue 10), keys kept out of it."""
         return (f"s3://{self.bucket}/?endpoint={self.endpoint}&region={self.region}"
                 "&path_style=1")
 
-    def s3(self, method, path, secret=None, sign=True, **kw):
+    def s3(self, method, path, secret=None, sign=True, endpoint=None, **kw):
         """A request signed with this server's user (or secret= a wrong one; sign=False:
-        unsigned). path: /bucket/key, URL-encoded."""
+        unsigned). path: /bucket/key, URL-encoded. endpoint: another of this server's
+        (an https:// one is checked against ca_file)."""
         if sign:
             kw.update(access=self.access_key, secret=secret or self.secret_key)
-        return s3curl.request(self.endpoint, method, path, region=self.region, **kw)
+        endpoint = endpoint or self.endpoint
+        if endpoint.startswith("https:"):
+            kw.setdefault("cacert", self.ca_file)
+        return s3curl.request(endpoint, method, path, region=self.region, **kw)
 
     def admin(self, *args, timeout=60):
         """radosgw-admin on this cluster; returns its stdout (JSON for most commands)."""
@@ -70,6 +92,15 @@ class RGW:
             raise ServerError(f"radosgw-admin {' '.join(args)} failed ({res.returncode}):"
                               f"\n{res.stdout}{res.stderr}\n{self.logs()}")
         return res.stdout
+
+    def request_lines(self, contains):
+        """The request lines ("PUT /path HTTP/1.1") of radosgw's access log that contain
+        the text: how a client addressed the bucket (path-style: /BUCKET/key; virtual-hosted:
+        /key). radosgw writes its log a moment after answering."""
+        path = self._path("log", "ceph-client.rgw.depot.log")
+        with open(path, errors="replace") as f:
+            return [line.split('"')[1] for line in f
+                    if " beast: " in line and line.count('"') >= 2 and contains in line]
 
     def rss_kib(self):
         """Resident memory of each daemon, in KiB."""
@@ -161,20 +192,23 @@ class RGW:
                                  env=self._env())
 
     def _configure(self):
-        for tool in ("ceph-mon", "ceph-osd", "radosgw", "ceph", "monmaptool", "ceph-authtool"):
+        for tool in ("ceph-mon", "ceph-osd", "radosgw", "ceph", "monmaptool", "ceph-authtool",
+                     "openssl"):
             if shutil.which(tool) is None:
                 raise ServerError(f"{tool} is missing: run `make scale-deps` (Debian packages "
                                   "ceph-mon ceph-osd radosgw ceph-common)")
         self.dir = tempfile.mkdtemp(prefix="depot-rgw-", dir=self.tmp_parent)
-        for d in ("run", "log", "mon", "osd", "rgw", "crash"):
+        for d in ("run", "log", "mon", "osd", "rgw", "crash", "tls"):
             os.makedirs(self._path(d))
         self.fsid = str(uuid.uuid4())
         self.mon_v2 = free_port()
         self.mon_v1 = free_port()
         self.rgw_port = free_port()
+        self.rgw_ssl_port = free_port()
         # the OSD's messengers (public, cluster, two heartbeat ones, each v2 and v1)
         osd_ports = free_port_range(20)
         self.endpoint = f"http://127.0.0.1:{self.rgw_port}"
+        self.https_endpoint = f"https://127.0.0.1:{self.rgw_ssl_port}"
         self.conf = self._path("ceph.conf")
         store = {
             "memstore": f"osd objectstore = memstore\nmemstore device bytes = {self.memstore_bytes}\n",
@@ -234,9 +268,39 @@ mon data = {d}/mon/$cluster-$id
 osd data = {d}/osd/$cluster-$id
 {store}
 [client.rgw.depot]
-rgw frontends = beast endpoint=127.0.0.1:{self.rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{self.rgw_port} ssl_endpoint=127.0.0.1:{self.rgw_ssl_port} ssl_certificate={d}/tls/server.pem ssl_private_key={d}/tls/server.key
+# Host: BUCKET.localhost[:PORT] names the bucket; any other Host is path-style
+rgw dns name = {DNS_NAME}
 rgw data = {d}/rgw
 """)
+        self._make_certificates()
+
+    def _make_certificates(self):
+        """A CA (ca.pem, exposed as ca_file) and a server certificate it signs for
+        127.0.0.1, localhost and BUCKET.localhost (OpenSSL takes no *.localhost: a wildcard
+        needs two labels after it). EC keys: made at once."""
+        tls = self._path("tls")
+        key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        self._check(["openssl", "req", "-x509", *key, "-keyout", f"{tls}/ca.key",
+                     "-out", f"{tls}/ca.pem", "-days", "7", "-subj", "/CN=depot test CA",
+                     "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"], "openssl (CA)")
+        self._check(["openssl", "req", *key, "-keyout", f"{tls}/server.key",
+                     "-out", f"{tls}/server.csr", "-subj", f"/CN={DNS_NAME}"],
+                    "openssl (request)")
+        with open(f"{tls}/server.ext", "w") as f:
+            f.write(f"subjectAltName = IP:127.0.0.1, DNS:{DNS_NAME}, "
+                    f"DNS:{self.bucket}.{DNS_NAME}\n"
+                    "basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "subjectKeyIdentifier = hash\n"
+                    "authorityKeyIdentifier = keyid, issuer\n")
+        self._check(["openssl", "x509", "-req", "-in", f"{tls}/server.csr", "-CA",
+                     f"{tls}/ca.pem", "-CAkey", f"{tls}/ca.key", "-CAcreateserial",
+                     "-out", f"{tls}/server.pem", "-days", "7",
+                     "-extfile", f"{tls}/server.ext"], "openssl (server certificate)")
+        self.ca_file = f"{tls}/ca.pem"
 
     def _start_mon(self):
         keyring = self._path("mon.keyring")
@@ -275,6 +339,13 @@ rgw data = {d}/rgw
         def answers():
             return s3curl.request(self.endpoint, "GET", "/", timeout=5).status > 0
         wait_until(answers, self.timeout, "radosgw to answer HTTP", logs=self._log_paths(),
+                   procs=self._watch(), interval=0.3)
+
+        # over HTTPS too, its certificate checked against ca_file (curl's error is kept)
+        def answers_https():
+            return s3curl.request(self.https_endpoint, "GET", "/", cacert=self.ca_file,
+                                  timeout=5).status > 0
+        wait_until(answers_https, 30, "radosgw to answer HTTPS", logs=self._log_paths(),
                    procs=self._watch(), interval=0.3)
 
     def _make_user_and_bucket(self):

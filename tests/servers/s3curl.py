@@ -28,10 +28,12 @@ def query_string(params):
 
 
 def request(endpoint, method, path, *, region="default", access=None, secret=None,
-            params=None, body=None, headers=None, content_sha256=None, timeout=120):
+            params=None, body=None, headers=None, content_sha256=None, cacert=None,
+            timeout=120):
     """One request to endpoint + path (path is already URL-encoded, e.g. /bucket/key).
     Signed when access and secret are given; x-amz-content-sha256 is the body's hex
-    SHA-256 unless content_sha256 says otherwise (e.g. "UNSIGNED-PAYLOAD")."""
+    SHA-256 unless content_sha256 says otherwise (e.g. "UNSIGNED-PAYLOAD"). cacert: the
+    CA file an https:// endpoint's certificate is checked against."""
     url = endpoint.rstrip("/") + path
     if params:
         url += "?" + query_string(params)
@@ -49,6 +51,8 @@ def request(endpoint, method, path, *, region="default", access=None, secret=Non
         argv = ["curl", "-sS", "-K", "-", "-D", head_path, "-o", body_path,
                 "-w", "%{http_code}", "--max-time", str(timeout)]
         argv += ["-I"] if method == "HEAD" else ["-X", method]
+        if cacert:
+            argv += ["--cacert", cacert]
         if body is not None:
             data_path = os.path.join(tmp, "data")
             with open(data_path, "wb") as f:

@@ -180,6 +180,34 @@ def test_rgw_daemons_listen_on_loopback_only(rgw_server):
         assert addrs, name
         assert all(a.startswith("127.0.0.1:") for a in addrs), (name, addrs)
     assert f"127.0.0.1:{rgw_server.rgw_port}" in listening(rgw_server.procs["radosgw"].pid)
+    assert f"127.0.0.1:{rgw_server.rgw_ssl_port}" in listening(rgw_server.procs["radosgw"].pid)
+
+
+def test_rgw_https_with_its_ca_only(rgw_server):
+    rgw = rgw_server
+    assert rgw.s3("PUT", "/depot/tls", body=b"over TLS", endpoint=rgw.https_endpoint).status == 200
+    assert rgw.s3("GET", "/depot/tls").body == b"over TLS"  # the same bucket as plain HTTP
+    assert rgw.s3("GET", "/depot/tls", endpoint=rgw.vhost_https_endpoint).body == b"over TLS"
+    # the system's CA store does not know the harness's CA
+    res = subprocess.run(["curl", "-sS", "-o", "/dev/null", rgw.https_endpoint + "/"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 60 and "unable to get local issuer certificate" in res.stderr
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_rgw_virtual_hosted_addressing(rgw_server, https):
+    """Host depot.localhost names the bucket (rgw dns name); curl resolves *.localhost to
+    loopback by itself. Host localhost or 127.0.0.1 stays path-style."""
+    rgw = rgw_server
+    base = rgw.vhost_https_endpoint if https else rgw.vhost_endpoint
+    vhost = base.replace("://localhost:", f"://{rgw.bucket}.localhost:")
+    assert rgw.s3("PUT", "/vhost%20key", body=b"v", endpoint=vhost).status == 200
+    assert rgw.s3("GET", "/depot/vhost%20key").body == b"v"
+    assert rgw.s3("GET", "/depot/vhost%20key", endpoint=base).body == b"v"
+    listing = ET.fromstring(rgw.s3("GET", "/", params={"prefix": "vhost"}, endpoint=vhost).body)
+    assert [k.text for k in listing.iter(f"{S3NS}Key")] == ["vhost key"]
+    assert rgw.s3("DELETE", "/vhost%20key", endpoint=vhost).status == 204
+    assert rgw.s3("GET", "/depot/vhost%20key").status == 404
 
 
 def test_rgw_stop_leaves_nothing():
