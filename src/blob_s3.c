@@ -304,6 +304,10 @@ static int s3_perform(const struct s3 *s, CURL *h, struct s3_req *q)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, q);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, q);
+	/* curl's own account of a failure: which certificate check failed, say, where
+	 * curl_easy_strerror only says "SSL peer certificate ... was not OK" */
+	char why[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, why);
 	if (s->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_file);
 	if (strcmp(q->method, "HEAD") == 0)
@@ -329,11 +333,13 @@ static int s3_perform(const struct s3 *s, CURL *h, struct s3_req *q)
 		char esc[LOG_TEXT_MAX];
 		if (cc != CURLE_OK)
 			log_line("depot: s3 %s %s: %s", q->method,
-				 log_escape(url, esc, sizeof(esc)), curl_easy_strerror(cc));
+				 log_escape(url, esc, sizeof(esc)),
+				 why[0] ? why : curl_easy_strerror(cc));
 		else
 			log_line("depot: s3 %s %s: HTTP %ld %s", q->method,
 				 log_escape(url, esc, sizeof(esc)), q->status, e.code);
 	}
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* why goes out of scope */
 	curl_slist_free_all(hdrs);
 	free(url);
 	return ret;

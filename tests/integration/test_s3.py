@@ -1,7 +1,9 @@
 """The S3 blob store over a real Ceph RGW (run in S3 mode: DEPOT_TEST_BLOBS=s3, make
 integration-s3): multipart uploads streamed in parts, aborted uploads leaving nothing,
 content stored once, gc and fsck over the bucket, an unreachable store and a wrong secret
-answered cleanly, and the server's memory during a large upload."""
+answered cleanly, and the server's memory during a large upload; HTTPS with a CA file
+(and without it: refused), virtual-hosted addressing and another region, each against the
+RGW (its HTTPS endpoint and `rgw dns name = localhost`, tests/servers/rgw.py)."""
 import hashlib
 import os
 import socket
@@ -244,5 +246,118 @@ def test_peak_memory_of_a_200_mib_upload(tmp_path):
         peak_kib = int(status.split("VmHWM:")[1].split()[0])
         print(f"peak RSS {peak_kib} KiB")
         assert peak_kib < 64 * 1024, f"peak RSS {peak_kib} KiB"
+    finally:
+        d.close()
+
+
+# ---- addressing, region and HTTPS (issue 10): one depot per form of --blobs
+
+def depot_over(endpoint, path_style=True, ca=None, region=None):
+    """A started depot whose --blobs names endpoint, its own prefix, region (the RGW's by
+    default), path_style and ca as given."""
+    rgw = S3["rgw"]
+    d = Depot()
+    pid, h = setup_world(d)
+    d.blobs = (f"s3://{rgw.bucket}/{d.s3_prefix}?endpoint={endpoint}"
+               f"&region={region or rgw.region}" + ("&path_style=1" if path_style else "")
+               + (f"&ca={ca}" if ca else ""))
+    d.start("--gc-interval", "0")
+    return d, pid, h
+
+
+def round_trip(d, pid, h):
+    """A single-PUT file and a multipart one (3 parts of 5 MiB), each downloaded
+    byte-identical and found in the bucket (listed path-style over plain HTTP, apart from
+    the server under test); then deleted and collected by gc, leaving nothing."""
+    bodies = {"small.bin": os.urandom(300_000), "big.bin": os.urandom(12 * MiB + 7)}
+    name = unique()
+    for file, body in bodies.items():
+        url = d.api(generic_path(pid, name, "1.0", file))
+        r = requests.put(url, data=body, headers=h)
+        assert (r.status_code, r.json()) == (201, {"message": "201 Created"})
+        g = requests.get(url, headers=h)
+        assert g.status_code == 200 and g.content == body
+        assert g.headers["X-Checksum-SHA256"] == hashlib.sha256(body).hexdigest()
+    keys = sorted(d.s3_prefix + d.query("SELECT key FROM blob_keys WHERE sha256 = ?",
+                                        hashlib.sha256(b).hexdigest())[0][0]
+                  for b in bodies.values())
+    assert d.blob_files() == keys
+    for body in bodies.values():
+        files, rows = d.stored_copies(body)
+        assert (len(files), rows) == (1, 0)
+        with open(files[0], "rb") as f:
+            assert f.read() == body
+    assert d.tmp_files() == []
+    assert d.cli("fsck").stdout == ""  # reads every object back through the same --blobs
+    r = requests.delete(d.api(f"/projects/{pid}/packages/generic/{name}/1.0"), headers=h)
+    assert r.status_code == 204
+    d.cli("gc")
+    assert d.blob_files() == [] and d.tmp_files() == []
+    assert d.query("SELECT COUNT(*) FROM blob_keys") == [(0,)]
+
+
+def test_https_with_a_ca_file():
+    rgw = S3["rgw"]
+    d, pid, h = depot_over(rgw.https_endpoint, ca=rgw.ca_file)
+    try:
+        assert requests.get(d.url + "/-/readiness").status_code == 200
+        round_trip(d, pid, h)
+    finally:
+        d.close()
+
+
+def test_https_without_the_ca_file_is_refused_cleanly():
+    """The system's CA store does not know the RGW's CA: nothing is stored, the client
+    gets a JSON error, the load balancer a failed readiness; the log says why."""
+    d, pid, h = depot_over(S3["rgw"].https_endpoint)
+    try:
+        for size in (300_000, 12 * MiB):
+            r = requests.put(d.api(generic_path(pid, unique(), "1.0", "f")),
+                             data=os.urandom(size), headers=h)
+            assert (r.status_code, r.json()) == (500, {"message": "500 Internal Server Error"})
+        assert d.query("SELECT COUNT(*) FROM package_files") == [(0,)]
+        assert d.blob_files() == [] and d.tmp_files() == []
+        r = requests.get(d.url + "/-/readiness")
+        assert (r.status_code, r.json()) == (503, {
+            "status": "failed", "meta_check": [{"status": "ok"}],
+            "blobs_check": [{"status": "failed", "message": "the blob store does not answer"}]})
+        res = d.cli("gc", check=False)
+        assert res.returncode == 1
+    finally:
+        d.stop()
+    assert "SSL certificate problem: unable to get local issuer certificate" in d.server_log()
+    d.close()
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_virtual_hosted_addressing(https):
+    """No path_style: depot sends Host BUCKET.localhost (libcurl resolves it to loopback)
+    and paths without the bucket; radosgw takes the bucket from Host (rgw dns name =
+    localhost) — read path-style, the prefix would be taken for a bucket and nothing would
+    land in the harness's bucket."""
+    rgw = S3["rgw"]
+    endpoint = rgw.vhost_https_endpoint if https else rgw.vhost_endpoint
+    d, pid, h = depot_over(endpoint, path_style=False, ca=rgw.ca_file if https else None)
+    try:
+        assert requests.get(d.url + "/-/readiness").status_code == 200
+        round_trip(d, pid, h)
+    finally:
+        d.close()
+    # what radosgw saw of depot's writes (the test's own checks read path-style): the key
+    # right after the host, never the bucket in the path
+    prefix = d.s3_prefix.rstrip("/")
+    assert wait_for(lambda: any(line.startswith(f"POST /{d.s3_prefix}blobs/")
+                                for line in rgw.request_lines(prefix)))
+    writes = [line for line in rgw.request_lines(prefix) if line.split()[0] in ("PUT", "POST")]
+    assert len([w for w in writes if w.startswith(f"PUT /{d.s3_prefix}blobs/")]) == 4  # 1 + 3 parts
+    assert [w for w in writes if f"/{rgw.bucket}/" in w] == []
+
+
+def test_another_region_name():
+    """radosgw accepts any region in the signature, as AWS does for a bucket's own."""
+    rgw = S3["rgw"]
+    d, pid, h = depot_over(rgw.endpoint, region="eu-central-7")
+    try:
+        round_trip(d, pid, h)
     finally:
         d.close()
