@@ -113,6 +113,14 @@ int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const
 		for (size_t k = 0; k < nopts; k++)
 			if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
 				o = &opts[k];
+		/* The blob store's options go to every command, as --data and --meta do, so a
+		 * deployment can give each the same store options; those that never touch
+		 * content (user, token, ...) take and ignore them. */
+		static struct cli_opt blob_opts[] = {CLI_BLOB_OPTIONS};
+		for (size_t k = 0; !o && k < CLI_BLOB_NOPTS; k++)
+			if (strlen(blob_opts[k].name) == nlen &&
+			    strncmp(blob_opts[k].name, name, nlen) == 0)
+				o = &blob_opts[k];
 		if (!o) {
 			cli_fail("unknown option '--%.*s'", (int)nlen, name);
 			return -1;
@@ -239,6 +247,12 @@ void cli_help(FILE *f, const struct cli_command *c)
 		help_option(f, &c->opts[i]);
 	help_option(f, &data);
 	help_option(f, &meta);
+	bool own_blobs = false;
+	for (size_t i = 0; i < c->nopts; i++)
+		own_blobs = own_blobs || strcmp(c->opts[i].name, "blobs") == 0;
+	if (!own_blobs)
+		fprintf(f, "  %-29s %s\n", "--blobs, --s3-*",
+			"taken and ignored: this command does not touch file contents");
 }
 
 /* The store --meta names, or the data directory's SQLite; migrate: apply pending schema

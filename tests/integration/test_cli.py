@@ -276,3 +276,25 @@ def test_make_run_takes_port():
     assert r.returncode == 0, r.stderr
     assert re.search(r"depot serve --demo --data \./depot-data --listen 127\.0\.0\.1:18123\n",
                      r.stdout), r.stdout
+
+
+def test_every_command_takes_the_store_options(fresh):
+    """--meta and --blobs go to serve and every admin command (issue 10), so a deployment
+    can hand every command the same store options; those that never touch file contents
+    take --blobs and ignore it (their --help says so)."""
+    blobs = ["--blobs", "s3://bucket/prefix?endpoint=http://127.0.0.1:9&region=r&path_style=1",
+             "--s3-part-size", "5242880"]
+    d = fresh
+    for args in (["user", "create", "ann"], ["group", "create", "grp"],
+                 ["project", "create", "grp/app"],
+                 ["member", "add", "--project", "grp/app", "--user", "ann", "--role", "developer"],
+                 ["token", "create", "personal", "--user", "ann", "--scopes", "api"],
+                 ["settings", "show", "--group", "grp"], ["protection", "list", "--project", "grp/app"],
+                 ["cleanup-policy", "show", "--project", "grp/app"], ["audit"], ["routes"]):
+        res = d.cli(*args, *blobs, check=False)
+        assert res.returncode == 0, (args, res.stderr)
+        usage = d.cli(args[0], "--help").stdout
+        assert "taken and ignored: this command does not touch file contents" in usage, args
+    assert "taken and ignored" not in d.cli("serve", "--help").stdout
+    res = d.cli("user", "create", "bob", "--bogus", "1", check=False)
+    assert (res.returncode, res.stderr) == (2, "depot: unknown option '--bogus'\n")
