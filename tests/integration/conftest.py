@@ -104,13 +104,24 @@ if NODES_MODE:
     from servers.haproxy import HAProxy  # noqa: E402
 
 
+_node_ports = set()  # every port handed to a node this session: free_port() may repeat one
+
+
+def _node_port():
+    while True:
+        port = free_port()
+        if port not in _node_ports:
+            _node_ports.add(port)
+            return port
+
+
 class _Node:
     """One `depot serve` process of a Depot."""
 
     def __init__(self, data, log_path):
         self.data, self.log_path = data, log_path
         self.proc = self.log = None
-        self.port = free_port() if NODES_MODE else 0
+        self.port = _node_port() if NODES_MODE else 0
         self.url = None
 
 
