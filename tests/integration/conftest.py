@@ -316,9 +316,18 @@ class Depot:
             args = self._args
         self._args = args
         self.nodes[0].log_path = self.log_path
-        for n in self.nodes:
-            if n.proc is None:
-                self._start_node(n, args, log_path)
+        try:
+            for n in self.nodes:
+                if n.proc is None:
+                    self._start_node(n, args, log_path)
+        except BaseException:
+            # a start that fails leaves no server behind (the caller may never close)
+            for n in self.nodes:
+                if n.proc and n.proc.poll() is None:
+                    n.proc.kill()
+                    n.proc.wait(timeout=30)
+                n.proc = None
+            raise
         if not NODES_MODE:
             self.url = self.nodes[0].url
             return self
