@@ -59,6 +59,51 @@ int api_enum_or_reply(struct request *r, const char *name, const char *const *va
 /* Reads a Boolean parameter (true/false/1/0); 400 "<name> is invalid" otherwise. */
 int api_bool_or_reply(struct request *r, const char *name, bool *out);
 
+/* ---- Shared by the REST resources (api_params.c) ---- */
+
+/* The request's parameters as GitLab's Grape merges them: the query string ("key[]"
+ * repeated makes an array), then a JSON object or form-urlencoded body over it. Borrowed
+ * (released with the request); NULL having replied 400 for a body that cannot be read. */
+json_t *api_params(struct request *r);
+/* Typed reads of one parameter: 1 present (*out set; strings borrowed), 0 absent or null,
+ * -1 having replied 400 {"error":"<name> is invalid"} (or for an unreadable body). */
+int api_param_str(struct request *r, const char *name, const char **out);
+int api_param_int(struct request *r, const char *name, int64_t *out);
+int api_param_bool(struct request *r, const char *name, bool *out); /* Grape's spellings */
+/* A JSON array of strings, given as one, as key[]=..., or as "a,b"; *out_owned is the
+ * caller's to json_decref. */
+int api_param_list(struct request *r, const char *name, json_t **out_owned);
+/* One of values (NULL-terminated): *out its index; 400 "<name> does not have a valid
+ * value" otherwise. */
+int api_param_enum(struct request *r, const char *name, const char *const *values, int *out);
+/* 400 {"error":"a is missing, b is missing"} for required (NULL-terminated) parameters
+ * absent, null or empty. Returns 0, or -1 having replied. */
+int api_missing_or_reply(struct request *r, const char *const *required);
+
+/* "<base URL><prefix>/<path>" into out. */
+void api_web_url(struct request *r, const char *prefix, const char *path, char *out, size_t cap);
+/* GitLab's timestamp ("2020-07-23T14:31:47.729Z"), or null for 0. New reference. */
+json_t *api_time_json(int64_t ms);
+/* GitLab's UserBasic: id, username, name, state, locked, avatar_url, web_url. New. */
+json_t *api_user_basic_json(struct request *r, const struct meta_user *u);
+/* GitLab's NamespaceBasic of a group or a personal namespace (kind "user"). New. */
+json_t *api_namespace_json(struct request *r, const struct meta_group *g);
+/* Routes with no subject: identifies the caller and checks the route's need
+ * (ABILITY_SIGNED_IN: 401 unless a person; ABILITY_INSTANCE_ADMIN: 401 anonymous, 403
+ * non-admins). Returns 0 with *ab the caller's instance abilities, or -1 having replied. */
+int api_instance_or_reply(struct request *r, struct abilities *ab);
+
+/* ---- REST resources' handlers, each area in its section ---- */
+/* users, version, metadata, namespaces (api_users.c) */
+
+/* groups and projects (api_projects.c) */
+
+/* members (api_members.c) */
+
+/* tokens (api_tokens.c) */
+
+/* ---- end of the REST resources ---- */
+
 /* Probes (api_health.c): GET /-/health and /-/readiness. */
 void health_done(struct request *r);
 void readiness_done(struct request *r);

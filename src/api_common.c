@@ -14,9 +14,15 @@
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
 #define PACKAGES "/api/v4/projects/:id/packages"
 #define READ(method, pattern, done, need) \
-	{method, pattern, api_defer_start, NULL, done, NULL, need}
+	{method, pattern, api_defer_start, NULL, done, NULL, need, false}
 #define BODY(method, pattern, done, need) \
-	{method, pattern, api_defer_start, http_body_collect, done, NULL, need}
+	{method, pattern, api_defer_start, http_body_collect, done, NULL, need, false}
+/* GitLab's REST resources: job and deploy tokens count as anonymous (route.rest). */
+#define REST_READ(method, pattern, done, need) \
+	{method, pattern, api_defer_start, NULL, done, NULL, need, true}
+#define REST_BODY(method, pattern, done, need) \
+	{method, pattern, api_defer_start, http_body_collect, done, NULL, need, true}
+#define V4 "/api/v4"
 
 /* First match wins: the policy routes come before ".../packages/:package_id". Each names
  * the ability it requires on its subject; tests/integration/test_access_matrix.py walks
@@ -25,6 +31,17 @@ const struct route api_routes[] = {
 	READ(HTTP_GET, "/-/health", health_done, ABILITY_NONE),
 	READ(HTTP_GET, "/-/readiness", readiness_done, ABILITY_NONE),
 	READ(HTTP_GET, "/api/v4/user", api_user_done, ABILITY_NONE),
+	/* ---- GitLab's REST resources (issue 11), each area in its own section; within one,
+	 * the longer patterns before the ones they would shadow ---- */
+	/* users, version, metadata, namespaces (api_users.c) */
+
+	/* groups and projects (api_projects.c) */
+
+	/* members (api_members.c) */
+
+	/* tokens (api_tokens.c) */
+
+	/* ---- end of the REST resources ---- */
 	READ(HTTP_GET, "/api/v4/groups/:id/packages/settings", settings_get_done, ABILITY_READ),
 	BODY(HTTP_PUT, "/api/v4/groups/:id/packages/settings", settings_put_done,
 	     ABILITY_ADMIN_PACKAGES),
@@ -52,7 +69,7 @@ const struct route api_routes[] = {
 	/* the group is read; each project's packages are listed as its read_package allows */
 	READ(HTTP_GET, "/api/v4/groups/:id/packages", group_packages_list_done, ABILITY_READ),
 	{HTTP_PUT, GENERIC "/*file", generic_upload_start, generic_upload_body,
-	 generic_upload_done, generic_upload_free, ABILITY_CREATE_PACKAGE},
+	 generic_upload_done, generic_upload_free, ABILITY_CREATE_PACKAGE, false},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -102,6 +119,10 @@ int api_identify_or_reply(struct request *r)
 	if (err != AUTH_OK) {
 		http_reply_auth_error(r, err);
 		return -1;
+	}
+	if (r->route && r->route->rest && !auth_is_person(&r->ident)) {
+		struct identity anonymous = {.kind = IDENT_ANONYMOUS};
+		r->ident = anonymous;
 	}
 	/* GitLab's authenticate_non_get!: no route lets an anonymous caller change anything. */
 	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
@@ -226,8 +247,14 @@ static const struct {
 	{"package_name", PACKAGE_NAME_MAX}, {"package_version", PACKAGE_VERSION_MAX},
 	{"package_type", 32}, {"status", 32}, {"order_by", 32}, {"sort", 32},
 	{"include_versionless", 32}, {"exclude_subgroups", 32},
+	/* the REST resources' listings */
+	{"search", 255}, {"username", 255}, {"owned", 32}, {"membership", 32}, {"simple", 32},
+	{"visibility", 32}, {"min_access_level", 32}, {"all_available", 32},
+	{"top_level_only", 32}, {"owned_only", 32}, {"query", 255}, {"user_id", 32},
+	{"revoked", 32}, {"state", 32}, {"active", 32}, {"include_subgroups", 32},
 };
 #define N_LINK_PARAMS (sizeof(link_params) / sizeof(link_params[0]))
+_Static_assert(N_LINK_PARAMS <= 32, "link_query.seen has a bit for each");
 _Static_assert(PACKAGE_VERSION_MAX <= PACKAGE_NAME_MAX, "link_param's buffer holds both");
 
 /* Writes s[0..len) with every byte that is not unreserved (RFC 3986) or in keep

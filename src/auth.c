@@ -196,7 +196,17 @@ bool auth_scope_allows(const struct identity *id, bool is_read)
 	return is_read && (id->token.scopes & SCOPE_READ_API);
 }
 
+static void decide(const struct access_facts *f, struct abilities *out);
+
 void auth_decide(const struct access_facts *f, struct abilities *out)
+{
+	decide(f, out);
+	/* a project whose package registry is off: its package endpoints answer 403 to all */
+	if (f->packages_disabled)
+		out->read_package = out->create_package = out->destroy_package = false;
+}
+
+static void decide(const struct access_facts *f, struct abilities *out)
 {
 	memset(out, 0, sizeof(*out));
 	enum identity_kind kind = f->kind;
@@ -213,6 +223,8 @@ void auth_decide(const struct access_facts *f, struct abilities *out)
 		out->read_project = out->read_package = true;
 		out->create_package = out->destroy_package = true;
 		out->admin_packages = may_admin;
+		out->admin_project = out->owner = may_admin;
+		out->create_project = out->create_subgroup = may_admin;
 		return;
 	}
 	if (f->visibility == VIS_PUBLIC || (f->visibility == VIS_INTERNAL && kind == IDENT_USER))
@@ -225,6 +237,17 @@ void auth_decide(const struct access_facts *f, struct abilities *out)
 		out->destroy_package = f->level >= ACCESS_MAINTAINER;
 		out->admin_packages =
 			may_admin && f->level >= (f->is_group ? ACCESS_OWNER : ACCESS_MAINTAINER);
+		/* a group's members and tokens are its owners'; a project's its maintainers' */
+		out->admin_project =
+			may_admin && f->level >= (f->is_group ? ACCESS_OWNER : ACCESS_MAINTAINER);
+		out->owner = may_admin && f->level >= ACCESS_OWNER;
+		if (f->is_group) {
+			out->create_project = may_admin && f->project_creation_level &&
+					      f->level >= f->project_creation_level;
+			out->create_subgroup = may_admin && !f->personal &&
+					       f->subgroup_creation_level &&
+					       f->level >= f->subgroup_creation_level;
+		}
 	}
 	if (kind == IDENT_DEPLOY && !f->is_group && f->deploy_covers_project) {
 		out->read_project = true;
@@ -250,14 +273,30 @@ bool abilities_allow(const struct abilities *ab, enum ability need)
 		return ab->destroy_package;
 	case ABILITY_ADMIN_PACKAGES:
 		return ab->admin_packages;
+	case ABILITY_ADMIN_PROJECT:
+		return ab->admin_project;
+	case ABILITY_OWNER:
+		return ab->owner;
+	case ABILITY_CREATE_PROJECT:
+		return ab->create_project;
+	case ABILITY_CREATE_SUBGROUP:
+		return ab->create_subgroup;
+	case ABILITY_SIGNED_IN:
+		return ab->read_project;
+	case ABILITY_INSTANCE_ADMIN:
+		return ab->level == ACCESS_ADMIN;
 	}
 	return false;
 }
 
 const char *ability_name(enum ability need)
 {
-	static const char *const names[] = {"none", "read", "read_package", "create_package",
-					    "destroy_package", "admin_packages"};
+	static const char *const names[] = {"none",	       "read",
+					    "read_package",    "create_package",
+					    "destroy_package", "admin_packages",
+					    "admin_project",   "owner",
+					    "create_project",  "create_subgroup",
+					    "signed_in",       "instance_admin"};
 	return (unsigned)need < sizeof(names) / sizeof(names[0]) ? names[need] : "?";
 }
 
@@ -281,6 +320,7 @@ int auth_abilities(struct meta *m, const struct identity *id, const struct meta_
 	struct access_facts f = caller_facts(id);
 	f.project_id = project->id;
 	f.visibility = project->visibility;
+	f.packages_disabled = !project->packages_enabled;
 	int ret = 0;
 	if (id->kind == IDENT_USER) {
 		ret = m->ops->access_level(m, id->user.id, project->id, &f.level);
@@ -303,6 +343,9 @@ int auth_group_abilities(struct meta *m, const struct identity *id, const struct
 	struct access_facts f = caller_facts(id);
 	f.is_group = true;
 	f.visibility = group->visibility;
+	f.project_creation_level = group->project_creation_level;
+	f.subgroup_creation_level = group->subgroup_creation_level;
+	f.personal = group->owner_id != 0;
 	int ret = 0;
 	if (id->kind == IDENT_USER && !f.is_job) /* a job token is anonymous on groups */
 		ret = m->ops->group_access_level(m, id->user.id, group->id, &f.level);
@@ -310,4 +353,23 @@ int auth_group_abilities(struct meta *m, const struct identity *id, const struct
 		return ret;
 	auth_decide(&f, out);
 	return 0;
+}
+
+bool auth_is_person(const struct identity *id)
+{
+	return id->kind == IDENT_USER && !(id->token.kind == TOKEN_JOB && id->token.id != 0);
+}
+
+void auth_instance_abilities(const struct identity *id, struct abilities *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!auth_is_person(id))
+		return;
+	/* signed in: "read" the instance */
+	out->read_project = true;
+	if (id->user.is_admin) {
+		out->level = ACCESS_ADMIN;
+		out->admin_project = out->owner = true;
+		out->create_project = out->create_subgroup = true;
+	}
 }

@@ -71,6 +71,11 @@ struct access_facts {
 	enum access_level level;     /* the user's level on the subject (ACCESS_NONE if none) */
 	bool deploy_covers_project;  /* a deploy token of this project or an ancestor group */
 	unsigned scopes;	     /* deploy token scopes */
+	/* groups: the levels their project_creation_level and subgroup_creation_level ask */
+	enum access_level project_creation_level;
+	enum access_level subgroup_creation_level;
+	bool personal;		     /* a user's personal namespace, or a project in one */
+	bool packages_disabled;	     /* the project's packages_enabled is false */
 };
 
 /* What the caller may do on the subject. The one place access is decided: handlers ask
@@ -87,6 +92,15 @@ struct abilities {
 	/* protection rules and cleanup policy (maintainers of the project), duplicate
 	 * settings (owners of the group); never job or deploy tokens */
 	bool admin_packages;
+	/* GitLab's REST resources, for people and their personal or project tokens only:
+	 * admin_project: the project's settings, members and tokens (maintainers); of a group,
+	 * its deploy tokens' listing (maintainers) */
+	bool admin_project;
+	/* owner: delete the project or group, change its visibility, add owners; a group's
+	 * settings, members and tokens (owners) */
+	bool owner;
+	bool create_project;  /* in the group: its project_creation_level or above */
+	bool create_subgroup; /* in the group: its subgroup_creation_level or above */
 };
 
 /* The abilities a route requires of its caller on its subject. */
@@ -97,6 +111,13 @@ enum ability {
 	ABILITY_CREATE_PACKAGE,
 	ABILITY_DESTROY_PACKAGE,
 	ABILITY_ADMIN_PACKAGES,
+	ABILITY_ADMIN_PROJECT,
+	ABILITY_OWNER,
+	ABILITY_CREATE_PROJECT,
+	ABILITY_CREATE_SUBGROUP,
+	/* no subject: any signed-in person (401 otherwise), or an instance admin (403) */
+	ABILITY_SIGNED_IN,
+	ABILITY_INSTANCE_ADMIN,
 };
 
 void auth_decide(const struct access_facts *f, struct abilities *out);
@@ -108,5 +129,11 @@ int auth_abilities(struct meta *m, const struct identity *id, const struct meta_
 		   struct abilities *out);
 int auth_group_abilities(struct meta *m, const struct identity *id, const struct meta_group *group,
 			 struct abilities *out);
+/* Routes without a subject: the abilities the caller has on the instance (level ADMIN and
+ * every ability for admins, nothing for anyone else; signed_in below). */
+void auth_instance_abilities(const struct identity *id, struct abilities *out);
+/* Is the caller a person (a personal or project access token), not anonymous, a job or a
+ * deploy token? */
+bool auth_is_person(const struct identity *id);
 
 #endif

@@ -49,14 +49,15 @@ int cli_user(int argc, char **argv)
 	struct meta *m = cli_open_meta(data, NULL);
 	if (!m)
 		return 1;
-	int64_t id;
-	int ret = m->ops->user_create(m, pos[0], opts[0].present, &id);
+	struct meta_user u = {.is_admin = opts[0].present};
+	snprintf(u.username, sizeof(u.username), "%s", pos[0]);
+	int ret = m->ops->user_create(m, &u);
 	m->ops->close(m);
 	if (ret == -EEXIST)
-		return cli_fail("user '%s' already exists", pos[0]);
+		return cli_fail("user or namespace '%s' already exists", pos[0]);
 	if (ret != 0)
 		return cli_fail("cannot create user '%s': %s", pos[0], strerror(-ret));
-	fprintf(stderr, "depot: created user %s (id %lld)\n", pos[0], (long long)id);
+	fprintf(stderr, "depot: created user %s (id %lld)\n", pos[0], (long long)u.id);
 	return 0;
 }
 
@@ -84,11 +85,13 @@ int cli_group(int argc, char **argv)
 	struct meta *m = cli_open_meta(data, NULL);
 	if (!m)
 		return 1;
-	int64_t id;
-	int ret = m->ops->group_create(m, pos[0], vis, &id);
+	struct meta_group g = {.visibility = vis};
+	snprintf(g.path, sizeof(g.path), "%s", pos[0]);
+	int ret = m->ops->group_create(m, &g);
+	int64_t id = g.id;
 	m->ops->close(m);
 	if (ret == -EEXIST)
-		return cli_fail("group '%s' already exists", pos[0]);
+		return cli_fail("a group or user '%s' already exists", pos[0]);
 	if (ret == -EINVAL)
 		return cli_fail("the parent group of '%s' does not exist", pos[0]);
 	if (ret != 0)
@@ -113,13 +116,15 @@ int cli_project(int argc, char **argv)
 	struct meta *m = cli_open_meta(data, NULL);
 	if (!m)
 		return 1;
-	int64_t id;
-	int ret = m->ops->project_create(m, pos[0], vis, &id);
+	struct meta_project p = {.visibility = vis, .packages_enabled = true};
+	snprintf(p.path, sizeof(p.path), "%s", pos[0]);
+	int ret = m->ops->project_create(m, &p);
+	int64_t id = p.id;
 	m->ops->close(m);
 	if (ret == -EEXIST)
 		return cli_fail("project '%s' already exists", pos[0]);
 	if (ret == -EINVAL)
-		return cli_fail("the group of '%s' does not exist", pos[0]);
+		return cli_fail("the group or user of '%s' does not exist", pos[0]);
 	if (ret != 0)
 		return cli_fail("cannot create project '%s': %s", pos[0], strerror(-ret));
 	printf("%lld\n", (long long)id);
@@ -221,8 +226,8 @@ int cli_routes(int argc, char **argv)
 		return 2;
 	for (size_t i = 0; i < api_routes_count; i++) {
 		const struct route *rt = &api_routes[i];
-		printf("%s %s %s\n", (unsigned)rt->method < 6 ? methods[rt->method] : "?", rt->pattern,
-		       ability_name(rt->need));
+		printf("%s %s %s%s\n", (unsigned)rt->method < 6 ? methods[rt->method] : "?",
+		       rt->pattern, ability_name(rt->need), rt->rest ? " rest" : "");
 	}
 	return 0;
 }

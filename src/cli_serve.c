@@ -56,19 +56,22 @@ struct demo {
 static int seed_demo(struct meta *m, void *ctx)
 {
 	struct demo *d = ctx;
-	struct meta_user u;
-	int64_t uid, gid;
+	struct meta_user u = {.username = "demo"};
 	int ret = m->ops->user_find(m, "demo", &u);
 	if (ret != -ENOENT) {
 		d->exists = ret == 0;
 		return ret;
 	}
-	if ((ret = m->ops->user_create(m, "demo", false, &uid)) != 0 ||
-	    (ret = m->ops->group_create(m, "demo", VIS_PRIVATE, &gid)) != 0 ||
-	    (ret = m->ops->project_create(m, "demo/project", VIS_PRIVATE, &d->project_id)) != 0 ||
-	    (ret = m->ops->member_set(m, uid, 0, gid, ACCESS_OWNER)) != 0)
+	/* the project lives in demo's personal namespace, which demo owns */
+	struct meta_project p = {.path = "demo/project", .visibility = VIS_PRIVATE,
+				 .packages_enabled = true};
+	if ((ret = m->ops->user_create(m, &u)) != 0)
 		return ret;
-	struct token_request req = {.kind = TOKEN_PERSONAL, .user_id = uid, .scopes = SCOPE_API,
+	p.creator_id = u.id;
+	if ((ret = m->ops->project_create(m, &p)) != 0)
+		return ret;
+	d->project_id = p.id;
+	struct token_request req = {.kind = TOKEN_PERSONAL, .user_id = u.id, .scopes = SCOPE_API,
 				    .name = "demo"};
 	struct meta_token t;
 	return cli_token_issue(m, &req, d->secret, &t);

@@ -85,7 +85,12 @@ static int project_bot(struct meta *m, const struct meta_project *p, enum access
 		return -EIO;
 	hex_encode(r, sizeof(r), hex);
 	snprintf(bot->username, sizeof(bot->username), "project_%lld_bot_%s", (long long)p->id, hex);
-	int ret = m->ops->user_create(m, bot->username, false, &bot->id);
+	bot->bot = true;
+	bot->is_admin = false;
+	bot->name[0] = '\0';
+	bot->email[0] = '\0';
+	bot->created_by = 0;
+	int ret = m->ops->user_create(m, bot);
 	if (ret == 0)
 		ret = m->ops->member_set(m, bot->id, p->id, 0, level);
 	return ret;

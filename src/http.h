@@ -33,6 +33,9 @@ struct route {
 	/* What the caller must be able to do on the project or group the path names; the
 	 * helpers that load that subject check it (403 when it is missing). */
 	enum ability need;
+	/* GitLab's REST resources (users, groups, projects, members, tokens): as there, job
+	 * and deploy tokens are not looked at, the caller is anonymous. */
+	bool rest;
 };
 
 struct request {
@@ -66,6 +69,7 @@ struct request {
 	char client_addr[48];
 	char *body;  /* collected by http_body_collect; freed with the request */
 	size_t body_len;
+	json_t *params; /* api_params' merged parameters; released with the request */
 };
 
 #define HTTP_BODY_MAX (64u << 10)

@@ -924,6 +924,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->pending)
 		MHD_destroy_response(r->pending);
 	free(r->body);
+	json_decref(r->params);
 	credentials_release(&r->creds);
 	free(ro->private_token_param);
 	free(ro->job_token_param);

@@ -34,24 +34,58 @@ enum package_status {
 };
 enum package_file_status { FILE_DEFAULT = 0, FILE_PENDING_DESTRUCTION = 1 };
 
+#define DISPLAY_NAME_MAX 255
+#define EMAIL_MAX 255
+#define DESCRIPTION_MAX 2047
+
 struct meta_user {
 	int64_t id;
 	char username[USERNAME_MAX + 1];
 	bool is_admin;
+	char name[DISPLAY_NAME_MAX + 1]; /* display name; the username when none was given */
+	char email[EMAIL_MAX + 1];
+	bool bot;	     /* a project access token's user: no personal namespace */
+	int64_t created_by;  /* the admin who created the user; 0: the command line */
+	int64_t created_at_ms;
 };
 
+/* A namespace: a group, or a user's personal namespace (owner_id != 0, GitLab's kind
+ * "user"), which the group endpoints never show. */
 struct meta_group {
 	int64_t id;
 	int64_t parent_id; /* 0 for a top-level group */
-	char path[FULL_PATH_MAX + 1];
+	char path[FULL_PATH_MAX + 1]; /* full path: parent/child */
 	enum visibility visibility;
+	char name[DISPLAY_NAME_MAX + 1];
+	char description[DESCRIPTION_MAX + 1];
+	int64_t owner_id;		    /* personal namespaces: their user */
+	enum access_level project_creation_level; /* who may create projects in it */
+	enum access_level subgroup_creation_level;
+	int64_t created_at_ms;
 };
 
 struct meta_project {
 	int64_t id;
-	int64_t group_id;
+	int64_t group_id;		/* its namespace */
 	char path[FULL_PATH_MAX + 1]; /* full path: group/sub/project */
 	enum visibility visibility;
+	char name[DISPLAY_NAME_MAX + 1];
+	char description[DESCRIPTION_MAX + 1];
+	bool packages_enabled; /* false: the package endpoints answer 403 */
+	int64_t creator_id;
+	int64_t created_at_ms;
+	int64_t updated_at_ms;
+};
+
+/* A direct membership of a project (group_id 0) or a group (project_id 0). */
+struct meta_member {
+	int64_t user_id;
+	int64_t project_id;
+	int64_t group_id;
+	enum access_level level;
+	int64_t created_at_ms;
+	int64_t created_by; /* 0: unknown */
+	int64_t expires_at_ms; /* 0: never */
 };
 
 struct meta_token {
@@ -66,6 +100,10 @@ struct meta_token {
 	unsigned scopes;		 /* enum token_scope bits */
 	int64_t expires_at_ms;		 /* 0: never */
 	bool revoked;
+	char description[DESCRIPTION_MAX + 1];
+	int64_t created_at_ms;
+	int64_t last_used_at_ms; /* 0: never */
+	int64_t previous_id;	 /* rotation: the token this one replaced */
 };
 
 struct meta_package {
@@ -203,14 +241,21 @@ struct meta_ops {
 	/* Does the store answer a query now? For readiness probes. */
 	int (*ping)(struct meta *m);
 
-	int (*user_create)(struct meta *m, const char *username, bool is_admin, int64_t *id_out);
+	/* Stores u (username, name, email, is_admin, bot, created_by) and sets u->id and
+	 * u->created_at_ms; a person (not a bot) gets a personal namespace of the same path,
+	 * which they own, in the same transaction: -EEXIST when a user or namespace has it. */
+	int (*user_create)(struct meta *m, struct meta_user *u);
 	int (*user_get)(struct meta *m, int64_t id, struct meta_user *out);
 	int (*user_find)(struct meta *m, const char *username, struct meta_user *out);
 
-	/* The parent of a nested path must exist already. */
-	int (*group_create)(struct meta *m, const char *path, enum visibility vis, int64_t *id_out);
+	/* Stores g (path, visibility, name, description, creation levels) and sets its id,
+	 * parent_id and created_at_ms; the parent of a nested path must exist (-EINVAL). A
+	 * missing name is the path's last segment, missing levels are maintainer. */
+	int (*group_create)(struct meta *m, struct meta_group *g);
 	int (*group_find)(struct meta *m, const char *path, struct meta_group *out);
-	int (*project_create)(struct meta *m, const char *path, enum visibility vis, int64_t *id_out);
+	/* Stores p (path, visibility, name, description, packages_enabled, creator_id) in the
+	 * namespace its path's parent names (-EINVAL if none); sets id, group_id, times. */
+	int (*project_create)(struct meta *m, struct meta_project *p);
 	int (*project_get)(struct meta *m, int64_t id, struct meta_project *out);
 	int (*project_find)(struct meta *m, const char *path, struct meta_project *out);
 	/* Is the project inside the group or one of its subgroups? */
@@ -332,6 +377,18 @@ struct meta_ops {
 	/* Installable files beyond the keep newest of their name in their package. */
 	int (*files_beyond)(struct meta *m, int64_t project_id, int keep, meta_file_cb cb,
 			    void *ctx);
+
+	/* ---- GitLab's REST resources (issue 11); each area's operations live in
+	 * meta_sql_<area>.c and are listed here in its own section. ---- */
+	/* users (meta_sql_users.c) */
+
+	/* groups, namespaces and projects (meta_sql_projects.c) */
+
+	/* members (meta_sql_members.c) */
+
+	/* tokens (meta_sql_tokens.c) */
+
+	/* ---- end of the REST resources ---- */
 
 	/* Blob stores with per-upload keys (blob.h): which key holds a content. key has
 	 * BLOB_KEY_MAX + 1 bytes. put gives -EEXIST when the content is mapped already. */

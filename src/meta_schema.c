@@ -220,9 +220,63 @@ static const char sqlite_v3[] =
 static const char pg_v3[] =
 	"CREATE TABLE blob_keys(sha256 " PG_TEXT " PRIMARY KEY, key " PG_TEXT " NOT NULL UNIQUE);";
 
+/* 4: what GitLab's REST API shows and changes about users, groups, projects, members and
+ * tokens. Every user gets a personal namespace: a groups row with owner_id set (GitLab's
+ * user namespace; the group listings leave it out), whose owner is its Owner member, so a
+ * personal project's rights come through the ordinary ancestor walk. An existing user whose
+ * name a group already has gets "<name>_<id>". Bots (project access tokens' users, named
+ * project_<id>_bot...) get none. Names default to the last path segment. */
+#define V4_COMMON(TEXT_T)                                                                   \
+	"ALTER TABLE users ADD COLUMN name " TEXT_T " NOT NULL DEFAULT '';"                  \
+	"ALTER TABLE users ADD COLUMN email " TEXT_T " NOT NULL DEFAULT '';"                 \
+	"ALTER TABLE users ADD COLUMN bot BIGINT NOT NULL DEFAULT 0;"                        \
+	"ALTER TABLE users ADD COLUMN created_by BIGINT NOT NULL DEFAULT 0;"                 \
+	"ALTER TABLE groups ADD COLUMN name " TEXT_T " NOT NULL DEFAULT '';"                 \
+	"ALTER TABLE groups ADD COLUMN description TEXT NOT NULL DEFAULT '';"                \
+	"ALTER TABLE groups ADD COLUMN owner_id BIGINT NOT NULL DEFAULT 0;"                  \
+	"ALTER TABLE groups ADD COLUMN project_creation_level BIGINT NOT NULL DEFAULT 40;"  \
+	"ALTER TABLE groups ADD COLUMN subgroup_creation_level BIGINT NOT NULL DEFAULT 40;" \
+	"ALTER TABLE projects ADD COLUMN name " TEXT_T " NOT NULL DEFAULT '';"               \
+	"ALTER TABLE projects ADD COLUMN description TEXT NOT NULL DEFAULT '';"              \
+	"ALTER TABLE projects ADD COLUMN packages_enabled BIGINT NOT NULL DEFAULT 1;"        \
+	"ALTER TABLE projects ADD COLUMN creator_id BIGINT NOT NULL DEFAULT 0;"              \
+	"ALTER TABLE projects ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;"              \
+	"ALTER TABLE members ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;"               \
+	"ALTER TABLE members ADD COLUMN created_by BIGINT NOT NULL DEFAULT 0;"               \
+	"ALTER TABLE members ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;"               \
+	"ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';"                \
+	"ALTER TABLE tokens ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0;"              \
+	"ALTER TABLE tokens ADD COLUMN previous_id BIGINT NOT NULL DEFAULT 0;"               \
+	"UPDATE projects SET updated_at = created_at;"                                      \
+	"UPDATE users SET name = username;"                                                 \
+	"UPDATE users SET bot = 1 WHERE username LIKE 'project\\_%\\_bot%' ESCAPE '\\';"     \
+	"INSERT INTO groups(parent_id, path, visibility, created_at, name, owner_id)"        \
+	" SELECT NULL, CASE WHEN EXISTS(SELECT 1 FROM groups g WHERE lower(g.path) ="       \
+	" lower(u.username)) THEN u.username || '_' || u.id ELSE u.username END, 20,"        \
+	" u.created_at, u.username, u.id FROM users u WHERE u.bot = 0 ORDER BY u.id;"        \
+	"INSERT INTO members(user_id, project_id, group_id, access_level, created_at)"       \
+	" SELECT owner_id, 0, id, 50, created_at FROM groups WHERE owner_id != 0;"           \
+	"CREATE INDEX IF NOT EXISTS groups_owner ON groups(owner_id);"                       \
+	"CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);"                          \
+	"CREATE INDEX IF NOT EXISTS tokens_project ON tokens(project_id);"                    \
+	"CREATE INDEX IF NOT EXISTS members_project ON members(project_id, group_id);"        \
+	"CREATE INDEX IF NOT EXISTS projects_group ON projects(group_id);"                    \
+	"CREATE INDEX IF NOT EXISTS groups_parent ON groups(parent_id);"
+/* The last path segment as the name (SQLite has no split function, PostgreSQL has). */
+static const char sqlite_v4[] =
+	V4_COMMON("TEXT")
+	"UPDATE groups SET name = replace(path, rtrim(path, replace(path, '/', '')), '')"
+	" WHERE name = '';"
+	"UPDATE projects SET name = replace(path, rtrim(path, replace(path, '/', '')), '');";
+static const char pg_v4[] =
+	V4_COMMON(PG_TEXT)
+	"UPDATE groups SET name = regexp_replace(path, '^.*/', '') WHERE name = '';"
+	"UPDATE projects SET name = regexp_replace(path, '^.*/', '');";
+
 const struct meta_migration meta_migrations[] = {
 	{1, sqlite_v1, pg_v1},
 	{2, sqlite_v2, pg_v2},
 	{3, sqlite_v3, pg_v3},
+	{4, sqlite_v4, pg_v4},
 };
 const int meta_schema_version = (int)(sizeof(meta_migrations) / sizeof(meta_migrations[0]));

@@ -110,12 +110,7 @@ enum stmt_id {
 	" REPLACE(REPLACE(REPLACE(REPLACE(package_name_pattern, '\\', '\\\\'),"             \
 	" '%', '\\%'), '_', '\\_'), '*', '%') ESCAPE '\\' ORDER BY id"
 
-/* Each statement's text; pg where PostgreSQL's differs. Placeholders are ?N (the PostgreSQL
- * driver turns them into $N); ids come back through RETURNING, which both have. */
-struct stmt_text {
-	const char *sql;
-	const char *pg;
-};
+/* Each statement's text (struct stmt_text, meta_sql.h). */
 
 static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PING] = {"SELECT 1"},
@@ -123,32 +118,34 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_BLOB_KEY_PUT] = {"INSERT INTO blob_keys(sha256, key) VALUES(?1, ?2)"},
 	[S_BLOB_KEY_DELETE] = {"DELETE FROM blob_keys WHERE sha256 = ?1"},
 	[S_BLOB_KEY_MAPPED] = {"SELECT COUNT(*) FROM blob_keys WHERE key = ?1"},
-	[S_USER_INSERT] = {"INSERT INTO users(username, is_admin, created_at) VALUES(?1, ?2, ?3)"
-			   " RETURNING id"},
-	[S_USER_GET] = {"SELECT id, username, is_admin FROM users WHERE id = ?1"},
-	[S_USER_FIND] = BY_NAME("SELECT id, username, is_admin FROM users", "username"),
-	[S_GROUP_INSERT] = {"INSERT INTO groups(parent_id, path, visibility, created_at)"
-			   " VALUES(NULLIF(?1, 0), ?2, ?3, ?4) RETURNING id"},
-	[S_GROUP_FIND] = BY_NAME("SELECT id, COALESCE(parent_id, 0), path, visibility FROM groups",
-				 "path"),
-	[S_PROJECT_INSERT] = {"INSERT INTO projects(group_id, path, visibility, created_at)"
-			     " VALUES(?1, ?2, ?3, ?4) RETURNING id"},
-	[S_PROJECT_GET] = {"SELECT id, group_id, path, visibility FROM projects WHERE id = ?1"},
-	[S_PROJECT_FIND] = BY_NAME("SELECT id, group_id, path, visibility FROM projects", "path"),
+	[S_USER_INSERT] = {"INSERT INTO users(username, is_admin, name, email, bot, created_by,"
+			   " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id"},
+	[S_USER_GET] = {"SELECT " MSQL_USER_COLS " FROM users WHERE id = ?1"},
+	[S_USER_FIND] = BY_NAME("SELECT " MSQL_USER_COLS " FROM users", "username"),
+	[S_GROUP_INSERT] = {"INSERT INTO groups(parent_id, path, visibility, name, description,"
+			   " owner_id, project_creation_level, subgroup_creation_level, created_at)"
+			   " VALUES(NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id"},
+	[S_GROUP_FIND] = BY_NAME("SELECT " MSQL_GROUP_COLS " FROM groups", "path"),
+	[S_PROJECT_INSERT] = {"INSERT INTO projects(group_id, path, visibility, name, description,"
+			     " packages_enabled, creator_id, created_at, updated_at)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id"},
+	[S_PROJECT_GET] = {"SELECT " MSQL_PROJECT_COLS " FROM projects WHERE id = ?1"},
+	[S_PROJECT_FIND] = BY_NAME("SELECT " MSQL_PROJECT_COLS " FROM projects", "path"),
 	[S_PROJECT_IN_GROUP] = {ANCESTORS("?1") "SELECT COUNT(*) FROM anc WHERE id = ?2"},
-	[S_MEMBER_SET] = {"INSERT INTO members(user_id, project_id, group_id, access_level)"
-			 " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(user_id, project_id, group_id)"
+	[S_MEMBER_SET] = {"INSERT INTO members(user_id, project_id, group_id, access_level,"
+			 " created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+			 " ON CONFLICT(user_id, project_id, group_id)"
 			 " DO UPDATE SET access_level = excluded.access_level"},
 	[S_ACCESS_LEVEL] = {ANCESTORS("?2") "SELECT COALESCE(MAX(access_level), 0) FROM members"
 			   " WHERE user_id = ?1 AND (project_id = ?2 OR"
 			   " (project_id = 0 AND group_id IN (SELECT id FROM anc)))"},
 	[S_TOKEN_INSERT] = {"INSERT INTO tokens(kind, token_sha256, name, username, user_id,"
-			   " project_id, group_id, scopes, expires_at, created_at)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id"},
+			   " project_id, group_id, scopes, expires_at, created_at, description,"
+			   " previous_id)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"},
 	[S_TOKEN_DEPLOY_NAME] = {"UPDATE tokens SET username = 'gitlab+deploy-token-' || id"
 				" WHERE id = ?1"},
-	[S_TOKEN_FIND] = {"SELECT id, kind, token_sha256, name, username, user_id, project_id,"
-			 " group_id, scopes, expires_at, revoked FROM tokens WHERE token_sha256 = ?1"},
+	[S_TOKEN_FIND] = {"SELECT " MSQL_TOKEN_COLS " FROM tokens WHERE token_sha256 = ?1"},
 	[S_TOKEN_REVOKE] = {"UPDATE tokens SET revoked = 1 WHERE id = ?1"},
 	[S_PKG_FIND_LIVE] = {"SELECT id, status FROM packages WHERE project_id = ?1"
 			    " AND package_type = 'generic' AND name = ?2 AND version = ?3"
@@ -185,10 +182,9 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_GROUP_PROJECTS] = {"WITH RECURSIVE sub(id) AS (SELECT ?1 UNION"
 			     " SELECT g.id FROM groups g JOIN sub ON g.parent_id = sub.id"
 			     " WHERE ?2 = 0)"
-			     " SELECT id, group_id, path, visibility FROM projects"
+			     " SELECT " MSQL_PROJECT_COLS " FROM projects"
 			     " WHERE group_id IN (SELECT id FROM sub) ORDER BY id"},
-	[S_GROUP_GET] = {"SELECT id, COALESCE(parent_id, 0), path, visibility FROM groups"
-			" WHERE id = ?1"},
+	[S_GROUP_GET] = {"SELECT " MSQL_GROUP_COLS " FROM groups WHERE id = ?1"},
 	[S_GROUP_ACCESS] = {"WITH RECURSIVE anc(id) AS (SELECT ?2 UNION SELECT g.parent_id"
 			   " FROM groups g JOIN anc ON g.id = anc.id WHERE g.parent_id IS NOT NULL)"
 			   " SELECT COALESCE(MAX(access_level), 0) FROM members WHERE user_id = ?1"
@@ -417,6 +413,62 @@ static int query_int(struct meta *m, enum stmt_id id, const struct sql_arg *a, i
 	return query_one(m, id, a, n, row_int, out);
 }
 
+/* The exported forms (meta_sql.h) for operations in files of their own. */
+static const char *dialect_text(struct meta *m, const struct stmt_text *st)
+{
+	return drv(m)->dialect == SQL_PG && st->pg ? st->pg : st->sql;
+}
+
+int msql_one(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	     msql_row_fn decode, void *out)
+{
+	return first_row(m, -1, dialect_text(m, st), a, n, decode, out, -ENOENT);
+}
+
+int msql_int(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	     int64_t *out)
+{
+	return msql_one(m, st, a, n, row_int, out);
+}
+
+int msql_insert(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+		int64_t *id_out)
+{
+	return first_row(m, -1, dialect_text(m, st), a, n, row_int, id_out, -EIO);
+}
+
+int msql_each(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	      int (*each)(void *ctx, struct sql_rows *r), void *ctx)
+{
+	return query_each_sql(m, -1, dialect_text(m, st), a, n, each, ctx);
+}
+
+int msql_exec(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	      int64_t *changes)
+{
+	struct sql_rows *r;
+	int ret = start_sql(m, -1, dialect_text(m, st), a, n, &r);
+	if (ret != 0)
+		return ret;
+	ret = r->d->next(r);
+	if (ret > 0)
+		ret = 0;
+	if (ret == 0 && changes)
+		*changes = r->d->changes(r);
+	r->d->finish(r);
+	return ret;
+}
+
+int64_t msql_col_int(struct sql_rows *r, int col)
+{
+	return col_int(r, col);
+}
+
+void msql_col_copy(struct sql_rows *r, int col, char *dst, size_t cap)
+{
+	col_copy(r, col, dst, cap);
+}
+
 /* Starts a write transaction, or joins the one this thread is in (see meta_ops.locked). */
 static int tx_begin(struct meta *m, bool *own)
 {
@@ -443,6 +495,16 @@ static int tx_end(struct meta *m, bool own, int ret)
 	if (ret != 0)
 		d->end(c, false);
 	return ret;
+}
+
+int msql_tx_begin(struct meta *m, bool *own)
+{
+	return tx_begin(m, own);
+}
+
+int msql_tx_end(struct meta *m, bool own, int ret)
+{
+	return tx_end(m, own, ret);
 }
 
 static void row_package(struct sql_rows *r, int col, struct meta_package *p)
@@ -482,38 +544,50 @@ static void decode_file(struct sql_rows *r, void *out)
 	row_file(r, 0, out);
 }
 
-static void decode_user(struct sql_rows *r, void *out)
+void msql_decode_user(struct sql_rows *r, void *out)
 {
 	struct meta_user *u = out;
 	u->id = col_int(r, 0);
 	col_copy(r, 1, u->username, sizeof(u->username));
 	u->is_admin = col_int(r, 2) != 0;
+	col_copy(r, 3, u->name, sizeof(u->name));
+	col_copy(r, 4, u->email, sizeof(u->email));
+	u->bot = col_int(r, 5) != 0;
+	u->created_by = col_int(r, 6);
+	u->created_at_ms = col_int(r, 7);
 }
 
-/* Groups and projects have the same columns: id, the (parent) group's id, path,
- * visibility. */
-static void row_namespace(struct sql_rows *r, int64_t *id, int64_t *group_id, char *path,
-			  size_t cap, enum visibility *vis)
-{
-	*id = col_int(r, 0);
-	*group_id = col_int(r, 1);
-	col_copy(r, 2, path, cap);
-	*vis = (enum visibility)col_int(r, 3);
-}
-
-static void decode_group(struct sql_rows *r, void *out)
+void msql_decode_group(struct sql_rows *r, void *out)
 {
 	struct meta_group *g = out;
-	row_namespace(r, &g->id, &g->parent_id, g->path, sizeof(g->path), &g->visibility);
+	g->id = col_int(r, 0);
+	g->parent_id = col_int(r, 1);
+	col_copy(r, 2, g->path, sizeof(g->path));
+	g->visibility = (enum visibility)col_int(r, 3);
+	col_copy(r, 4, g->name, sizeof(g->name));
+	col_copy(r, 5, g->description, sizeof(g->description));
+	g->owner_id = col_int(r, 6);
+	g->project_creation_level = (enum access_level)col_int(r, 7);
+	g->subgroup_creation_level = (enum access_level)col_int(r, 8);
+	g->created_at_ms = col_int(r, 9);
 }
 
-static void decode_project(struct sql_rows *r, void *out)
+void msql_decode_project(struct sql_rows *r, void *out)
 {
 	struct meta_project *p = out;
-	row_namespace(r, &p->id, &p->group_id, p->path, sizeof(p->path), &p->visibility);
+	p->id = col_int(r, 0);
+	p->group_id = col_int(r, 1);
+	col_copy(r, 2, p->path, sizeof(p->path));
+	p->visibility = (enum visibility)col_int(r, 3);
+	col_copy(r, 4, p->name, sizeof(p->name));
+	col_copy(r, 5, p->description, sizeof(p->description));
+	p->packages_enabled = col_int(r, 6) != 0;
+	p->creator_id = col_int(r, 7);
+	p->created_at_ms = col_int(r, 8);
+	p->updated_at_ms = col_int(r, 9);
 }
 
-static void decode_token(struct sql_rows *r, void *out)
+void msql_decode_token(struct sql_rows *r, void *out)
 {
 	struct meta_token *t = out;
 	t->id = col_int(r, 0);
@@ -527,6 +601,10 @@ static void decode_token(struct sql_rows *r, void *out)
 	t->scopes = (unsigned)col_int(r, 8);
 	t->expires_at_ms = col_int(r, 9);
 	t->revoked = col_int(r, 10) != 0;
+	col_copy(r, 11, t->description, sizeof(t->description));
+	t->created_at_ms = col_int(r, 12);
+	t->last_used_at_ms = col_int(r, 13);
+	t->previous_id = col_int(r, 14);
 }
 
 static void decode_rule(struct sql_rows *r, void *out)
@@ -611,7 +689,7 @@ static int each_project(void *ctx, struct sql_rows *r)
 {
 	struct each_ctx *e = ctx;
 	struct meta_project p;
-	decode_project(r, &p);
+	msql_decode_project(r, &p);
 	return e->cb.project(e->ctx, &p);
 }
 
@@ -639,28 +717,56 @@ static int each_sha(void *ctx, struct sql_rows *r)
 	return e->cb.sha(e->ctx, sha);
 }
 
-static int sq_user_create(struct meta *m, const char *username, bool is_admin, int64_t *id_out)
+static int group_insert(struct meta *m, struct meta_group *g);
+
+/* A person gets a personal namespace named after them, which they own; a bot none. */
+static int user_create_tx(struct meta *m, struct meta_user *u)
 {
-	struct sql_arg a[] = {TEXT(username), INT(is_admin), INT(now_ms())};
-	return insert(m, S_USER_INSERT, a, N(a), id_out);
+	if (!u->name[0])
+		snprintf(u->name, sizeof(u->name), "%s", u->username);
+	u->created_at_ms = now_ms();
+	struct sql_arg a[] = {TEXT(u->username), INT(u->is_admin), TEXT(u->name), TEXT(u->email),
+			      INT(u->bot),	 INT(u->created_by), INT(u->created_at_ms)};
+	int ret = insert(m, S_USER_INSERT, a, N(a), &u->id);
+	if (ret != 0 || u->bot)
+		return ret;
+	struct meta_group ns = {.visibility = VIS_PUBLIC, .owner_id = u->id,
+				.project_creation_level = ACCESS_OWNER,
+				.subgroup_creation_level = ACCESS_OWNER};
+	snprintf(ns.path, sizeof(ns.path), "%s", u->username);
+	snprintf(ns.name, sizeof(ns.name), "%s", u->name);
+	if ((ret = group_insert(m, &ns)) != 0)
+		return ret;
+	struct sql_arg b[] = {INT(u->id), INT(0), INT(ns.id), INT(ACCESS_OWNER),
+			      INT(u->created_at_ms)};
+	return exec(m, S_MEMBER_SET, b, N(b), NULL);
+}
+
+static int sq_user_create(struct meta *m, struct meta_user *u)
+{
+	bool own;
+	int ret = tx_begin(m, &own);
+	if (ret == 0)
+		ret = user_create_tx(m, u);
+	return tx_end(m, own, ret);
 }
 
 static int sq_user_get(struct meta *m, int64_t id, struct meta_user *out)
 {
 	struct sql_arg a[] = {INT(id)};
-	return query_one(m, S_USER_GET, a, N(a), decode_user, out);
+	return query_one(m, S_USER_GET, a, N(a), msql_decode_user, out);
 }
 
 static int sq_user_find(struct meta *m, const char *username, struct meta_user *out)
 {
 	struct sql_arg a[] = {TEXT(username)};
-	return query_one(m, S_USER_FIND, a, N(a), decode_user, out);
+	return query_one(m, S_USER_FIND, a, N(a), msql_decode_user, out);
 }
 
 static int sq_group_find(struct meta *m, const char *path, struct meta_group *out)
 {
 	struct sql_arg a[] = {TEXT(path)};
-	return query_one(m, S_GROUP_FIND, a, N(a), decode_group, out);
+	return query_one(m, S_GROUP_FIND, a, N(a), msql_decode_group, out);
 }
 
 /* Splits "a/b/c" into its parent "a/b"; returns -ENOENT for a top-level path. */
@@ -673,38 +779,73 @@ static int parent_path(const char *path, char *parent, size_t cap)
 	return 0;
 }
 
-static int sq_group_create(struct meta *m, const char *path, enum visibility vis,
-			   int64_t *id_out)
+/* The last segment of a path: a new group's or project's name when none is given. */
+static void default_name(char *name, size_t cap, const char *path)
+{
+	if (!name[0]) {
+		const char *slash = strrchr(path, '/');
+		snprintf(name, cap, "%s", slash ? slash + 1 : path);
+	}
+}
+
+static int group_insert(struct meta *m, struct meta_group *g)
 {
 	char parent[FULL_PATH_MAX + 1];
 	struct meta_group pg = {0};
-	if (parent_path(path, parent, sizeof(parent)) == 0 && sq_group_find(m, parent, &pg) != 0)
+	if (parent_path(g->path, parent, sizeof(parent)) == 0 &&
+	    sq_group_find(m, parent, &pg) != 0)
 		return -EINVAL;
-	struct sql_arg a[] = {INT(pg.id), TEXT(path), INT(vis), INT(now_ms())};
-	return insert(m, S_GROUP_INSERT, a, N(a), id_out);
+	default_name(g->name, sizeof(g->name), g->path);
+	if (!g->project_creation_level)
+		g->project_creation_level = ACCESS_MAINTAINER;
+	if (!g->subgroup_creation_level)
+		g->subgroup_creation_level = ACCESS_MAINTAINER;
+	g->parent_id = pg.id;
+	g->created_at_ms = now_ms();
+	struct sql_arg a[] = {INT(pg.id),
+			      TEXT(g->path),
+			      INT(g->visibility),
+			      TEXT(g->name),
+			      TEXT(g->description),
+			      INT(g->owner_id),
+			      INT(g->project_creation_level),
+			      INT(g->subgroup_creation_level),
+			      INT(g->created_at_ms)};
+	return insert(m, S_GROUP_INSERT, a, N(a), &g->id);
 }
 
-static int sq_project_create(struct meta *m, const char *path, enum visibility vis,
-			     int64_t *id_out)
+static int sq_group_create(struct meta *m, struct meta_group *g)
+{
+	g->owner_id = 0; /* personal namespaces come with their user only */
+	return group_insert(m, g);
+}
+
+static int sq_project_create(struct meta *m, struct meta_project *p)
 {
 	char parent[FULL_PATH_MAX + 1];
 	struct meta_group g;
-	if (parent_path(path, parent, sizeof(parent)) != 0 || sq_group_find(m, parent, &g) != 0)
+	if (parent_path(p->path, parent, sizeof(parent)) != 0 ||
+	    sq_group_find(m, parent, &g) != 0)
 		return -EINVAL;
-	struct sql_arg a[] = {INT(g.id), TEXT(path), INT(vis), INT(now_ms())};
-	return insert(m, S_PROJECT_INSERT, a, N(a), id_out);
+	default_name(p->name, sizeof(p->name), p->path);
+	p->group_id = g.id;
+	p->created_at_ms = p->updated_at_ms = now_ms();
+	struct sql_arg a[] = {INT(g.id),	      TEXT(p->path),	 INT(p->visibility),
+			      TEXT(p->name),	      TEXT(p->description), INT(p->packages_enabled),
+			      INT(p->creator_id),     INT(p->created_at_ms)};
+	return insert(m, S_PROJECT_INSERT, a, N(a), &p->id);
 }
 
 static int sq_project_get(struct meta *m, int64_t id, struct meta_project *out)
 {
 	struct sql_arg a[] = {INT(id)};
-	return query_one(m, S_PROJECT_GET, a, N(a), decode_project, out);
+	return query_one(m, S_PROJECT_GET, a, N(a), msql_decode_project, out);
 }
 
 static int sq_project_find(struct meta *m, const char *path, struct meta_project *out)
 {
 	struct sql_arg a[] = {TEXT(path)};
-	return query_one(m, S_PROJECT_FIND, a, N(a), decode_project, out);
+	return query_one(m, S_PROJECT_FIND, a, N(a), msql_decode_project, out);
 }
 
 static int sq_project_in_group(struct meta *m, int64_t project_id, int64_t group_id, bool *out)
@@ -719,7 +860,8 @@ static int sq_project_in_group(struct meta *m, int64_t project_id, int64_t group
 static int sq_member_set(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id,
 			 enum access_level level)
 {
-	struct sql_arg a[] = {INT(user_id), INT(project_id), INT(group_id), INT(level)};
+	struct sql_arg a[] = {INT(user_id), INT(project_id), INT(group_id), INT(level),
+			      INT(now_ms())};
 	return exec(m, S_MEMBER_SET, a, N(a), NULL);
 }
 
@@ -739,7 +881,8 @@ static int token_insert_tx(struct meta *m, struct meta_token *t)
 	struct sql_arg a[] = {INT(t->kind),	  TEXT(t->hash),	TEXT(t->name),
 			      TEXT(t->username),  INT(t->user_id),	INT(t->project_id),
 			      INT(t->group_id),	  INT(t->scopes),	INT(t->expires_at_ms),
-			      INT(now_ms())};
+			      INT(t->created_at_ms = now_ms()), TEXT(t->description),
+			      INT(t->previous_id)};
 	int ret = insert(m, S_TOKEN_INSERT, a, N(a), &t->id);
 	if (ret != 0 || t->kind != TOKEN_DEPLOY || t->username[0] != '\0')
 		return ret;
@@ -762,7 +905,7 @@ static int sq_token_insert(struct meta *m, struct meta_token *t)
 static int sq_token_find_by_hash(struct meta *m, const char *hash_hex, struct meta_token *out)
 {
 	struct sql_arg a[] = {TEXT(hash_hex)};
-	return query_one(m, S_TOKEN_FIND, a, N(a), decode_token, out);
+	return query_one(m, S_TOKEN_FIND, a, N(a), msql_decode_token, out);
 }
 
 static int sq_token_revoke(struct meta *m, int64_t id)
@@ -1138,7 +1281,7 @@ static int sq_group_projects(struct meta *m, int64_t group_id, bool direct_only,
 static int sq_group_get(struct meta *m, int64_t id, struct meta_group *out)
 {
 	struct sql_arg a[] = {INT(id)};
-	return query_one(m, S_GROUP_GET, a, N(a), decode_group, out);
+	return query_one(m, S_GROUP_GET, a, N(a), msql_decode_group, out);
 }
 
 static int sq_group_access_level(struct meta *m, int64_t user_id, int64_t group_id,
@@ -1548,4 +1691,15 @@ const struct meta_ops meta_sql_ops = {
 	.audit_append = sq_audit_append,
 	.audit_list = sq_audit_list,
 	.inline_orphans = sq_inline_orphans,
+	/* ---- GitLab's REST resources: each area's operations, from meta_sql_<area>.c
+	 * (declared in meta_sql.h) ---- */
+	/* users */
+
+	/* groups, namespaces and projects */
+
+	/* members */
+
+	/* tokens */
+
+	/* ---- end of the REST resources ---- */
 };

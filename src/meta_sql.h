@@ -66,7 +66,68 @@ struct sql_store {
 };
 
 extern const struct meta_ops meta_sql_ops;
+
+/* A statement's text; pg where PostgreSQL's differs. Placeholders are ?N (the PostgreSQL
+ * driver turns them into $N); ids come back through RETURNING, which both have. */
+struct stmt_text {
+	const char *sql;
+	const char *pg;
+};
+
+/* For the operations kept in files of their own (meta_sql_*.c): a statement run by its
+ * dialect's text (prepared on each run: none of them is on a hot path), over the same
+ * driver and transactions as meta_sql.c's. Same errors: -ENOENT for no row (msql_one,
+ * msql_int), -EEXIST for a violated constraint, -EAGAIN unreachable. */
+#define SQLI(v) {.type = SQL_INT, .i = (v)}
+#define SQLT(v) {.type = SQL_TEXT, .p = (v)}
+#define SQLN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+typedef void (*msql_row_fn)(struct sql_rows *r, void *out);
+int msql_one(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	     msql_row_fn decode, void *out);
+int msql_int(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	     int64_t *out);
+/* An INSERT ... RETURNING id. */
+int msql_insert(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+		int64_t *id_out);
+/* each(ctx, row) per row; a non-zero return stops the walk and is returned. */
+int msql_each(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	      int (*each)(void *ctx, struct sql_rows *r), void *ctx);
+/* No rows back; *changes (unless NULL): the rows changed. */
+int msql_exec(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
+	      int64_t *changes);
+int64_t msql_col_int(struct sql_rows *r, int col);
+void msql_col_copy(struct sql_rows *r, int col, char *dst, size_t cap);
+/* A write transaction, or the one this thread is in (meta_ops.locked): end commits when ret
+ * is 0 and the transaction is this call's own, rolls back otherwise, and returns ret or the
+ * commit's failure. */
+int msql_tx_begin(struct meta *m, bool *own);
+int msql_tx_end(struct meta *m, bool own, int ret);
+
+/* The columns the user, group, project and token decoders read, in their order. */
+#define MSQL_USER_COLS "id, username, is_admin, name, email, bot, created_by, created_at"
+#define MSQL_GROUP_COLS "id, COALESCE(parent_id, 0), path, visibility, name, description, owner_id," \
+		   " project_creation_level, subgroup_creation_level, created_at"
+#define MSQL_PROJECT_COLS "id, group_id, path, visibility, name, description, packages_enabled," \
+		     " creator_id, created_at, updated_at"
+#define MSQL_TOKEN_COLS "id, kind, token_sha256, name, username, user_id, project_id, group_id," \
+		   " scopes, expires_at, revoked, description, created_at, last_used_at, previous_id"
+/* Their row decoders. */
+void msql_decode_user(struct sql_rows *r, void *out);
+void msql_decode_group(struct sql_rows *r, void *out);
+void msql_decode_project(struct sql_rows *r, void *out);
+void msql_decode_token(struct sql_rows *r, void *out);
 extern const int meta_sql_nstmts; /* statement ids run from 0 to this, exclusive */
+
+/* ---- The REST resources' operations (meta_sql_<area>.c), each area in its section ---- */
+/* users (meta_sql_users.c) */
+
+/* groups, namespaces and projects (meta_sql_projects.c) */
+
+/* members (meta_sql_members.c) */
+
+/* tokens (meta_sql_tokens.c) */
+
+/* ---- end of the REST resources ---- */
 
 /* Schema versions, one numbering for both dialects (meta_schema.c): version i + 1 is
  * meta_migrations[i]; a schema change is a new entry at the end, never an edit. */

@@ -35,15 +35,23 @@ struct table {
 };
 
 static const struct table tables[] = {
-	{"users", "id", "id, username, is_admin, created_at", "itii", 1, true},
-	{"groups", "id", "id, parent_id, path, visibility, created_at", "intii", 1, true},
-	{"projects", "id", "id, group_id, path, visibility, created_at", "iitii", 1, true},
-	{"members", "user_id, project_id, group_id", "user_id, project_id, group_id, access_level",
-	 "iiii", 3, false},
+	{"users", "id", "id, username, is_admin, created_at, name, email, bot, created_by",
+	 "itiittii", 1, true},
+	{"groups", "id",
+	 "id, parent_id, path, visibility, created_at, name, description, owner_id,"
+	 " project_creation_level, subgroup_creation_level",
+	 "intiittiii", 1, true},
+	{"projects", "id",
+	 "id, group_id, path, visibility, created_at, name, description, packages_enabled,"
+	 " creator_id, updated_at",
+	 "iitiittiii", 1, true},
+	{"members", "user_id, project_id, group_id",
+	 "user_id, project_id, group_id, access_level, created_at, created_by, expires_at",
+	 "iiiiiii", 3, false},
 	{"tokens", "id",
 	 "id, kind, token_sha256, name, username, user_id, project_id, group_id, scopes,"
-	 " expires_at, revoked, created_at",
-	 "iitttiiiiiii", 1, true},
+	 " expires_at, revoked, created_at, description, last_used_at, previous_id",
+	 "iitttiiiiiiitii", 1, true},
 	{"packages", "id",
 	 "id, project_id, name, version, package_type, status, creator_id, created_at,"
 	 " updated_at, last_downloaded_at",

@@ -17,7 +17,7 @@ from conftest import DEPOT, PG_MODE, ROOT, Depot, World, generic_path, unique
 sqlite_only = pytest.mark.skipif(PG_MODE, reason="about the SQLite file's schema")
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "schema-v1.sql")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # meta_schema.c: 4 adds the REST resources
 ID_TABLES = ["users", "groups", "projects", "tokens", "packages", "package_files",
              "package_protection_rules"]
 ALL_TABLES = ID_TABLES + ["members", "namespace_package_settings", "cleanup_policies",
@@ -105,9 +105,29 @@ def load_fixture(d):
     con.close()
 
 
-def rows(d):
-    return {t: d.query(f"SELECT * FROM {t} ORDER BY rowid" if t != "inline_blobs" else
-                       f"SELECT * FROM {t} ORDER BY sha256") for t in ALL_TABLES}
+V4_INDEXES = {"groups_owner", "tokens_user", "tokens_project", "members_project",
+              "projects_group", "groups_parent"}
+
+
+def columns(d):
+    return {t: [c[1] for c in d.query(f"PRAGMA table_info({t})")] for t in ALL_TABLES}
+
+
+# Rows version 4 adds: each person's personal namespace and their ownership of it.
+ADDED_ROWS = {"groups": "owner_id = 0",
+              "members": "group_id NOT IN (SELECT id FROM groups WHERE owner_id != 0)"}
+
+
+def rows(d, cols=None):
+    """Every row of every table: with cols, only those columns (a table's columns before a
+    migration) and not the rows version 4 adds."""
+    out = {}
+    for t in ALL_TABLES:
+        sel = ", ".join(cols[t]) if cols else "*"
+        where = f" WHERE {ADDED_ROWS[t]}" if cols and t in ADDED_ROWS else ""
+        order = "sha256" if t == "inline_blobs" else "rowid"
+        out[t] = d.query(f"SELECT {sel} FROM {t}{where} ORDER BY {order}")
+    return out
 
 
 def schema_objects(d, kind):
@@ -119,18 +139,29 @@ def test_migration_keeps_rows_and_ids_of_a_database_from_before_versions():
     d = Depot()
     try:
         load_fixture(d)
-        before = rows(d)
+        before, cols = rows(d), columns(d)
         indexes, triggers = schema_objects(d, "index"), schema_objects(d, "trigger")
         assert d.query("PRAGMA user_version") == [(0,)]
         assert len(before["packages"]) == 4 and len(before["audit_log"]) == 6
         # any command migrates: one that changes no row
         assert d.cli("audit", "--project", "acme/app").returncode == 0
         assert d.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
-        assert rows(d) == before
+        assert rows(d, cols) == before
+        # version 4: each person got a personal namespace, which they own; names filled in
+        users = d.query("SELECT id, username FROM users WHERE bot = 0 ORDER BY id")
+        assert d.query("SELECT owner_id, path, name, visibility FROM groups WHERE owner_id != 0"
+                       " ORDER BY owner_id") == [(i, u, u, 20) for i, u in users]
+        assert d.query("SELECT m.user_id, m.access_level FROM members m JOIN groups g"
+                       " ON g.id = m.group_id WHERE g.owner_id != 0 ORDER BY m.user_id") == \
+            [(i, 50) for i, _ in users]
+        assert d.query("SELECT path, name FROM groups WHERE owner_id = 0 ORDER BY id") == \
+            [("acme", "acme"), ("acme/tools", "tools")]
         d.start()
         # indexes (packages_live among them, still partial) and the audit triggers survive
         # (version 3's table brings its own)
-        assert [i for i in schema_objects(d, "index") if i[1] != "blob_keys"] == indexes
+        # (version 3's table brings its own, version 4 adds some)
+        assert [i for i in schema_objects(d, "index") if i[1] != "blob_keys"
+                and i[0] not in V4_INDEXES] == indexes
         assert schema_objects(d, "trigger") == triggers
         assert ("packages_live", "packages", "CREATE UNIQUE INDEX packages_live ON packages("
                 "project_id, package_type, name, version) WHERE status != 4") in indexes
@@ -151,8 +182,9 @@ def test_migration_keeps_rows_and_ids_of_a_database_from_before_versions():
         con.rollback()
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
         con.close()
+        # (groups: 2, then the two personal namespaces of version 4)
         assert sorted(d.query("SELECT name, seq FROM sqlite_sequence")) == sorted([
-            ("users", 2), ("groups", 2), ("projects", 2), ("tokens", 4), ("packages", 4),
+            ("users", 2), ("groups", 4), ("projects", 2), ("tokens", 4), ("packages", 4),
             ("package_files", 5), ("package_protection_rules", 2)])
 
         # the migrated data serves: alice's files, with a token made now (a new id)
