@@ -225,7 +225,9 @@ static const char pg_v3[] =
  * user namespace; the group listings leave it out), whose owner is its Owner member, so a
  * personal project's rights come through the ordinary ancestor walk. An existing user whose
  * name a group already has gets "<name>_<id>". Bots (project access tokens' users, named
- * project_<id>_bot...) get none. Names default to the last path segment. */
+ * project_<id>_bot...) get none. Names default to the last path segment. A deleted project or
+ * group is pending_delete (its path renamed out of the way) until gc has removed its
+ * packages; no lookup finds it meanwhile. */
 #define V4_COMMON(TEXT_T)                                                                   \
 	"ALTER TABLE users ADD COLUMN name " TEXT_T " NOT NULL DEFAULT '';"                  \
 	"ALTER TABLE users ADD COLUMN email " TEXT_T " NOT NULL DEFAULT '';"                 \
@@ -241,6 +243,8 @@ static const char pg_v3[] =
 	"ALTER TABLE projects ADD COLUMN packages_enabled BIGINT NOT NULL DEFAULT 1;"        \
 	"ALTER TABLE projects ADD COLUMN creator_id BIGINT NOT NULL DEFAULT 0;"              \
 	"ALTER TABLE projects ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;"              \
+	"ALTER TABLE projects ADD COLUMN pending_delete BIGINT NOT NULL DEFAULT 0;"          \
+	"ALTER TABLE groups ADD COLUMN pending_delete BIGINT NOT NULL DEFAULT 0;"            \
 	"ALTER TABLE members ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;"               \
 	"ALTER TABLE members ADD COLUMN created_by BIGINT NOT NULL DEFAULT 0;"               \
 	"ALTER TABLE members ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;"               \

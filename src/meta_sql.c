@@ -93,7 +93,7 @@ enum stmt_id {
 /* Case-insensitive names: SQLite's columns are COLLATE NOCASE, so = compares without case;
  * PostgreSQL's unique indexes are on lower(), which a lookup must name to use. */
 #define BY_NAME(select, col)                                                                \
-	{select " WHERE " col " = ?1", select " WHERE lower(" col ") = lower(?1)"}
+	{select " " col " = ?1", select " lower(" col ") = lower(?1)"}
 /* SQLite: CROSS JOIN, so that the planner finds the package first, then its file by name
  * (it would otherwise walk package_files in id order); PostgreSQL's has no ON clause, and
  * its planner needs no such hint. */
@@ -121,16 +121,19 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_USER_INSERT] = {"INSERT INTO users(username, is_admin, name, email, bot, created_by,"
 			   " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id"},
 	[S_USER_GET] = {"SELECT " MSQL_USER_COLS " FROM users WHERE id = ?1"},
-	[S_USER_FIND] = BY_NAME("SELECT " MSQL_USER_COLS " FROM users", "username"),
+	[S_USER_FIND] = BY_NAME("SELECT " MSQL_USER_COLS " FROM users WHERE", "username"),
 	[S_GROUP_INSERT] = {"INSERT INTO groups(parent_id, path, visibility, name, description,"
 			   " owner_id, project_creation_level, subgroup_creation_level, created_at)"
 			   " VALUES(NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id"},
-	[S_GROUP_FIND] = BY_NAME("SELECT " MSQL_GROUP_COLS " FROM groups", "path"),
+	[S_GROUP_FIND] = BY_NAME("SELECT " MSQL_GROUP_COLS " FROM groups WHERE pending_delete = 0 AND",
+				 "path"),
 	[S_PROJECT_INSERT] = {"INSERT INTO projects(group_id, path, visibility, name, description,"
 			     " packages_enabled, creator_id, created_at, updated_at)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id"},
-	[S_PROJECT_GET] = {"SELECT " MSQL_PROJECT_COLS " FROM projects WHERE id = ?1"},
-	[S_PROJECT_FIND] = BY_NAME("SELECT " MSQL_PROJECT_COLS " FROM projects", "path"),
+	[S_PROJECT_GET] = {"SELECT " MSQL_PROJECT_COLS " FROM projects WHERE id = ?1"
+			  " AND pending_delete = 0"},
+	[S_PROJECT_FIND] = BY_NAME("SELECT " MSQL_PROJECT_COLS " FROM projects"
+				   " WHERE pending_delete = 0 AND", "path"),
 	[S_PROJECT_IN_GROUP] = {ANCESTORS("?1") "SELECT COUNT(*) FROM anc WHERE id = ?2"},
 	[S_MEMBER_SET] = {"INSERT INTO members(user_id, project_id, group_id, access_level,"
 			 " created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
@@ -183,8 +186,10 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 			     " SELECT g.id FROM groups g JOIN sub ON g.parent_id = sub.id"
 			     " WHERE ?2 = 0)"
 			     " SELECT " MSQL_PROJECT_COLS " FROM projects"
-			     " WHERE group_id IN (SELECT id FROM sub) ORDER BY id"},
-	[S_GROUP_GET] = {"SELECT " MSQL_GROUP_COLS " FROM groups WHERE id = ?1"},
+			     " WHERE group_id IN (SELECT id FROM sub) AND pending_delete = 0"
+			     " ORDER BY id"},
+	[S_GROUP_GET] = {"SELECT " MSQL_GROUP_COLS " FROM groups WHERE id = ?1"
+			" AND pending_delete = 0"},
 	[S_GROUP_ACCESS] = {"WITH RECURSIVE anc(id) AS (SELECT ?2 UNION SELECT g.parent_id"
 			   " FROM groups g JOIN anc ON g.id = anc.id WHERE g.parent_id IS NOT NULL)"
 			   " SELECT COALESCE(MAX(access_level), 0) FROM members WHERE user_id = ?1"

@@ -39,12 +39,12 @@ static const struct table tables[] = {
 	 "itiittii", 1, true},
 	{"groups", "id",
 	 "id, parent_id, path, visibility, created_at, name, description, owner_id,"
-	 " project_creation_level, subgroup_creation_level",
-	 "intiittiii", 1, true},
+	 " project_creation_level, subgroup_creation_level, pending_delete",
+	 "intiittiiii", 1, true},
 	{"projects", "id",
 	 "id, group_id, path, visibility, created_at, name, description, packages_enabled,"
-	 " creator_id, updated_at",
-	 "iitiittiii", 1, true},
+	 " creator_id, updated_at, pending_delete",
+	 "iitiittiiii", 1, true},
 	{"members", "user_id, project_id, group_id",
 	 "user_id, project_id, group_id, access_level, created_at, created_by, expires_at",
 	 "iiiiiii", 3, false},
