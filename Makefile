@@ -49,6 +49,15 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
+# GET /version's revision: the short git revision (or "unknown" outside a checkout); the
+# file changes only when the revision does, so only api_users.c is rebuilt then.
+REVISION  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/obj/api_users.o: CFLAGS += -DDEPOT_REVISION='"$(REVISION)"'
+$(BUILD)/obj/api_users.o: $(BUILD)/revision
+$(BUILD)/revision: FORCE | $(BUILD)/obj
+	@echo "$(REVISION)" | cmp -s - $@ || echo "$(REVISION)" > $@
+FORCE:
+
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/unit
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)

@@ -95,6 +95,21 @@ int api_instance_or_reply(struct request *r, struct abilities *ab);
 
 /* ---- REST resources' handlers, each area in its section ---- */
 /* users, version, metadata, namespaces (api_users.c) */
+/* GitLab's user entities, each the one before plus fields: UserBasic, User (GET
+ * /users/:id), UserPublic (GET /user), UserWithAdmin (admin callers, POST /users). */
+enum user_entity { USER_ENTITY_BASIC, USER_ENTITY_USER, USER_ENTITY_PUBLIC, USER_ENTITY_ADMIN };
+/* u as entity e into *out_owned (the caller's to json_decref); UserWithAdmin reads the
+ * store (namespace, creator): its failure is returned. */
+int api_user_json(struct request *r, const struct meta_user *u, enum user_entity e,
+		  json_t **out_owned);
+void version_done(struct request *r);
+void users_list_done(struct request *r);
+void users_create_done(struct request *r);
+void user_get_done(struct request *r);
+void user_delete_done(struct request *r);
+void namespaces_list_done(struct request *r);
+void namespace_get_done(struct request *r);
+void namespace_exists_done(struct request *r);
 
 /* groups and projects (api_projects.c) */
 

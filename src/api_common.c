@@ -34,6 +34,17 @@ const struct route api_routes[] = {
 	/* ---- GitLab's REST resources (issue 11), each area in its own section; within one,
 	 * the longer patterns before the ones they would shadow ---- */
 	/* users, version, metadata, namespaces (api_users.c) */
+	REST_READ(HTTP_GET, V4 "/version", version_done, ABILITY_SIGNED_IN),
+	REST_READ(HTTP_GET, V4 "/metadata", version_done, ABILITY_SIGNED_IN),
+	/* anonymous callers may look a user up by name: the handler decides */
+	REST_READ(HTTP_GET, V4 "/users", users_list_done, ABILITY_NONE),
+	REST_BODY(HTTP_POST, V4 "/users", users_create_done, ABILITY_INSTANCE_ADMIN),
+	/* anonymous: 403, not 401 (the handler); a non-numeric id matches no route: 404 */
+	REST_READ(HTTP_GET, V4 "/users/:user_id", user_get_done, ABILITY_NONE),
+	REST_READ(HTTP_DELETE, V4 "/users/:user_id", user_delete_done, ABILITY_INSTANCE_ADMIN),
+	REST_READ(HTTP_GET, V4 "/namespaces", namespaces_list_done, ABILITY_SIGNED_IN),
+	REST_READ(HTTP_GET, V4 "/namespaces/:id", namespace_get_done, ABILITY_SIGNED_IN),
+	REST_READ(HTTP_GET, V4 "/namespaces/:id/exists", namespace_exists_done, ABILITY_SIGNED_IN),
 
 	/* groups and projects (api_projects.c) */
 

@@ -36,10 +36,51 @@ static bool valid_namespace_path(const char *s, bool nested)
 	}
 }
 
+static int list_user(void *ctx, const struct meta_user *u)
+{
+	char created[ISO8601_LEN + 1];
+	iso8601_ms(u->created_at_ms, created);
+	if (!ctx) {
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\n", (long long)u->id, u->username, u->name,
+		       u->is_admin ? "admin" : "-", u->bot ? "bot" : "-", created);
+		return 0;
+	}
+	json_t *o = json_pack("{s:I,s:s,s:s,s:b,s:b,s:s}", "id", (json_int_t)u->id, "username",
+			      u->username, "name", u->name, "admin", u->is_admin, "bot", u->bot,
+			      "created_at", created);
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+}
+
+/* `depot user list [--json]`: every user, by id; a tab-separated line each (with a
+ * header), or one JSON array. */
+static int cli_user_list(int argc, char **argv)
+{
+	struct cli_opt opts[] = {{.name = "json"}};
+	const char *data = NULL;
+	if (cli_parse(argc, argv, opts, 1, NULL, 0, &data) != 0)
+		return 2;
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	struct user_query q = {.order = USER_ORDER_ID};
+	json_t *arr = opts[0].present ? json_array() : NULL;
+	if (!arr)
+		printf("id\tusername\tname\tadmin\tbot\tcreated\n");
+	int ret = m->ops->users_list(m, &q, list_user, arr, NULL);
+	m->ops->close(m);
+	if (ret != 0) {
+		json_decref(arr);
+		return cli_fail("cannot list the users: %s", strerror(-ret));
+	}
+	return arr ? cli_print_json(arr) : 0;
+}
+
 int cli_user(int argc, char **argv)
 {
+	if (argc >= 1 && strcmp(argv[0], "list") == 0)
+		return cli_user_list(argc - 1, argv + 1);
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
-		return cli_fail("usage: depot user create NAME [--admin]");
+		return cli_fail("usage: depot user create NAME [--admin] | depot user list [--json]");
 	struct cli_opt opts[] = {{.name = "admin"}};
 	const char *pos[1], *data = NULL;
 	if (cli_parse(argc - 1, argv + 1, opts, 1, pos, 1, &data) != 0)
@@ -243,8 +284,11 @@ const struct cli_command cli_routes_command = {
 const struct cli_command cli_user_command = {
 	.name = "user",
 	.run = cli_user,
-	.synopsis = "depot user create NAME [--admin]",
-	.help = "  --admin: an administrator, who may do anything in every project.\n",
+	.synopsis = "depot user create NAME [--admin]\n"
+		    "depot user list [--json]",
+	.help = "  --admin: an administrator, who may do anything in every project.\n"
+		"  list: every user (id, username, name, admin, bot, created), one a line after\n"
+		"  a header, tab-separated; --json: one JSON array instead.\n",
 };
 
 const struct cli_command cli_group_command = {

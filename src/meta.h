@@ -230,6 +230,33 @@ struct file_query {
 	int64_t after_id;
 };
 
+/* users area: GET /users' filters (NULL or false: none), order and paging. */
+enum user_order { USER_ORDER_ID, USER_ORDER_NAME, USER_ORDER_USERNAME, USER_ORDER_CREATED_AT };
+struct user_query {
+	const char *username; /* exact, case-insensitive */
+	const char *search;   /* substring of the username or name, case-insensitive */
+	bool search_email;    /* search looks at emails too (admins') */
+	bool humans;	      /* no bots */
+	bool bots;	      /* bots only */
+	bool admins;	      /* administrators only */
+	enum user_order order;
+	bool desc;
+	int64_t limit; /* <= 0: all */
+	int64_t offset;
+};
+
+/* users area: GET /namespaces: the namespaces a user may list, by id. */
+struct namespace_query {
+	bool all;	  /* every namespace (administrators) */
+	int64_t user_id;  /* otherwise: this user's personal namespace and the groups (with
+			   * their descendants) where they have at least min_level */
+	enum access_level min_level;
+	const char *search; /* substring of the last path segment or the name */
+	bool top_level_only;
+	int64_t limit; /* <= 0: all */
+	int64_t offset;
+};
+
 /* Parses and names GitLab's package status values. */
 int package_status_parse(const char *name, enum package_status *out);
 const char *package_status_name(enum package_status s);
@@ -381,6 +408,26 @@ struct meta_ops {
 	/* ---- GitLab's REST resources (issue 11); each area's operations live in
 	 * meta_sql_<area>.c and are listed here in its own section. ---- */
 	/* users (meta_sql_users.c) */
+	/* The users q selects, cb once each (it must not call the store), *total before
+	 * paging (unless NULL). */
+	int (*users_list)(struct meta *m, const struct user_query *q,
+			  int (*cb)(void *ctx, const struct meta_user *u), void *ctx, int64_t *total);
+	/* user_create, in one transaction with GitLab's checks: -EEXIST with *email_taken when
+	 * a user has the email (case-insensitive), -EEXIST otherwise when a user or namespace
+	 * has the username. */
+	int (*user_add)(struct meta *m, struct meta_user *u, bool *email_taken);
+	/* The user's personal namespace; -ENOENT for bots. */
+	int (*user_namespace)(struct meta *m, int64_t user_id, struct meta_group *out);
+	/* Removes the user, their memberships and personal namespace, revokes their tokens
+	 * (rows kept); the audit log keeps its names. -EBUSY when they are the only Owner of
+	 * a group (counting its ancestors' owners), -ENOTEMPTY while their namespace holds a
+	 * project; a namespace whose projects are all pending deletion is renamed away and
+	 * marked pending too. One transaction. */
+	int (*user_delete)(struct meta *m, int64_t user_id);
+	/* Namespaces (groups and personal ones) as q selects them, by id; as users_list. */
+	int (*namespaces_list)(struct meta *m, const struct namespace_query *q,
+			       int (*cb)(void *ctx, const struct meta_group *g), void *ctx,
+			       int64_t *total);
 
 	/* groups, namespaces and projects (meta_sql_projects.c) */
 

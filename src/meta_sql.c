@@ -1699,6 +1699,11 @@ const struct meta_ops meta_sql_ops = {
 	/* ---- GitLab's REST resources: each area's operations, from meta_sql_<area>.c
 	 * (declared in meta_sql.h) ---- */
 	/* users */
+	.users_list = msql_users_list,
+	.user_add = msql_user_add,
+	.user_namespace = msql_user_namespace,
+	.user_delete = msql_user_delete,
+	.namespaces_list = msql_namespaces_list,
 
 	/* groups, namespaces and projects */
 

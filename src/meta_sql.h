@@ -120,6 +120,14 @@ extern const int meta_sql_nstmts; /* statement ids run from 0 to this, exclusive
 
 /* ---- The REST resources' operations (meta_sql_<area>.c), each area in its section ---- */
 /* users (meta_sql_users.c) */
+int msql_users_list(struct meta *m, const struct user_query *q,
+		    int (*cb)(void *ctx, const struct meta_user *u), void *ctx, int64_t *total);
+int msql_user_add(struct meta *m, struct meta_user *u, bool *email_taken);
+int msql_user_namespace(struct meta *m, int64_t user_id, struct meta_group *out);
+int msql_user_delete(struct meta *m, int64_t user_id);
+int msql_namespaces_list(struct meta *m, const struct namespace_query *q,
+			 int (*cb)(void *ctx, const struct meta_group *g), void *ctx,
+			 int64_t *total);
 
 /* groups, namespaces and projects (meta_sql_projects.c) */
 
