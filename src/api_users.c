@@ -530,13 +530,13 @@ void namespace_exists_done(struct request *r)
 		int t = strlen(candidate) <= FULL_PATH_MAX ? path_taken(m, candidate) : 1;
 		if (t < 0) {
 			taken = t;
-		} else if (t == 0) {
+			break;
+		}
+		if (t == 0) {
 			const char *slash = strrchr(candidate, '/');
 			json_array_append_new(suggests, json_string(slash ? slash + 1 : candidate));
 			break;
 		}
-		if (t < 0)
-			break;
 	}
 	if (taken < 0 || (ret != 0 && ret != -ENOENT)) {
 		json_decref(suggests);

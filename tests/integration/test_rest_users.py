@@ -390,6 +390,28 @@ def test_delete_user_with_personal_project(depot, world):
     assert rows(depot) == before
 
 
+def test_delete_user_whose_projects_await_gc(depot, world):
+    """A personal project deleted but not yet removed by gc still names the namespace: the
+    namespace is renamed away and marked pending too, and the username is free at once."""
+    u = new_user(depot, world, "later")
+    name, ns = u["username"], u["namespace_id"]
+    pid = int(depot.cli("project", "create", f"{name}/tool").stdout)
+    with depot.db() as con:  # what DELETE /projects/:id leaves for gc
+        con.execute("UPDATE projects SET pending_delete = 1, path = path || '-deleted' WHERE id = ?",
+                    (pid,))
+    r = requests.delete(depot.api(f"/users/{u['id']}"), headers=hdr(world, "admin"))
+    assert r.status_code == 204
+    assert depot.query("SELECT path, pending_delete FROM groups WHERE id = ?", ns) == [
+        (f"{name}-deletion_scheduled-{ns}", 1)]
+    assert depot.query("SELECT * FROM users WHERE id = ?", u["id"]) == []
+    r = requests.get(depot.api(f"/namespaces/{ns}"), headers=hdr(world, "admin"))
+    assert (r.status_code, r.json()) == (404, NS_NOT_FOUND)
+    again = new_user(depot, world, "x")  # any new user gets a namespace as before
+    r = create(depot, world, email=f"{name}@example.org", name="n", username=name,
+               password="12345678")
+    assert r.status_code == 201 and r.json()["namespace_id"] not in (ns, again["namespace_id"])
+
+
 def test_delete_user_refusals(depot, world):
     u = new_user(depot, world, "keep")
     before = rows(depot)
