@@ -585,3 +585,25 @@ def test_cli_lists(depot, world):
     text = depot.cli("project", "list").stdout.splitlines()
     assert text[0].split() == ["ID", "PATH", "VISIBILITY", "CREATED", "PACKAGES"]
     assert any(line.split()[1] == "pub/open" and line.split()[2] == "public" for line in text)
+
+
+def test_python_gitlab_reads_and_writes_projects_and_groups(depot, world):
+    """python-gitlab's managers, without lazy=True: what scripts call first."""
+    import gitlab
+    gl = gitlab.Gitlab(depot.url, private_token=world.pat["owner"])
+    assert gl.projects.get("acme/app").id == world.pid("acme/app")
+    group = gl.groups.create({"name": "PG", "path": unique("pg")})
+    sub = gl.groups.create({"name": "Sub", "path": "sub", "parent_id": group.id})
+    project = gl.projects.create({"name": "Tool", "namespace_id": sub.id})
+    assert project.path_with_namespace == f"{group.path}/sub/Tool"  # a valid path as is
+    assert gl.groups.get(group.full_path).projects.list() == []
+    assert [p.id for p in gl.groups.get(sub.id).projects.list()] == [project.id]
+    assert [g.id for g in gl.groups.get(group.id).subgroups.list()] == [sub.id]
+    project.description = "changed"
+    project.save()
+    assert gl.projects.get(project.id).description == "changed"
+    assert project.id in [p.id for p in gl.projects.list(membership=True, get_all=True)]
+    project.delete()
+    with pytest.raises(gitlab.exceptions.GitlabGetError):
+        gl.projects.get(project.id)
+    group.delete()
