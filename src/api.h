@@ -112,6 +112,18 @@ void namespace_get_done(struct request *r);
 void namespace_exists_done(struct request *r);
 
 /* groups and projects (api_projects.c) */
+void groups_list_done(struct request *r);
+void groups_create_done(struct request *r);
+void group_get_done(struct request *r);
+void group_update_done(struct request *r);
+void group_delete_done(struct request *r);
+void group_projects_done(struct request *r);
+void group_subgroups_done(struct request *r);
+void projects_list_done(struct request *r);
+void projects_create_done(struct request *r);
+void project_get_done(struct request *r);
+void project_update_done(struct request *r);
+void project_delete_done(struct request *r);
 
 /* members (api_members.c) */
 

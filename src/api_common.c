@@ -47,6 +47,18 @@ const struct route api_routes[] = {
 	REST_READ(HTTP_GET, V4 "/namespaces/:id/exists", namespace_exists_done, ABILITY_SIGNED_IN),
 
 	/* groups and projects (api_projects.c) */
+	REST_READ(HTTP_GET, V4 "/groups", groups_list_done, ABILITY_NONE),
+	REST_BODY(HTTP_POST, V4 "/groups", groups_create_done, ABILITY_SIGNED_IN),
+	REST_READ(HTTP_GET, V4 "/groups/:id/projects", group_projects_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/groups/:id/subgroups", group_subgroups_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/groups/:id", group_get_done, ABILITY_READ),
+	REST_BODY(HTTP_PUT, V4 "/groups/:id", group_update_done, ABILITY_OWNER),
+	REST_READ(HTTP_DELETE, V4 "/groups/:id", group_delete_done, ABILITY_OWNER),
+	REST_READ(HTTP_GET, V4 "/projects", projects_list_done, ABILITY_NONE),
+	REST_BODY(HTTP_POST, V4 "/projects", projects_create_done, ABILITY_SIGNED_IN),
+	REST_READ(HTTP_GET, V4 "/projects/:id", project_get_done, ABILITY_READ),
+	REST_BODY(HTTP_PUT, V4 "/projects/:id", project_update_done, ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_DELETE, V4 "/projects/:id", project_delete_done, ABILITY_OWNER),
 
 	/* members (api_members.c) */
 

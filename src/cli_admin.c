@@ -110,10 +110,101 @@ static int parse_visibility(const char *v, enum visibility *out)
 	return 0;
 }
 
+struct cli_list {
+	bool json;
+	int64_t n;
+};
+
+static void created_text(int64_t ms, char out[ISO8601_LEN + 1])
+{
+	if (ms > 0)
+		iso8601_ms(ms, out);
+	else
+		snprintf(out, ISO8601_LEN + 1, "-");
+}
+
+static int print_group(void *ctx, const struct meta_group *g)
+{
+	struct cli_list *l = ctx;
+	char created[ISO8601_LEN + 1];
+	created_text(g->created_at_ms, created);
+	l->n++;
+	if (l->json)
+		return cli_print_json(json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)g->id,
+						"path", g->path, "name", g->name, "visibility",
+						visibility_name(g->visibility), "created_at",
+						created));
+	printf("%-6lld %-40s %-10s %s\n", (long long)g->id, g->path,
+	       visibility_name(g->visibility), created);
+	return 0;
+}
+
+static int print_project(void *ctx, const struct meta_project *p)
+{
+	struct cli_list *l = ctx;
+	char created[ISO8601_LEN + 1];
+	created_text(p->created_at_ms, created);
+	l->n++;
+	if (l->json)
+		return cli_print_json(json_pack("{s:I,s:s,s:s,s:s,s:s,s:b}", "id",
+						(json_int_t)p->id, "path", p->path, "name",
+						p->name, "visibility",
+						visibility_name(p->visibility), "created_at",
+						created, "packages_enabled", p->packages_enabled));
+	printf("%-6lld %-40s %-10s %-24s %s\n", (long long)p->id, p->path,
+	       visibility_name(p->visibility), created,
+	       p->packages_enabled ? "packages" : "no-packages");
+	return 0;
+}
+
+/* `group list` and `project list`: every group (personal namespaces are users) or
+ * project, by id, as the REST listings show an admin; pending deletions left out. */
+static int cli_list(int argc, char **argv, bool projects)
+{
+	struct cli_opt opts[] = {{.name = "json"}};
+	const char *data = NULL;
+	if (cli_parse(argc - 1, argv + 1, opts, 1, NULL, 0, &data) != 0)
+		return 2;
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	struct cli_list l = {.json = opts[0].present};
+	int64_t total = 0, offset = 0;
+	int ret = 0;
+	if (!l.json)
+		printf(projects ? "%-6s %-40s %-10s %-24s %s\n" : "%-6s %-40s %-10s %s\n", "ID", "PATH",
+		       "VISIBILITY", "CREATED", "PACKAGES");
+	do { /* in pages, so no listing holds every row at once */
+		int64_t before = l.n;
+		if (projects) {
+			struct project_query q = {.admin = true, .user_id = -1, .visibility = -1,
+						  .order = PROJECT_ORDER_ID, .limit = 1000,
+						  .offset = offset};
+			ret = m->ops->projects_list(m, &q, print_project, &l, &total);
+		} else {
+			struct group_query q = {.admin = true, .all_available = true, .user_id = -1,
+						.visibility = -1, .order = GROUP_ORDER_ID,
+						.limit = 1000, .offset = offset};
+			ret = m->ops->groups_list(m, &q, print_group, &l, &total);
+		}
+		if (l.n == before)
+			break;
+		offset = l.n;
+	} while (ret == 0 && offset < total);
+	m->ops->close(m);
+	if (ret != 0)
+		return cli_fail("cannot list the %s: %s", projects ? "projects" : "groups",
+				strerror(-ret));
+	return 0;
+}
+
 int cli_group(int argc, char **argv)
 {
+	if (argc >= 1 && strcmp(argv[0], "list") == 0)
+		return cli_list(argc, argv, false);
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
-		return cli_fail("usage: depot group create PATH [--visibility private|internal|public]");
+		return cli_fail("usage: depot group create PATH [--visibility private|internal|public]\n"
+				"       depot group list [--json]");
 	struct cli_opt opts[] = {{.name = "visibility", .has_value = true}};
 	const char *pos[1], *data = NULL;
 	enum visibility vis;
@@ -143,8 +234,11 @@ int cli_group(int argc, char **argv)
 
 int cli_project(int argc, char **argv)
 {
+	if (argc >= 1 && strcmp(argv[0], "list") == 0)
+		return cli_list(argc, argv, true);
 	if (argc < 1 || strcmp(argv[0], "create") != 0)
-		return cli_fail("usage: depot project create GROUP/NAME [--visibility ...]");
+		return cli_fail("usage: depot project create GROUP/NAME [--visibility ...]\n"
+				"       depot project list [--json]");
 	struct cli_opt opts[] = {{.name = "visibility", .has_value = true}};
 	const char *pos[1], *data = NULL;
 	enum visibility vis;
@@ -294,16 +388,22 @@ const struct cli_command cli_user_command = {
 const struct cli_command cli_group_command = {
 	.name = "group",
 	.run = cli_group,
-	.synopsis = "depot group create PATH [--visibility private|internal|public]",
+	.synopsis = "depot group create PATH [--visibility private|internal|public]\n"
+		    "depot group list [--json]",
 	.help = "  PATH is a name, or parent/name for a subgroup of an existing group.\n"
-		"  --visibility: default private.\n",
+		"  --visibility: default private.\n"
+		"  list: every group (id, path, visibility, created), one a line; --json: one\n"
+		"  JSON object a line. Users' personal namespaces are not groups.\n",
 };
 
 const struct cli_command cli_project_command = {
 	.name = "project",
 	.run = cli_project,
-	.synopsis = "depot project create GROUP/NAME [--visibility private|internal|public]",
-	.help = "  Prints the new project's id. --visibility: default private.\n",
+	.synopsis = "depot project create GROUP/NAME [--visibility private|internal|public]\n"
+		    "depot project list [--json]",
+	.help = "  Prints the new project's id. --visibility: default private.\n"
+		"  list: every project (id, path, visibility, created, whether its package\n"
+		"  registry is on), one a line; --json: one JSON object a line.\n",
 };
 
 const struct cli_command cli_member_command = {

@@ -261,6 +261,46 @@ struct namespace_query {
 int package_status_parse(const char *name, enum package_status *out);
 const char *package_status_name(enum package_status s);
 
+/* Listings of the REST resources (groups and projects area, meta_sql_projects.c): what the
+ * caller may see and the filters GitLab's GroupsFinder and ProjectsFinder apply. */
+enum group_order { GROUP_ORDER_NAME, GROUP_ORDER_PATH, GROUP_ORDER_ID };
+struct group_query {
+	int64_t user_id;	/* the caller; 0: anonymous (public groups only) */
+	bool admin;		/* sees every group when all_available */
+	bool all_available;	/* public and internal groups too, not only the caller's */
+	bool owned;		/* groups the caller is a direct Owner of */
+	int min_access_level;	/* the caller's level, direct or inherited; 0: any */
+	bool top_level_only;
+	int64_t parent_id;	/* only the children of this group; 0: any */
+	const char *search;	/* case-insensitive substring of the name or full path */
+	int visibility;		/* an enum visibility, or -1 */
+	enum group_order order;
+	bool desc;
+	int64_t limit;
+	int64_t offset;
+};
+enum project_order { PROJECT_ORDER_CREATED_AT, PROJECT_ORDER_ID, PROJECT_ORDER_NAME,
+		     PROJECT_ORDER_PATH, PROJECT_ORDER_UPDATED_AT };
+struct project_query {
+	int64_t user_id;	/* the caller; 0: anonymous (public projects only) */
+	bool admin;		/* sees every project */
+	bool membership;	/* only projects the caller is a member of (or of a group above) */
+	bool owned;		/* only projects the caller owns (Owner, directly or above) */
+	int64_t group_id;	/* only the projects of this namespace; 0: any */
+	bool include_subgroups; /* with group_id: its subgroups' projects too */
+	const char *search;	/* case-insensitive substring of the name, path or description */
+	int visibility;		/* an enum visibility, or -1 */
+	enum project_order order;
+	bool desc;
+	int64_t limit;
+	int64_t offset;
+};
+typedef int (*meta_group_cb)(void *ctx, const struct meta_group *g);
+typedef int (*meta_project_cb)(void *ctx, const struct meta_project *p);
+/* What a create or rename found taken: bits for the path and the name. */
+#define META_TAKEN_PATH 1u
+#define META_TAKEN_NAME 2u
+
 struct meta;
 
 struct meta_ops {
@@ -430,6 +470,43 @@ struct meta_ops {
 			       int64_t *total);
 
 	/* groups, namespaces and projects (meta_sql_projects.c) */
+	/* Visible groups (never personal namespaces nor pending deletion), paged; *total
+	 * counts them before paging. */
+	int (*groups_list)(struct meta *m, const struct group_query *q, meta_group_cb cb,
+			   void *ctx, int64_t *total);
+	int (*projects_list)(struct meta *m, const struct project_query *q, meta_project_cb cb,
+			     void *ctx, int64_t *total);
+	/* Stores g (full path under g->parent_id, name, description, visibility, creation
+	 * levels as given: 0 is "no one") and makes owner_user_id (unless 0) its Owner, in one
+	 * transaction; -EEXIST with *taken set when a group, user namespace or project has the
+	 * path. Sets id and created_at_ms. */
+	int (*group_add)(struct meta *m, struct meta_group *g, int64_t owner_user_id,
+			 unsigned *taken);
+	/* Changes name, description, visibility, creation levels and the path (its subgroups'
+	 * and projects' paths follow); -EEXIST with *taken when the new path is taken. */
+	int (*group_update)(struct meta *m, const struct meta_group *g, unsigned *taken);
+	/* Deletes a group with its subgroups and projects: marks every package pending
+	 * destruction (gc removes the contents), revokes the tokens of its projects and its
+	 * deploy tokens, renames each path "<path>-deletion_scheduled-<id>" and sets
+	 * pending_delete, so no lookup finds them and the paths are free at once. */
+	int (*group_delete)(struct meta *m, int64_t group_id);
+	/* The highest visibility among the group's direct subgroups and among its projects
+	 * (-1: none). */
+	int (*group_children_visibility)(struct meta *m, int64_t group_id, int *subgroups,
+					 int *projects);
+	/* Stores p (full path in namespace p->group_id, name, description, visibility,
+	 * packages_enabled, creator_id); -EEXIST with *taken when the path (a project's or a
+	 * group's) or the name (in the namespace) is taken. Sets id and times. */
+	int (*project_add)(struct meta *m, struct meta_project *p, unsigned *taken);
+	/* Changes name, description, visibility and packages_enabled; sets updated_at_ms.
+	 * -EEXIST with *taken when another project of the namespace has the name. */
+	int (*project_update)(struct meta *m, struct meta_project *p, unsigned *taken);
+	/* Deletes a project as group_delete does. */
+	int (*project_delete)(struct meta *m, int64_t project_id);
+	/* The user's level on the project through a direct membership and through its
+	 * groups (ACCESS_NONE when none). */
+	int (*project_levels)(struct meta *m, int64_t user_id, int64_t project_id,
+			      enum access_level *direct, enum access_level *via_groups);
 
 	/* members (meta_sql_members.c) */
 

@@ -1706,6 +1706,16 @@ const struct meta_ops meta_sql_ops = {
 	.namespaces_list = msql_namespaces_list,
 
 	/* groups, namespaces and projects */
+	.groups_list = msql_groups_list,
+	.projects_list = msql_projects_list,
+	.group_add = msql_group_add,
+	.group_update = msql_group_update,
+	.group_delete = msql_group_delete,
+	.group_children_visibility = msql_group_children_visibility,
+	.project_add = msql_project_add,
+	.project_update = msql_project_update,
+	.project_delete = msql_project_delete,
+	.project_levels = msql_project_levels,
 
 	/* members */
 

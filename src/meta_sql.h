@@ -130,6 +130,21 @@ int msql_namespaces_list(struct meta *m, const struct namespace_query *q,
 			 int64_t *total);
 
 /* groups, namespaces and projects (meta_sql_projects.c) */
+int msql_groups_list(struct meta *m, const struct group_query *q, meta_group_cb cb, void *ctx,
+		     int64_t *total);
+int msql_projects_list(struct meta *m, const struct project_query *q, meta_project_cb cb,
+		       void *ctx, int64_t *total);
+int msql_group_add(struct meta *m, struct meta_group *g, int64_t owner_user_id,
+		   unsigned *taken);
+int msql_group_update(struct meta *m, const struct meta_group *g, unsigned *taken);
+int msql_group_delete(struct meta *m, int64_t group_id);
+int msql_group_children_visibility(struct meta *m, int64_t group_id, int *subgroups,
+				   int *projects);
+int msql_project_add(struct meta *m, struct meta_project *p, unsigned *taken);
+int msql_project_update(struct meta *m, struct meta_project *p, unsigned *taken);
+int msql_project_delete(struct meta *m, int64_t project_id);
+int msql_project_levels(struct meta *m, int64_t user_id, int64_t project_id,
+			enum access_level *direct, enum access_level *via_groups);
 
 /* members (meta_sql_members.c) */
 
