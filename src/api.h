@@ -98,7 +98,21 @@ int api_instance_or_reply(struct request *r, struct abilities *ab);
 
 /* groups and projects (api_projects.c) */
 
-/* members (api_members.c) */
+/* members (api_members.c): the same handlers for /projects/:id and /groups/:id */
+void project_members_list_done(struct request *r);
+void project_members_all_done(struct request *r);
+void project_member_all_get_done(struct request *r);
+void project_member_get_done(struct request *r);
+void project_member_add_done(struct request *r);
+void project_member_update_done(struct request *r);
+void project_member_remove_done(struct request *r);
+void group_members_list_done(struct request *r);
+void group_members_all_done(struct request *r);
+void group_member_all_get_done(struct request *r);
+void group_member_get_done(struct request *r);
+void group_member_add_done(struct request *r);
+void group_member_update_done(struct request *r);
+void group_member_remove_done(struct request *r);
 
 /* tokens (api_tokens.c) */
 

@@ -1703,6 +1703,11 @@ const struct meta_ops meta_sql_ops = {
 	/* groups, namespaces and projects */
 
 	/* members */
+	.members_list = msql_members_list,
+	.member_add = msql_member_add,
+	.member_update = msql_member_update,
+	.member_remove = msql_member_remove,
+	.group_owners = msql_group_owners,
 
 	/* tokens */
 
