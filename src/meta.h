@@ -270,7 +270,8 @@ struct meta_ops {
 	int (*member_set)(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id,
 			  enum access_level level);
 	/* The user's highest level on the project, directly or through any ancestor group;
-	 * ACCESS_NONE for a non-member. */
+	 * ACCESS_NONE for a non-member. A membership past its expiry date counts for nothing
+	 * (group_access_level too). */
 	int (*access_level)(struct meta *m, int64_t user_id, int64_t project_id,
 			    enum access_level *out);
 
