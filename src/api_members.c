@@ -276,7 +276,7 @@ out:
 static void member_get(struct request *r, bool is_group, bool inherited)
 {
 	struct source s;
-	int64_t user_id;
+	int64_t user_id = 0;
 	if (user_id_or_reply(r, &user_id) != 0 || source_or_reply(r, is_group, &s) != 0)
 		return;
 	struct one_ctx oc = {.want_json = true};
@@ -421,18 +421,36 @@ static int multi_add_locked(struct meta *m, void *ctx)
 		}
 		if (ret != 0)
 			return ret;
+		/* looked for first: on PostgreSQL a refused INSERT ends the transaction */
+		struct one_ctx oc = {.want_json = false};
+		ret = member_fetch(mc->r, mc->s, false, u.id, &oc);
+		if (ret == 0) {
+			json_object_set_new(mc->errors, name, json_string("Member already exists"));
+			continue;
+		}
+		if (ret != -ENOENT)
+			return ret;
 		struct meta_member mb = {.user_id = u.id, .project_id = mc->s->project_id,
 					 .group_id = mc->s->group_id,
 					 .level = (enum access_level)mc->c->level,
 					 .created_by = mc->r->ident.user.id,
 					 .expires_at_ms = mc->c->expires_at_ms};
-		ret = m->ops->member_add(m, &mb);
-		if (ret == -EEXIST)
-			json_object_set_new(mc->errors, name, json_string("Member already exists"));
-		else if (ret != 0)
+		if ((ret = m->ops->member_add(m, &mb)) != 0)
 			return ret;
 	}
 	return json_object_size(mc->errors) ? -ECANCELED : 0;
+}
+
+/* Is s[0..len) in names already? (GitLab adds a user named twice once.) */
+static bool name_in(json_t *names, const char *s, size_t len)
+{
+	size_t i;
+	json_t *item;
+	json_array_foreach(names, i, item) {
+		if (json_string_length(item) == len && memcmp(json_string_value(item), s, len) == 0)
+			return true;
+	}
+	return false;
 }
 
 static void multi_add(struct request *r, const struct source *s, const struct change *c,
@@ -442,7 +460,7 @@ static void multi_add(struct request *r, const struct source *s, const struct ch
 	struct multi_ctx mc = {r, s, c, json_array(), by_name, json_object()};
 	for (const char *p = list; *p;) {
 		const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
-		if (end > p)
+		if (end > p && !name_in(mc.names, p, (size_t)(end - p)))
 			json_array_append_new(mc.names, json_stringn(p, (size_t)(end - p)));
 		p = comma ? comma + 1 : end;
 	}
@@ -591,7 +609,7 @@ static void member_edit(struct request *r, bool is_group, bool remove)
 {
 	struct meta *m = r->app->meta;
 	struct change c = {0};
-	int64_t user_id;
+	int64_t user_id = 0;
 	if (!remove) {
 		json_t *params = api_params(r);
 		if (!params)
