@@ -125,7 +125,21 @@ void project_get_done(struct request *r);
 void project_update_done(struct request *r);
 void project_delete_done(struct request *r);
 
-/* members (api_members.c) */
+/* members (api_members.c): the same handlers for /projects/:id and /groups/:id */
+void project_members_list_done(struct request *r);
+void project_members_all_done(struct request *r);
+void project_member_all_get_done(struct request *r);
+void project_member_get_done(struct request *r);
+void project_member_add_done(struct request *r);
+void project_member_update_done(struct request *r);
+void project_member_remove_done(struct request *r);
+void group_members_list_done(struct request *r);
+void group_members_all_done(struct request *r);
+void group_member_all_get_done(struct request *r);
+void group_member_get_done(struct request *r);
+void group_member_add_done(struct request *r);
+void group_member_update_done(struct request *r);
+void group_member_remove_done(struct request *r);
 
 /* tokens (api_tokens.c) */
 

@@ -60,7 +60,27 @@ const struct route api_routes[] = {
 	REST_BODY(HTTP_PUT, V4 "/projects/:id", project_update_done, ABILITY_ADMIN_PROJECT),
 	REST_READ(HTTP_DELETE, V4 "/projects/:id", project_delete_done, ABILITY_OWNER),
 
-	/* members (api_members.c) */
+	/* members (api_members.c); a group's ABILITY_ADMIN_PROJECT is its owners' */
+	REST_READ(HTTP_GET, V4 "/projects/:id/members", project_members_list_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/projects/:id/members/all", project_members_all_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/projects/:id/members/all/:user_id", project_member_all_get_done,
+		  ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/projects/:id/members/:user_id", project_member_get_done, ABILITY_READ),
+	REST_BODY(HTTP_POST, V4 "/projects/:id/members", project_member_add_done, ABILITY_ADMIN_PROJECT),
+	REST_BODY(HTTP_PUT, V4 "/projects/:id/members/:user_id", project_member_update_done,
+		  ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_DELETE, V4 "/projects/:id/members/:user_id", project_member_remove_done,
+		  ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_GET, V4 "/groups/:id/members", group_members_list_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/groups/:id/members/all", group_members_all_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/groups/:id/members/all/:user_id", group_member_all_get_done,
+		  ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/groups/:id/members/:user_id", group_member_get_done, ABILITY_READ),
+	REST_BODY(HTTP_POST, V4 "/groups/:id/members", group_member_add_done, ABILITY_ADMIN_PROJECT),
+	REST_BODY(HTTP_PUT, V4 "/groups/:id/members/:user_id", group_member_update_done,
+		  ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_DELETE, V4 "/groups/:id/members/:user_id", group_member_remove_done,
+		  ABILITY_ADMIN_PROJECT),
 
 	/* tokens (api_tokens.c) */
 

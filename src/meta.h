@@ -88,6 +88,11 @@ struct meta_member {
 	int64_t expires_at_ms; /* 0: never */
 };
 
+/* A membership listing's row: the membership, its user, and who created it (creator->id 0:
+ * unknown). A non-zero return stops the walk and is returned. */
+typedef int (*meta_member_cb)(void *ctx, const struct meta_member *mb,
+			      const struct meta_user *user, const struct meta_user *creator);
+
 struct meta_token {
 	int64_t id;
 	enum token_kind kind;
@@ -332,7 +337,8 @@ struct meta_ops {
 	int (*member_set)(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id,
 			  enum access_level level);
 	/* The user's highest level on the project, directly or through any ancestor group;
-	 * ACCESS_NONE for a non-member. */
+	 * ACCESS_NONE for a non-member. A membership past its expiry date counts for nothing
+	 * (group_access_level too). */
 	int (*access_level)(struct meta *m, int64_t user_id, int64_t project_id,
 			    enum access_level *out);
 
@@ -509,6 +515,22 @@ struct meta_ops {
 			      enum access_level *direct, enum access_level *via_groups);
 
 	/* members (meta_sql_members.c) */
+	/* The memberships of a project (group_id 0) or a group (project_id 0), by user id:
+	 * the direct ones, or with inherited the ancestor groups' too, one per user (a live
+	 * one before an expired one, then the highest level, then the direct one); only
+	 * user_id's when it is not 0. */
+	int (*members_list)(struct meta *m, int64_t project_id, int64_t group_id, bool inherited,
+			    int64_t user_id, meta_member_cb cb, void *ctx);
+	/* Adds mb (user, subject, level, created_by, expires_at) and sets its created_at;
+	 * -EEXIST when the user has a direct membership of the subject already. */
+	int (*member_add)(struct meta *m, struct meta_member *mb);
+	/* Changes a direct membership's level and expiry; -ENOENT when there is none. */
+	int (*member_update)(struct meta *m, const struct meta_member *mb);
+	/* Removes a direct membership; -ENOENT when there is none. */
+	int (*member_remove)(struct meta *m, int64_t user_id, int64_t project_id,
+			     int64_t group_id);
+	/* The group's direct Owners whose membership has not expired. */
+	int (*group_owners)(struct meta *m, int64_t group_id, int64_t *out);
 
 	/* tokens (meta_sql_tokens.c) */
 

@@ -139,9 +139,11 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 			 " created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
 			 " ON CONFLICT(user_id, project_id, group_id)"
 			 " DO UPDATE SET access_level = excluded.access_level"},
+	/* A membership past its expiry date (?3: now) grants nothing. */
 	[S_ACCESS_LEVEL] = {ANCESTORS("?2") "SELECT COALESCE(MAX(access_level), 0) FROM members"
 			   " WHERE user_id = ?1 AND (project_id = ?2 OR"
-			   " (project_id = 0 AND group_id IN (SELECT id FROM anc)))"},
+			   " (project_id = 0 AND group_id IN (SELECT id FROM anc)))"
+			   " AND (expires_at = 0 OR expires_at > ?3)"},
 	[S_TOKEN_INSERT] = {"INSERT INTO tokens(kind, token_sha256, name, username, user_id,"
 			   " project_id, group_id, scopes, expires_at, created_at, description,"
 			   " previous_id)"
@@ -193,7 +195,8 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_GROUP_ACCESS] = {"WITH RECURSIVE anc(id) AS (SELECT ?2 UNION SELECT g.parent_id"
 			   " FROM groups g JOIN anc ON g.id = anc.id WHERE g.parent_id IS NOT NULL)"
 			   " SELECT COALESCE(MAX(access_level), 0) FROM members WHERE user_id = ?1"
-			   " AND project_id = 0 AND group_id IN (SELECT id FROM anc)"},
+			   " AND project_id = 0 AND group_id IN (SELECT id FROM anc)"
+			   " AND (expires_at = 0 OR expires_at > ?3)"},
 	/* Content that only rows pending destruction still name. */
 	[S_SWEEP_SELECT] = {"SELECT DISTINCT f.file_sha256 FROM package_files f"
 			   " JOIN packages p ON p.id = f.package_id"
@@ -873,7 +876,7 @@ static int sq_member_set(struct meta *m, int64_t user_id, int64_t project_id, in
 static int sq_access_level(struct meta *m, int64_t user_id, int64_t project_id,
 			   enum access_level *out)
 {
-	struct sql_arg a[] = {INT(user_id), INT(project_id)};
+	struct sql_arg a[] = {INT(user_id), INT(project_id), INT(now_ms())};
 	int64_t level = 0;
 	int ret = query_int(m, S_ACCESS_LEVEL, a, N(a), &level);
 	if (ret == 0)
@@ -1292,7 +1295,7 @@ static int sq_group_get(struct meta *m, int64_t id, struct meta_group *out)
 static int sq_group_access_level(struct meta *m, int64_t user_id, int64_t group_id,
 				 enum access_level *out)
 {
-	struct sql_arg a[] = {INT(user_id), INT(group_id)};
+	struct sql_arg a[] = {INT(user_id), INT(group_id), INT(now_ms())};
 	int64_t level = 0;
 	int ret = query_int(m, S_GROUP_ACCESS, a, N(a), &level);
 	if (ret == 0)
@@ -1718,6 +1721,11 @@ const struct meta_ops meta_sql_ops = {
 	.project_levels = msql_project_levels,
 
 	/* members */
+	.members_list = msql_members_list,
+	.member_add = msql_member_add,
+	.member_update = msql_member_update,
+	.member_remove = msql_member_remove,
+	.group_owners = msql_group_owners,
 
 	/* tokens */
 

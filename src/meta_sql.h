@@ -147,6 +147,12 @@ int msql_project_levels(struct meta *m, int64_t user_id, int64_t project_id,
 			enum access_level *direct, enum access_level *via_groups);
 
 /* members (meta_sql_members.c) */
+int msql_members_list(struct meta *m, int64_t project_id, int64_t group_id, bool inherited,
+		      int64_t user_id, meta_member_cb cb, void *ctx);
+int msql_member_add(struct meta *m, struct meta_member *mb);
+int msql_member_update(struct meta *m, const struct meta_member *mb);
+int msql_member_remove(struct meta *m, int64_t user_id, int64_t project_id, int64_t group_id);
+int msql_group_owners(struct meta *m, int64_t group_id, int64_t *out);
 
 /* tokens (meta_sql_tokens.c) */
 
