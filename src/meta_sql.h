@@ -126,6 +126,12 @@ extern const int meta_sql_nstmts; /* statement ids run from 0 to this, exclusive
 /* members (meta_sql_members.c) */
 
 /* tokens (meta_sql_tokens.c) */
+int msql_token_get(struct meta *m, int64_t id, struct meta_token *out);
+int msql_tokens_list(struct meta *m, const struct token_query *q,
+		     int (*cb)(void *ctx, const struct meta_token *t), void *ctx, int64_t *total);
+int msql_token_revoke_active(struct meta *m, int64_t id);
+int msql_token_delete(struct meta *m, int64_t id);
+int msql_token_touch(struct meta *m, int64_t id, int64_t now_ms, int64_t since_ms);
 
 /* ---- end of the REST resources ---- */
 
