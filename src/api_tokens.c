@@ -341,7 +341,7 @@ static void rotate_and_reply(struct request *r, const struct meta_token *old, bo
 			     int64_t expires_at_ms, enum access_level level, bool as_project)
 {
 	char secret[TOKEN_SECRET_MAX + 1];
-	struct meta_token t;
+	struct meta_token t = {0};
 	if (!has_expiry)
 		expires_at_ms = days_from_today(ROTATED_LIFETIME_DAYS);
 	int ret = token_rotate(r->app->meta, old, expires_at_ms, secret, &t);
@@ -392,7 +392,7 @@ static int managed_pat_or_reply(struct request *r, const struct abilities *ab,
 void pat_get_done(struct request *r)
 {
 	struct abilities ab;
-	struct meta_token t;
+	struct meta_token t = {0};
 	if (api_instance_or_reply(r, &ab) == 0 && managed_pat_or_reply(r, &ab, &t) == 0)
 		http_reply_json(r, MHD_HTTP_OK, pat_json(&t));
 }
@@ -400,7 +400,7 @@ void pat_get_done(struct request *r)
 void pat_delete_done(struct request *r)
 {
 	struct abilities ab;
-	struct meta_token t;
+	struct meta_token t = {0};
 	int64_t id;
 	if (api_instance_or_reply(r, &ab) != 0 || !id_capture_or_reply(r, 0, "id", &id))
 		return;
@@ -429,7 +429,7 @@ void pat_delete_done(struct request *r)
 void pat_rotate_done(struct request *r)
 {
 	struct abilities ab;
-	struct meta_token t;
+	struct meta_token t = {0};
 	int64_t expires = 0;
 	int got;
 	if (api_instance_or_reply(r, &ab) != 0 ||
@@ -469,7 +469,7 @@ void user_pat_create_done(struct request *r)
 							     ? tp.expires_at_ms
 							     : days_from_today(DEFAULT_LIFETIME_DAYS)};
 	char secret[TOKEN_SECRET_MAX + 1];
-	struct meta_token t;
+	struct meta_token t = {0};
 	if ((ret = token_issue(m, &req, secret, &t)) != 0) {
 		http_reply_internal(r, "token creation failed", ret);
 		return;
@@ -540,7 +540,7 @@ void project_token_get_done(struct request *r)
 {
 	struct meta_project p;
 	struct abilities ab;
-	struct meta_token t;
+	struct meta_token t = {0};
 	enum access_level level;
 	if (token_project_or_reply(r, &p, &ab) != 0)
 		return;
@@ -571,10 +571,9 @@ void project_token_create_done(struct request *r)
 	struct abilities ab;
 	struct token_params tp;
 	int64_t level = ACCESS_MAINTAINER;
-	int got;
 	if (api_identify_or_reply(r) != 0 ||
 	    token_params_or_reply(r, SCOPES_PROJECT, false, REFUSE_PROJECT, &tp) != 0 ||
-	    (got = api_param_int(r, "access_level", &level)) < 0)
+	    api_param_int(r, "access_level", &level) < 0)
 		return;
 	bool known = false;
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
@@ -605,7 +604,7 @@ void project_token_create_done(struct request *r)
 							     ? tp.expires_at_ms
 							     : days_from_today(DEFAULT_LIFETIME_DAYS)};
 	char secret[TOKEN_SECRET_MAX + 1], host[HTTP_BASE_URL_MAX + 1];
-	struct meta_token t;
+	struct meta_token t = {0};
 	email_host(r, host, sizeof(host));
 	int ret = token_issue_project(r->app->meta, &p, (enum access_level)level,
 				      r->ident.user.id, host, &req, secret, &t, NULL);
@@ -624,7 +623,7 @@ void project_token_delete_done(struct request *r)
 {
 	struct meta_project p;
 	struct abilities ab;
-	struct meta_token t;
+	struct meta_token t = {0};
 	enum access_level level;
 	if (token_project_or_reply(r, &p, &ab) != 0 || project_token_or_reply(r, &p, &t, &level) != 0)
 		return;
@@ -655,7 +654,7 @@ void project_token_rotate_done(struct request *r)
 {
 	struct meta_project p;
 	struct abilities ab;
-	struct meta_token t;
+	struct meta_token t = {0};
 	enum access_level level;
 	int64_t expires = 0;
 	int got;
@@ -815,7 +814,7 @@ static void deploy_create(struct request *r, bool is_group)
 				    .username = username && username[0] ? username : NULL,
 				    .expires_at_ms = tp.has_expiry ? tp.expires_at_ms : 0};
 	char secret[TOKEN_SECRET_MAX + 1];
-	struct meta_token t;
+	struct meta_token t = {0};
 	int ret = token_issue(r->app->meta, &req, secret, &t);
 	if (ret != 0) {
 		http_reply_internal(r, "deploy token creation failed", ret);
@@ -850,7 +849,7 @@ static int deploy_token_or_reply(struct request *r, bool is_group, struct meta_t
 
 static void deploy_get(struct request *r, bool is_group)
 {
-	struct meta_token t;
+	struct meta_token t = {0};
 	if (deploy_token_or_reply(r, is_group, &t) == 0)
 		http_reply_json(r, MHD_HTTP_OK, deploy_token_json(&t));
 }
@@ -859,7 +858,7 @@ static void deploy_get(struct request *r, bool is_group)
  * no credential). */
 static void deploy_delete(struct request *r, bool is_group)
 {
-	struct meta_token t;
+	struct meta_token t = {0};
 	if (deploy_token_or_reply(r, is_group, &t) != 0)
 		return;
 	int ret = r->app->meta->ops->token_delete(r->app->meta, t.id);
@@ -931,7 +930,7 @@ void job_token_create_done(struct request *r)
 				    .project_id = p.id, .expires_at_ms = now_ms() + ttl * 1000,
 				    .name = "job"};
 	char secret[TOKEN_SECRET_MAX + 1];
-	struct meta_token t;
+	struct meta_token t = {0};
 	int ret = token_issue(r->app->meta, &req, secret, &t);
 	if (ret != 0) {
 		http_reply_internal(r, "job token creation failed", ret);

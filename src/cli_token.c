@@ -99,7 +99,7 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 		if (access_level_parse(o[O_ROLE].value, &level) != 0 || level == ACCESS_ADMIN)
 			return cli_fail("unknown role '%s'", o[O_ROLE].value);
 		char secret[TOKEN_SECRET_MAX + 1];
-		struct meta_token t;
+		struct meta_token t = {0};
 		if (token_issue_project(m, &project, level, 0, NULL, &req, secret, &t, &user) != 0)
 			return cli_fail("cannot create the project's bot user and token");
 		fprintf(stderr, "depot: created project token %lld\n", (long long)t.id);
@@ -126,7 +126,7 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 	}
 	}
 	char secret[TOKEN_SECRET_MAX + 1];
-	struct meta_token t;
+	struct meta_token t = {0};
 	int ret = token_issue(m, &req, secret, &t);
 	if (ret == -EEXIST && kind == TOKEN_DEPLOY)
 		return cli_fail("cannot store the token: username taken?");

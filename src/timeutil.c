@@ -79,7 +79,7 @@ int datetime_parse_ms(const char *s, int64_t *ms)
 			for (; n < 3; n++)
 				frac *= 10;
 		}
-		t += ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + frac;
+		t += ((int64_t)h * 3600 + (int64_t)mi * 60 + sec) * 1000 + frac;
 		if (*p == 'Z') {
 			p++;
 		} else if (*p == '+' || *p == '-') {
