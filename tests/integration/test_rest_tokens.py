@@ -611,6 +611,38 @@ def test_cli_token_list(depot, world):
     assert call(depot, "GET", "/personal_access_tokens/self", pt["token"]).status_code == 401
 
 
+def test_python_gitlab_drives_the_token_resources(depot, world):
+    """python-gitlab 3.x (Debian's) without lazy objects: create, list, rotate, delete."""
+    import gitlab
+    pid = world.pid("acme/app")
+    from gitlab.v4.objects import ProjectAccessTokenManager, ProjectDeployTokenManager
+    gl = gitlab.Gitlab(depot.url, private_token=world.pat["maint"])
+
+    # GET /projects/:id is the projects area's; the managers need only their parent's id
+    class P:
+        id = pid
+        encoded_id = pid
+        _parent_attrs = {}
+    at = ProjectAccessTokenManager(gl, parent=P)
+    created = at.create({"name": "pg-bot", "scopes": ["api"], "access_level": 30})
+    SECRETS.append(created.token)
+    assert created.access_level == 30
+    round_trip(depot, pid, h(created.token))
+    assert created.id in [t.id for t in at.list()]
+    dt = ProjectDeployTokenManager(gl, parent=P)
+    d = dt.create({"name": "pg-deploy", "scopes": ["read_package_registry",
+                                                     "write_package_registry"]})
+    SECRETS.append(d.token)
+    round_trip(depot, pid, {"Deploy-Token": d.token})
+    dt.delete(d.id)
+    round_trip(depot, pid, {"Deploy-Token": d.token}, status_up=401)
+    at.delete(created.id)
+    round_trip(depot, pid, h(created.token), status_up=401)
+    admin = gitlab.Gitlab(depot.url, private_token=world.pat["admin"])
+    pats = admin.personal_access_tokens.list(user_id=uid(depot, "maint"))
+    assert pats and all(t.user_id == uid(depot, "maint") for t in pats)
+
+
 def test_secrets_never_reach_the_server_log(depot, world):
     assert len(SECRETS) > 10
     log = depot.server_log()
