@@ -142,6 +142,30 @@ void group_member_update_done(struct request *r);
 void group_member_remove_done(struct request *r);
 
 /* tokens (api_tokens.c) */
+void pat_list_done(struct request *r);
+void pat_self_get_done(struct request *r);
+void pat_self_delete_done(struct request *r);
+void pat_self_rotate_done(struct request *r);
+void pat_get_done(struct request *r);
+void pat_delete_done(struct request *r);
+void pat_rotate_done(struct request *r);
+void user_pat_create_done(struct request *r);
+void project_tokens_list_done(struct request *r);
+void project_token_create_done(struct request *r);
+void project_token_self_rotate_done(struct request *r);
+void project_token_get_done(struct request *r);
+void project_token_delete_done(struct request *r);
+void project_token_rotate_done(struct request *r);
+void deploy_tokens_all_done(struct request *r);
+void project_deploy_tokens_list_done(struct request *r);
+void project_deploy_token_create_done(struct request *r);
+void project_deploy_token_get_done(struct request *r);
+void project_deploy_token_delete_done(struct request *r);
+void group_deploy_tokens_list_done(struct request *r);
+void group_deploy_token_create_done(struct request *r);
+void group_deploy_token_get_done(struct request *r);
+void group_deploy_token_delete_done(struct request *r);
+void job_token_create_done(struct request *r);
 
 /* ---- end of the REST resources ---- */
 

@@ -82,7 +82,56 @@ const struct route api_routes[] = {
 	REST_READ(HTTP_DELETE, V4 "/groups/:id/members/:user_id", group_member_remove_done,
 		  ABILITY_ADMIN_PROJECT),
 
-	/* tokens (api_tokens.c) */
+	/* tokens (api_tokens.c): .../self before .../:token_id. The project access token
+	 * routes need only "read" of the route: their refusals are GitLab's 401 and 400, not
+	 * 403, so the handlers ask for admin_project themselves. */
+	REST_READ(HTTP_GET, V4 "/personal_access_tokens", pat_list_done, ABILITY_SIGNED_IN),
+	REST_READ(HTTP_GET, V4 "/personal_access_tokens/self", pat_self_get_done,
+		  ABILITY_TOKEN_SELF),
+	REST_READ(HTTP_DELETE, V4 "/personal_access_tokens/self", pat_self_delete_done,
+		  ABILITY_TOKEN_SELF),
+	REST_BODY(HTTP_POST, V4 "/personal_access_tokens/self/rotate", pat_self_rotate_done,
+		  ABILITY_TOKEN_SELF_ROTATE),
+	REST_READ(HTTP_GET, V4 "/personal_access_tokens/:token_id", pat_get_done,
+		  ABILITY_SIGNED_IN),
+	REST_READ(HTTP_DELETE, V4 "/personal_access_tokens/:token_id", pat_delete_done,
+		  ABILITY_SIGNED_IN),
+	REST_BODY(HTTP_POST, V4 "/personal_access_tokens/:token_id/rotate", pat_rotate_done,
+		  ABILITY_SIGNED_IN),
+	REST_BODY(HTTP_POST, V4 "/users/:user_id/personal_access_tokens", user_pat_create_done,
+		  ABILITY_INSTANCE_ADMIN),
+	REST_READ(HTTP_GET, V4 "/projects/:id/access_tokens", project_tokens_list_done,
+		  ABILITY_READ),
+	REST_BODY(HTTP_POST, V4 "/projects/:id/access_tokens", project_token_create_done,
+		  ABILITY_READ),
+	REST_BODY(HTTP_POST, V4 "/projects/:id/access_tokens/self/rotate",
+		  project_token_self_rotate_done, ABILITY_TOKEN_SELF_ROTATE),
+	REST_READ(HTTP_GET, V4 "/projects/:id/access_tokens/:token_id", project_token_get_done,
+		  ABILITY_READ),
+	REST_READ(HTTP_DELETE, V4 "/projects/:id/access_tokens/:token_id",
+		  project_token_delete_done, ABILITY_READ),
+	REST_BODY(HTTP_POST, V4 "/projects/:id/access_tokens/:token_id/rotate",
+		  project_token_rotate_done, ABILITY_READ),
+	REST_READ(HTTP_GET, V4 "/deploy_tokens", deploy_tokens_all_done, ABILITY_INSTANCE_ADMIN),
+	REST_READ(HTTP_GET, V4 "/projects/:id/deploy_tokens", project_deploy_tokens_list_done,
+		  ABILITY_READ_DEPLOY_TOKENS),
+	REST_BODY(HTTP_POST, V4 "/projects/:id/deploy_tokens", project_deploy_token_create_done,
+		  ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_GET, V4 "/projects/:id/deploy_tokens/:token_id",
+		  project_deploy_token_get_done, ABILITY_READ_DEPLOY_TOKENS),
+	REST_READ(HTTP_DELETE, V4 "/projects/:id/deploy_tokens/:token_id",
+		  project_deploy_token_delete_done, ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_GET, V4 "/groups/:id/deploy_tokens", group_deploy_tokens_list_done,
+		  ABILITY_READ_DEPLOY_TOKENS),
+	REST_BODY(HTTP_POST, V4 "/groups/:id/deploy_tokens", group_deploy_token_create_done,
+		  ABILITY_ADMIN_PROJECT),
+	REST_READ(HTTP_GET, V4 "/groups/:id/deploy_tokens/:token_id", group_deploy_token_get_done,
+		  ABILITY_READ_DEPLOY_TOKENS),
+	REST_READ(HTTP_DELETE, V4 "/groups/:id/deploy_tokens/:token_id",
+		  group_deploy_token_delete_done, ABILITY_ADMIN_PROJECT),
+	/* depot's extension: a JOB-TOKEN for CI systems other than GitLab */
+	REST_BODY(HTTP_POST, V4 "/projects/:id/job_tokens", job_token_create_done,
+		  ABILITY_ADMIN_PROJECT),
 
 	/* ---- end of the REST resources ---- */
 	READ(HTTP_GET, "/api/v4/groups/:id/packages/settings", settings_get_done, ABILITY_READ),
@@ -172,7 +221,8 @@ int api_identify_or_reply(struct request *r)
 		http_reply_unauthorized(r);
 		return -1;
 	}
-	if (!auth_scope_allows(&r->ident, http_is_read(r))) {
+	if (!auth_scope_allows_for(&r->ident, http_is_read(r),
+				   r->route ? r->route->need : ABILITY_NONE)) {
 		http_reply_json(r, MHD_HTTP_FORBIDDEN,
 				json_pack("{s:s,s:s,s:s}", "error", "insufficient_scope",
 					  "error_description",

@@ -89,6 +89,17 @@ static enum auth_error token_state(const struct meta_token *t, int64_t now)
 	return AUTH_OK;
 }
 
+/* Records the use of a token that authenticated: a write only when the last recorded use
+ * is older than TOKEN_USE_RECORD_MS (the row just read says so), and then a conditional
+ * one, so concurrent requests or nodes write it once. A failure costs the request nothing. */
+static void note_use(struct meta *m, const struct meta_token *t, int64_t now)
+{
+	if (t->kind == TOKEN_JOB || !m->ops->token_touch ||
+	    t->last_used_at_ms > now - TOKEN_USE_RECORD_MS)
+		return;
+	(void)m->ops->token_touch(m, t->id, now, now - TOKEN_USE_RECORD_MS);
+}
+
 static enum auth_error become_user(struct meta *m, const struct meta_token *t, struct identity *out)
 {
 	int ret = m->ops->user_get(m, t->user_id, &out->user);
@@ -125,9 +136,13 @@ static enum auth_error required_token(struct meta *m, const char *secret, int64_
 	if (t.kind == TOKEN_DEPLOY) {
 		out->kind = IDENT_DEPLOY;
 		out->token = t;
+		note_use(m, &t, now);
 		return AUTH_OK;
 	}
-	return become_user(m, &t, out);
+	enum auth_error err = become_user(m, &t, out);
+	if (err == AUTH_OK)
+		note_use(m, &t, now);
+	return err;
 }
 
 static bool kind_job(const struct meta_token *t)
@@ -159,6 +174,7 @@ enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_
 		if (ret == 0 && t.kind == TOKEN_DEPLOY && token_state(&t, now) == AUTH_OK) {
 			out->kind = IDENT_DEPLOY;
 			out->token = t;
+			note_use(m, &t, now);
 			return AUTH_OK;
 		}
 	}
@@ -175,7 +191,9 @@ enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_
 		if (ret == 0 && is_access_token(&t)) {
 			enum auth_error st = token_state(&t, now);
 			out->token = t;
-			return st != AUTH_OK ? st : become_user(m, &t, out);
+			if (st == AUTH_OK && (st = become_user(m, &t, out)) == AUTH_OK)
+				note_use(m, &t, now);
+			return st;
 		}
 	}
 	/* 3. Job token: Basic as gitlab-ci-token (depot: for uploads too, as the seed page
@@ -194,6 +212,16 @@ bool auth_scope_allows(const struct identity *id, bool is_read)
 	if (id->token.scopes & SCOPE_API)
 		return true;
 	return is_read && (id->token.scopes & SCOPE_READ_API);
+}
+
+bool auth_scope_allows_for(const struct identity *id, bool is_read, enum ability need)
+{
+	if (need == ABILITY_TOKEN_SELF)
+		return true; /* GitLab: any scope may read or revoke itself */
+	if (need == ABILITY_TOKEN_SELF_ROTATE && id->kind == IDENT_USER &&
+	    (id->token.scopes & SCOPE_SELF_ROTATE))
+		return true;
+	return auth_scope_allows(id, is_read);
 }
 
 static void decide(const struct access_facts *f, struct abilities *out);
@@ -225,6 +253,7 @@ static void decide(const struct access_facts *f, struct abilities *out)
 		out->admin_packages = may_admin;
 		out->admin_project = out->owner = may_admin;
 		out->create_project = out->create_subgroup = may_admin;
+		out->read_deploy_tokens = may_admin;
 		return;
 	}
 	if (f->visibility == VIS_PUBLIC || (f->visibility == VIS_INTERNAL && kind == IDENT_USER))
@@ -241,6 +270,7 @@ static void decide(const struct access_facts *f, struct abilities *out)
 		out->admin_project =
 			may_admin && f->level >= (f->is_group ? ACCESS_OWNER : ACCESS_MAINTAINER);
 		out->owner = may_admin && f->level >= ACCESS_OWNER;
+		out->read_deploy_tokens = may_admin && f->level >= ACCESS_MAINTAINER;
 		if (f->is_group) {
 			out->create_project = may_admin && f->project_creation_level &&
 					      f->level >= f->project_creation_level;
@@ -285,6 +315,11 @@ bool abilities_allow(const struct abilities *ab, enum ability need)
 		return ab->read_project;
 	case ABILITY_INSTANCE_ADMIN:
 		return ab->level == ACCESS_ADMIN;
+	case ABILITY_READ_DEPLOY_TOKENS:
+		return ab->read_deploy_tokens;
+	case ABILITY_TOKEN_SELF:
+	case ABILITY_TOKEN_SELF_ROTATE:
+		return ab->read_project; /* signed in; the handler checks the token's kind */
 	}
 	return false;
 }
@@ -296,7 +331,9 @@ const char *ability_name(enum ability need)
 					    "destroy_package", "admin_packages",
 					    "admin_project",   "owner",
 					    "create_project",  "create_subgroup",
-					    "signed_in",       "instance_admin"};
+					    "signed_in",       "instance_admin",
+					    "read_deploy_tokens", "token_self",
+					    "token_self_rotate"};
 	return (unsigned)need < sizeof(names) / sizeof(names[0]) ? names[need] : "?";
 }
 
@@ -360,6 +397,11 @@ bool auth_is_person(const struct identity *id)
 	return id->kind == IDENT_USER && !(id->token.kind == TOKEN_JOB && id->token.id != 0);
 }
 
+bool auth_may_manage_tokens_of(const struct identity *id, int64_t user_id)
+{
+	return auth_is_person(id) && (id->user.is_admin || id->user.id == user_id);
+}
+
 void auth_instance_abilities(const struct identity *id, struct abilities *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -371,5 +413,6 @@ void auth_instance_abilities(const struct identity *id, struct abilities *out)
 		out->level = ACCESS_ADMIN;
 		out->admin_project = out->owner = true;
 		out->create_project = out->create_subgroup = true;
+		out->read_deploy_tokens = true;
 	}
 }

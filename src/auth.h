@@ -101,6 +101,8 @@ struct abilities {
 	bool owner;
 	bool create_project;  /* in the group: its project_creation_level or above */
 	bool create_subgroup; /* in the group: its subgroup_creation_level or above */
+	/* see the deploy tokens of the project or group (maintainers of either) */
+	bool read_deploy_tokens;
 };
 
 /* The abilities a route requires of its caller on its subject. */
@@ -118,7 +120,15 @@ enum ability {
 	/* no subject: any signed-in person (401 otherwise), or an instance admin (403) */
 	ABILITY_SIGNED_IN,
 	ABILITY_INSTANCE_ADMIN,
+	ABILITY_READ_DEPLOY_TOKENS,
+	/* no subject: the personal or project access token the request presents, whatever
+	 * its scopes (GET/DELETE .../self), or with api or self_rotate (.../self/rotate) */
+	ABILITY_TOKEN_SELF,
+	ABILITY_TOKEN_SELF_ROTATE,
 };
+
+/* The same for a route needing need: the token-self routes take their own scopes. */
+bool auth_scope_allows_for(const struct identity *id, bool is_read, enum ability need);
 
 void auth_decide(const struct access_facts *f, struct abilities *out);
 bool abilities_allow(const struct abilities *ab, enum ability need);
@@ -135,5 +145,11 @@ void auth_instance_abilities(const struct identity *id, struct abilities *out);
 /* Is the caller a person (a personal or project access token), not anonymous, a job or a
  * deploy token? */
 bool auth_is_person(const struct identity *id);
+/* May the caller see, revoke and rotate the personal access tokens of user user_id (its
+ * own, or any as an admin)? */
+bool auth_may_manage_tokens_of(const struct identity *id, int64_t user_id);
+
+/* last_used_at is written at most once per this many ms per token. */
+#define TOKEN_USE_RECORD_MS 60000
 
 #endif

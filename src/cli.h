@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "meta.h"
+#include "token_issue.h"
 
 #define DEPOT_VERSION "0.1.0"
 
@@ -123,20 +124,5 @@ int cli_migrate(int argc, char **argv);
 int cli_migrate_store(int argc, char **argv);
 /* Prints a JSON value on stdout (compact, one line) and frees it; 1 if it is NULL. */
 int cli_print_json(json_t *j);
-
-/* Shared by the admin commands and the demo bootstrap: creates a token and prints it
- * (alone, or as JSON). Returns 0 or an errno-style negative value. */
-struct token_request {
-	enum token_kind kind;
-	int64_t user_id;
-	int64_t project_id;
-	int64_t group_id;
-	unsigned scopes;
-	int64_t expires_at_ms;
-	const char *name;
-	const char *username;
-};
-int cli_token_issue(struct meta *m, const struct token_request *req, char *secret_out,
-		    struct meta_token *out);
 
 #endif

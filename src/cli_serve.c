@@ -74,7 +74,7 @@ static int seed_demo(struct meta *m, void *ctx)
 	struct token_request req = {.kind = TOKEN_PERSONAL, .user_id = u.id, .scopes = SCOPE_API,
 				    .name = "demo"};
 	struct meta_token t;
-	return cli_token_issue(m, &req, d->secret, &t);
+	return token_issue(m, &req, d->secret, &t);
 }
 
 /* --demo, once the listener is bound, so that a start which cannot bind makes nothing and

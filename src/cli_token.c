@@ -1,33 +1,13 @@
-/* Admin subcommands for tokens: create (personal, project, deploy, job) and revoke. The
- * secret is printed once and only its hash is stored. */
+/* Admin subcommands for tokens: create (personal, project, deploy, job), list and revoke.
+ * The secret is printed once and only its hash is stored; the listing shows neither. */
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "digest.h"
 #include "timeutil.h"
-
-int cli_token_issue(struct meta *m, const struct token_request *req, char *secret,
-		    struct meta_token *t)
-{
-	memset(t, 0, sizeof(*t));
-	if (token_generate(req->kind, secret) != 0)
-		return -EIO;
-	t->kind = req->kind;
-	token_hash_hex(secret, strlen(secret), t->hash);
-	snprintf(t->name, sizeof(t->name), "%s", req->name ? req->name : "");
-	snprintf(t->username, sizeof(t->username), "%s", req->username ? req->username : "");
-	t->user_id = req->user_id;
-	t->project_id = req->project_id;
-	t->group_id = req->group_id;
-	t->scopes = req->scopes;
-	t->expires_at_ms = req->expires_at_ms;
-	return m->ops->token_insert(m, t);
-}
 
 enum { O_USER, O_PROJECT, O_GROUP, O_ROLE, O_SCOPES, O_EXPIRES, O_NAME, O_USERNAME, O_TTL,
        O_JSON, O_COUNT };
@@ -56,7 +36,7 @@ static int print_token(const struct meta_token *t, const char *secret, const cha
 		printf("%s\n", secret);
 		return 0;
 	}
-	char scopes[128], expires[ISO8601_LEN + 1];
+	char scopes[512], expires[ISO8601_LEN + 1];
 	scopes_format(t->scopes, scopes, sizeof(scopes));
 	if (t->expires_at_ms)
 		iso8601_ms(t->expires_at_ms, expires);
@@ -73,27 +53,6 @@ static int print_token(const struct meta_token *t, const char *secret, const cha
 	printf("%s\n", s);
 	free(s);
 	return 0;
-}
-
-/* Project access tokens act through a bot user that is a member of the project. */
-static int project_bot(struct meta *m, const struct meta_project *p, enum access_level level,
-		       struct meta_user *bot)
-{
-	unsigned char r[4];
-	char hex[9];
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		return -EIO;
-	hex_encode(r, sizeof(r), hex);
-	snprintf(bot->username, sizeof(bot->username), "project_%lld_bot_%s", (long long)p->id, hex);
-	bot->bot = true;
-	bot->is_admin = false;
-	bot->name[0] = '\0';
-	bot->email[0] = '\0';
-	bot->created_by = 0;
-	int ret = m->ops->user_create(m, bot);
-	if (ret == 0)
-		ret = m->ops->member_set(m, bot->id, p->id, 0, level);
-	return ret;
 }
 
 static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
@@ -139,12 +98,12 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 			return cli_fail("project tokens need --project and --role");
 		if (access_level_parse(o[O_ROLE].value, &level) != 0 || level == ACCESS_ADMIN)
 			return cli_fail("unknown role '%s'", o[O_ROLE].value);
-		if (project_bot(m, &project, level, &user) != 0)
-			return cli_fail("cannot create the project's bot user");
-		req.user_id = user.id;
-		req.project_id = project.id;
-		who = user.username;
-		break;
+		char secret[TOKEN_SECRET_MAX + 1];
+		struct meta_token t = {0};
+		if (token_issue_project(m, &project, level, 0, NULL, &req, secret, &t, &user) != 0)
+			return cli_fail("cannot create the project's bot user and token");
+		fprintf(stderr, "depot: created project token %lld\n", (long long)t.id);
+		return print_token(&t, secret, user.username, o[O_JSON].present);
 	}
 	case TOKEN_DEPLOY:
 		if (o[O_PROJECT].present == o[O_GROUP].present)
@@ -167,8 +126,8 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 	}
 	}
 	char secret[TOKEN_SECRET_MAX + 1];
-	struct meta_token t;
-	int ret = cli_token_issue(m, &req, secret, &t);
+	struct meta_token t = {0};
+	int ret = token_issue(m, &req, secret, &t);
 	if (ret == -EEXIST && kind == TOKEN_DEPLOY)
 		return cli_fail("cannot store the token: username taken?");
 	if (ret != 0)
@@ -177,9 +136,123 @@ static int token_create(struct meta *m, enum token_kind kind, struct cli_opt *o)
 	return print_token(&t, secret, kind == TOKEN_DEPLOY ? t.username : who, o[O_JSON].present);
 }
 
+/* What `token list` shows of a token: never its secret or hash. */
+struct list_out {
+	struct meta *m;
+	json_t *rows; /* --json */
+	int ret;
+};
+
+static json_t *opt_string(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *opt_time(int64_t ms)
+{
+	char t[ISO8601_LEN + 1];
+	if (!ms)
+		return json_null();
+	iso8601_ms(ms, t);
+	return json_string(t);
+}
+
+/* A name as one cell of a line: control characters (a name comes from REST too) as '?'. */
+static void cell(const char *in, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", in[0] ? in : "-");
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
+static int list_one(void *ctx, const struct meta_token *t)
+{
+	struct list_out *lo = ctx;
+	struct meta *m = lo->m;
+	struct meta_user u = {0};
+	struct meta_project p = {0};
+	struct meta_group g = {0};
+	int ret = 0;
+	if (t->user_id && (ret = m->ops->user_get(m, t->user_id, &u)) != 0 && ret != -ENOENT)
+		return ret;
+	if (t->project_id && (ret = m->ops->project_get(m, t->project_id, &p)) != 0 &&
+	    ret != -ENOENT)
+		return ret;
+	if (t->group_id && (ret = m->ops->group_get(m, t->group_id, &g)) != 0 && ret != -ENOENT)
+		return ret;
+	char scopes[512];
+	scopes_format(t->scopes, scopes, sizeof(scopes));
+	if (lo->rows) {
+		json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:s,s:o,s:o,s:o,s:b}", "id",
+				      (json_int_t)t->id, "kind", token_kind_name(t->kind), "name",
+				      t->name, "user", opt_string(u.username), "project",
+				      opt_string(p.path), "group", opt_string(g.path), "scopes",
+				      scopes, "created_at", opt_time(t->created_at_ms), "expires_at",
+				      opt_time(t->expires_at_ms), "last_used_at",
+				      opt_time(t->last_used_at_ms), "revoked", t->revoked);
+		return o && json_array_append_new(lo->rows, o) == 0 ? 0 : -ENOMEM;
+	}
+	char expires[ISO8601_LEN + 1] = "-", used[ISO8601_LEN + 1] = "-";
+	if (t->expires_at_ms)
+		iso8601_ms(t->expires_at_ms, expires);
+	if (t->last_used_at_ms)
+		iso8601_ms(t->last_used_at_ms, used);
+	const char *who = p.path[0] ? p.path : g.path[0] ? g.path : "-";
+	char name[TOKEN_NAME_MAX + 1];
+	cell(t->name, name, sizeof(name));
+	printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)t->id, token_kind_name(t->kind),
+	       name, u.username[0] ? u.username : "-", who,
+	       scopes[0] ? scopes : "-", expires, used, t->revoked ? "revoked" : "-");
+	return 0;
+}
+
+static int token_list(int argc, char **argv)
+{
+	enum { L_USER, L_PROJECT, L_JSON, L_COUNT };
+	struct cli_opt o[L_COUNT] = {
+		[L_USER] = {"user", true, NULL, false},
+		[L_PROJECT] = {"project", true, NULL, false},
+		[L_JSON] = {"json", false, NULL, false},
+	};
+	const char *data = NULL;
+	if (cli_parse(argc, argv, o, L_COUNT, NULL, 0, &data) != 0)
+		return 2;
+	if (o[L_USER].present && o[L_PROJECT].present)
+		return cli_fail("token list takes --user or --project, not both");
+	struct meta *m = cli_open_meta(data, NULL);
+	if (!m)
+		return 1;
+	struct token_query q = {.kind = -1, .also_kind = -1, .revoked = -1, .active = -1};
+	int rc = 0;
+	struct meta_user u;
+	struct meta_project p;
+	if (o[L_USER].present && m->ops->user_find(m, o[L_USER].value, &u) != 0)
+		rc = cli_fail("no user '%s'", o[L_USER].value);
+	else if (o[L_USER].present)
+		q.user_id = u.id;
+	if (o[L_PROJECT].present && m->ops->project_find(m, o[L_PROJECT].value, &p) != 0)
+		rc = cli_fail("no project '%s'", o[L_PROJECT].value);
+	else if (o[L_PROJECT].present)
+		q.project_id = p.id;
+	struct list_out lo = {m, o[L_JSON].present ? json_array() : NULL, 0};
+	if (rc == 0 && !lo.rows)
+		printf("ID\tKIND\tNAME\tUSER\tPROJECT/GROUP\tSCOPES\tEXPIRES\tLAST_USED\tREVOKED\n");
+	int ret = rc == 0 ? m->ops->tokens_list(m, &q, list_one, &lo, NULL) : 0;
+	m->ops->close(m);
+	if (rc == 0 && ret != 0)
+		rc = cli_fail("cannot list the tokens: %s", strerror(-ret));
+	if (rc == 0 && lo.rows)
+		return cli_print_json(lo.rows);
+	json_decref(lo.rows);
+	return rc;
+}
+
 int cli_token(int argc, char **argv)
 {
 	const char *data = NULL;
+	if (argc >= 1 && strcmp(argv[0], "list") == 0)
+		return token_list(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[0], "revoke") == 0) {
 		const char *pos[1];
 		if (cli_parse(argc - 1, argv + 1, NULL, 0, pos, 1, &data) != 0)
@@ -200,7 +273,7 @@ int cli_token(int argc, char **argv)
 	enum token_kind kind;
 	if (argc < 2 || strcmp(argv[0], "create") != 0 || token_kind_parse(argv[1], &kind) != 0)
 		return cli_fail("usage: depot token create personal|project|deploy|job ... | "
-				"depot token revoke ID");
+				"depot token list ... | depot token revoke ID");
 	struct cli_opt o[O_COUNT] = {
 		[O_USER] = {"user", true, NULL, false},
 		[O_PROJECT] = {"project", true, NULL, false},
@@ -234,11 +307,17 @@ const struct cli_command cli_token_command = {
 		    "depot token create deploy (--project PATH | --group PATH) --scopes SCOPES\n"
 		    "                          [--username NAME] [COMMON]\n"
 		    "depot token create job --project PATH --user NAME [--ttl SECONDS] [--json]\n"
+		    "depot token list [--user NAME | --project PATH] [--json]\n"
 		    "depot token revoke ID",
 	.help = "  COMMON: [--expires YYYY-MM-DD] [--name NAME] [--json]\n"
 		"  SCOPES, comma-separated: api, read_api for personal and project tokens;\n"
 		"  read_package_registry, write_package_registry for deploy tokens.\n"
 		"  Prints the secret (shown once; only its hash is stored), or with --json\n"
 		"  {id, token, kind, username, scopes, expires_at}. A job token lasts --ttl\n"
-		"  seconds (default 3600).\n",
+		"  seconds (default 3600).\n"
+		"  list: every token (or a user's, or a project's: its access, deploy and job\n"
+		"  tokens), one a line: id, kind, name, user, project or group, scopes, expiry,\n"
+		"  last use, revoked; --json: an array of {id, kind, name, user, project, group,\n"
+		"  scopes, created_at, expires_at, last_used_at, revoked}. Never the secrets;\n"
+		"  the id is what `token revoke` takes.\n",
 };

@@ -306,6 +306,21 @@ typedef int (*meta_project_cb)(void *ctx, const struct meta_project *p);
 #define META_TAKEN_PATH 1u
 #define META_TAKEN_NAME 2u
 
+/* Filters and paging of token listings (tokens area); 0, -1 or NULL: any. */
+struct token_query {
+	int kind;		/* an enum token_kind, or -1: any */
+	int also_kind;		/* a second kind accepted, or -1 */
+	int64_t user_id;
+	int64_t project_id;
+	int64_t group_id;
+	int revoked;		/* -1 any, 0 not revoked, 1 revoked */
+	int active;		/* -1 any, 1 neither revoked nor expired at now_ms, 0 the others */
+	int64_t now_ms;
+	const char *search;	/* a case-insensitive part of the name */
+	int64_t limit;		/* 0: all */
+	int64_t offset;
+};
+
 struct meta;
 
 struct meta_ops {
@@ -533,6 +548,19 @@ struct meta_ops {
 	int (*group_owners)(struct meta *m, int64_t group_id, int64_t *out);
 
 	/* tokens (meta_sql_tokens.c) */
+	/* A token by id, whatever its state. */
+	int (*token_get)(struct meta *m, int64_t id, struct meta_token *out);
+	/* The tokens q selects, by id; *total (unless NULL) counts them before paging. */
+	int (*tokens_list)(struct meta *m, const struct token_query *q,
+			   int (*cb)(void *ctx, const struct meta_token *t), void *ctx,
+			   int64_t *total);
+	/* Revokes a token that is not revoked yet; -ENOENT when it was (or is gone), so two
+	 * rotations of one token cannot both succeed. */
+	int (*token_revoke_active)(struct meta *m, int64_t id);
+	/* Destroys the row (deploy tokens, as GitLab does); -ENOENT when none. */
+	int (*token_delete)(struct meta *m, int64_t id);
+	/* last_used_at = now unless a use after since is recorded: one conditional UPDATE. */
+	int (*token_touch)(struct meta *m, int64_t id, int64_t now_ms, int64_t since_ms);
 
 	/* ---- end of the REST resources ---- */
 

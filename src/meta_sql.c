@@ -1728,6 +1728,11 @@ const struct meta_ops meta_sql_ops = {
 	.group_owners = msql_group_owners,
 
 	/* tokens */
+	.token_get = msql_token_get,
+	.tokens_list = msql_tokens_list,
+	.token_revoke_active = msql_token_revoke_active,
+	.token_delete = msql_token_delete,
+	.token_touch = msql_token_touch,
 
 	/* ---- end of the REST resources ---- */
 };

@@ -155,6 +155,12 @@ int msql_member_remove(struct meta *m, int64_t user_id, int64_t project_id, int6
 int msql_group_owners(struct meta *m, int64_t group_id, int64_t *out);
 
 /* tokens (meta_sql_tokens.c) */
+int msql_token_get(struct meta *m, int64_t id, struct meta_token *out);
+int msql_tokens_list(struct meta *m, const struct token_query *q,
+		     int (*cb)(void *ctx, const struct meta_token *t), void *ctx, int64_t *total);
+int msql_token_revoke_active(struct meta *m, int64_t id);
+int msql_token_delete(struct meta *m, int64_t id);
+int msql_token_touch(struct meta *m, int64_t id, int64_t now_ms, int64_t since_ms);
 
 /* ---- end of the REST resources ---- */
 

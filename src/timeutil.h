@@ -11,5 +11,9 @@ int64_t now_ms(void);
 void iso8601_ms(int64_t ms, char out[ISO8601_LEN + 1]);
 /* Parses "YYYY-MM-DD" as midnight UTC; returns 0 and sets *ms, or -1. */
 int date_parse_ms(const char *s, int64_t *ms);
+/* Parses an ISO 8601 date or date-time as GitLab's API takes them: "YYYY-MM-DD" (midnight
+ * UTC), or with "THH:MM[:SS[.fff]]" and "Z" or an offset "+HH:MM" (none: UTC). Returns 0
+ * and sets *ms, or -1. */
+int datetime_parse_ms(const char *s, int64_t *ms);
 
 #endif

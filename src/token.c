@@ -8,8 +8,6 @@
 
 #include "digest.h"
 
-#include <stdbool.h>
-
 static const char *const kind_names[] = {"personal", "project", "deploy", "job"};
 static const char *const kind_prefix[] = {"glpat-", "glpat-", "gldt-", "glcbt-"};
 
@@ -50,11 +48,45 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } scope_names[] = {
+	/* the order of answers: GitLab's deploy token order holds among its scopes */
 	{"api", SCOPE_API},
 	{"read_api", SCOPE_READ_API},
+	{"read_user", SCOPE_READ_USER},
+	{"create_runner", SCOPE_CREATE_RUNNER},
+	{"manage_runner", SCOPE_MANAGE_RUNNER},
+	{"k8s_proxy", SCOPE_K8S_PROXY},
+	{"self_rotate", SCOPE_SELF_ROTATE},
+	{"read_repository", SCOPE_READ_REPOSITORY},
+	{"write_repository", SCOPE_WRITE_REPOSITORY},
+	{"read_registry", SCOPE_READ_REGISTRY},
+	{"write_registry", SCOPE_WRITE_REGISTRY},
 	{"read_package_registry", SCOPE_READ_PACKAGE_REGISTRY},
 	{"write_package_registry", SCOPE_WRITE_PACKAGE_REGISTRY},
+	{"read_virtual_registry", SCOPE_READ_VIRTUAL_REGISTRY},
+	{"write_virtual_registry", SCOPE_WRITE_VIRTUAL_REGISTRY},
+	{"ai_features", SCOPE_AI_FEATURES},
+	{"read_observability", SCOPE_READ_OBSERVABILITY},
+	{"write_observability", SCOPE_WRITE_OBSERVABILITY},
 };
+#define N_SCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
+_Static_assert(N_SCOPES == SCOPES_MAX, "SCOPES_MAX counts them");
+
+unsigned scope_bit(const char *name, size_t n)
+{
+	for (size_t i = 0; i < N_SCOPES; i++)
+		if (strlen(scope_names[i].name) == n && strncmp(name, scope_names[i].name, n) == 0)
+			return scope_names[i].bit;
+	return 0;
+}
+
+size_t scopes_names(unsigned mask, const char **names, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < N_SCOPES && k < cap; i++)
+		if (mask & scope_names[i].bit)
+			names[k++] = scope_names[i].name;
+	return k;
+}
 
 int scopes_parse(const char *list, unsigned *out)
 {
@@ -62,14 +94,10 @@ int scopes_parse(const char *list, unsigned *out)
 	const char *p = list;
 	while (*p) {
 		size_t n = strcspn(p, ", ");
-		bool found = false;
-		for (size_t i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]); i++)
-			if (strlen(scope_names[i].name) == n && strncmp(p, scope_names[i].name, n) == 0) {
-				mask |= scope_names[i].bit;
-				found = true;
-			}
-		if (!found && n > 0)
+		unsigned bit = scope_bit(p, n);
+		if (!bit && n > 0)
 			return -1;
+		mask |= bit;
 		p += n;
 		p += strspn(p, ", ");
 	}
@@ -83,7 +111,7 @@ void scopes_format(unsigned mask, char *out, size_t cap)
 {
 	size_t o = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]); i++)
+	for (size_t i = 0; i < N_SCOPES; i++)
 		if (mask & scope_names[i].bit) {
 			int n = snprintf(out + o, cap - o, "%s%s", o ? "," : "", scope_names[i].name);
 			if (n < 0 || (size_t)n >= cap - o)
