@@ -21,8 +21,9 @@ int api_identify_or_reply(struct request *r);
  * and job tokens (deploy tokens count as anonymous there, so they may only read). */
 int api_caller_or_reply(struct request *r);
 /* The group named by capture cap (id or path) if the caller may see it (404 "404 Group
- * Not Found" otherwise) and has the route's ability on it (403 otherwise). */
-int api_group_or_reply(struct request *r, int cap, struct meta_group *g);
+ * Not Found" otherwise, and for a personal namespace: no group) and has the route's ability
+ * on it (403 otherwise). *ab (unless NULL): the caller's abilities on it. */
+int api_group_or_reply(struct request *r, int cap, struct meta_group *g, struct abilities *ab);
 /* 403 "403 Forbidden" unless ab grants what the route needs. Returns 0, or -1 having
  * replied. */
 int api_allowed_or_reply(struct request *r, const struct abilities *ab);

@@ -597,7 +597,7 @@ int api_caller_or_reply(struct request *r)
 	return 0;
 }
 
-int api_group_or_reply(struct request *r, int cap, struct meta_group *g)
+int api_group_or_reply(struct request *r, int cap, struct meta_group *g, struct abilities *out)
 {
 	struct meta *m = r->app->meta;
 	char ref[FULL_PATH_MAX + 1], *end;
@@ -606,6 +606,8 @@ int api_group_or_reply(struct request *r, int cap, struct meta_group *g)
 		long long id = strtoll(ref, &end, 10);
 		ret = *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
 	}
+	if (ret == 0 && g->owner_id)
+		ret = -ENOENT; /* a user's namespace is no group */
 	/* On a group a job token is an anonymous caller, for everything the request goes on
 	 * to decide too (the group listing asks about each project). */
 	if (r->ident.kind == IDENT_USER && r->ident.token.kind == TOKEN_JOB) {
@@ -623,6 +625,8 @@ int api_group_or_reply(struct request *r, int cap, struct meta_group *g)
 		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
 		return -1;
 	}
+	if (out)
+		*out = ab;
 	return api_allowed_or_reply(r, &ab);
 }
 

@@ -28,17 +28,6 @@ struct source {
 	int64_t group_id;
 };
 
-/* The group named by the route, personal namespaces included. */
-static int group_lookup(struct request *r, struct meta_group *g)
-{
-	struct meta *m = r->app->meta;
-	char ref[FULL_PATH_MAX + 1], *end;
-	if (http_capture(r, CAP_ID, ref, sizeof(ref)) != 0 || !ref[0])
-		return -ENOENT;
-	long long id = strtoll(ref, &end, 10);
-	return *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
-}
-
 /* GitLab's before { authenticate! } (401 for anonymous callers, public sources too), then
  * the source: 404 when invisible, 403 without the route's ability. A personal namespace is
  * no group here: 404. */
@@ -58,18 +47,8 @@ static int source_or_reply(struct request *r, bool is_group, struct source *s)
 		s->project_id = s->project.id;
 		return 0;
 	}
-	int ret = group_lookup(r, &s->group);
-	if (ret == 0 && s->group.owner_id != 0) {
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
+	if (api_group_or_reply(r, CAP_ID, &s->group, &s->ab) != 0)
 		return -1;
-	}
-	if (api_group_or_reply(r, CAP_ID, &s->group) != 0)
-		return -1;
-	ret = auth_group_abilities(r->app->meta, &r->ident, &s->group, &s->ab);
-	if (ret != 0) {
-		http_reply_internal(r, "group abilities failed", ret);
-		return -1;
-	}
 	s->group_id = s->group.id;
 	return 0;
 }

@@ -384,7 +384,7 @@ void group_packages_list_done(struct request *r)
 	struct page pg;
 	char name[PACKAGE_NAME_MAX + 1], version[PACKAGE_VERSION_MAX + 1];
 	bool no_match = false, direct_only = false;
-	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g) != 0 ||
+	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g, NULL) != 0 ||
 	    api_bool_or_reply(r, "exclude_subgroups", &direct_only) != 0 ||
 	    package_query_or_reply(r, &q, &pg, name, sizeof(name), version, sizeof(version), true,
 				   &no_match) != 0)

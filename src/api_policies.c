@@ -32,7 +32,7 @@ void settings_get_done(struct request *r)
 {
 	struct meta_group g;
 	struct meta_dup_settings s;
-	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g) != 0)
+	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g, NULL) != 0)
 		return;
 	int ret = r->app->meta->ops->settings_get(r->app->meta, g.id, &s);
 	reply_stored(r, ret, MHD_HTTP_OK, ret ? NULL : policy_settings_json(&s));
@@ -43,7 +43,7 @@ void settings_put_done(struct request *r)
 	struct meta *m = r->app->meta;
 	struct meta_group g;
 	struct meta_dup_settings s;
-	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g) != 0)
+	if (api_caller_or_reply(r) != 0 || api_group_or_reply(r, CAP_ID, &g, NULL) != 0)
 		return;
 	json_t *body = http_body_json(r);
 	if (!body)

@@ -297,33 +297,6 @@ static json_t *project_json(struct request *r, const struct meta_project *p, boo
 
 /* ---- loading the subject ---- */
 
-/* The group the path names (id or full path), visible to the caller (else 404 "404 Group
- * Not Found": personal namespaces are not groups here) and with the route's ability (else
- * 403). Returns 0 with *ab, or -1 having replied. */
-static int group_or_reply(struct request *r, struct meta_group *g, struct abilities *ab)
-{
-	struct meta *m = r->app->meta;
-	char ref[FULL_PATH_MAX + 1], *end;
-	int ret = -ENOENT;
-	if (http_capture(r, 0, ref, sizeof(ref)) == 0 && ref[0]) {
-		long long id = strtoll(ref, &end, 10);
-		ret = *end ? m->ops->group_find(m, ref, g) : m->ops->group_get(m, id, g);
-	}
-	if (ret == 0 && g->owner_id)
-		ret = -ENOENT;
-	if (ret == 0)
-		ret = auth_group_abilities(m, &r->ident, g, ab);
-	if (ret != 0 && ret != -ENOENT) {
-		http_reply_internal(r, "group lookup failed", ret);
-		return -1;
-	}
-	if (ret == -ENOENT || !ab->read_project) {
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
-		return -1;
-	}
-	return api_allowed_or_reply(r, ab);
-}
-
 static int project_or_reply(struct request *r, struct meta_project *p, struct abilities *ab)
 {
 	if (api_identify_or_reply(r) != 0)
@@ -455,7 +428,7 @@ void group_subgroups_done(struct request *r)
 {
 	struct meta_group g;
 	struct abilities ab;
-	if (api_identify_or_reply(r) == 0 && group_or_reply(r, &g, &ab) == 0)
+	if (api_identify_or_reply(r) == 0 && api_group_or_reply(r, 0, &g, &ab) == 0)
 		groups_list(r, g.id);
 }
 
@@ -503,7 +476,7 @@ void group_projects_done(struct request *r)
 {
 	struct meta_group g;
 	struct abilities ab;
-	if (api_identify_or_reply(r) == 0 && group_or_reply(r, &g, &ab) == 0)
+	if (api_identify_or_reply(r) == 0 && api_group_or_reply(r, 0, &g, &ab) == 0)
 		projects_list(r, g.id);
 }
 
@@ -546,7 +519,7 @@ void group_get_done(struct request *r)
 	struct meta_group g;
 	struct abilities ab;
 	bool with_projects;
-	if (api_identify_or_reply(r) == 0 && group_or_reply(r, &g, &ab) == 0 &&
+	if (api_identify_or_reply(r) == 0 && api_group_or_reply(r, 0, &g, &ab) == 0 &&
 	    bool_param(r, "with_projects", true, &with_projects) == 0)
 		reply_group_detail(r, MHD_HTTP_OK, &g, with_projects);
 }
@@ -714,7 +687,7 @@ void group_update_done(struct request *r)
 	struct abilities ab;
 	const char *name = NULL, *path = NULL;
 	int got_name, got_path;
-	if (api_identify_or_reply(r) != 0 || group_or_reply(r, &g, &ab) != 0 ||
+	if (api_identify_or_reply(r) != 0 || api_group_or_reply(r, 0, &g, &ab) != 0 ||
 	    (got_name = api_param_str(r, "name", &name)) < 0 ||
 	    (got_path = api_param_str(r, "path", &path)) < 0)
 		return;
@@ -761,7 +734,7 @@ void group_delete_done(struct request *r)
 {
 	struct meta_group g;
 	struct abilities ab;
-	if (api_identify_or_reply(r) != 0 || group_or_reply(r, &g, &ab) != 0)
+	if (api_identify_or_reply(r) != 0 || api_group_or_reply(r, 0, &g, &ab) != 0)
 		return;
 	int ret = r->app->meta->ops->group_delete(r->app->meta, g.id);
 	if (ret == -ENOENT) { /* a concurrent delete */

@@ -758,12 +758,8 @@ static int deploy_subject_or_reply(struct request *r, bool is_group, struct toke
 		return 0;
 	}
 	struct meta_group g;
-	if (api_group_or_reply(r, 0, &g) != 0)
+	if (api_group_or_reply(r, 0, &g, NULL) != 0)
 		return -1;
-	if (g.owner_id != 0) { /* personal namespaces have no deploy tokens */
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Group Not Found");
-		return -1;
-	}
 	q->group_id = g.id;
 	return 0;
 }
