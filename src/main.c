@@ -13,7 +13,7 @@ static const struct cli_command *const commands[] = {
     &cli_settings_command, &cli_protection_command, &cli_cleanup_policy_command,
     &cli_cleanup_command,  &cli_gc_command,	    &cli_fsck_command,
     &cli_audit_command,	   &cli_routes_command,	    &cli_migrate_command,
-    &cli_migrate_store_command,
+    &cli_migrate_store_command, &cli_push_command, &cli_pull_command,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
