@@ -41,8 +41,9 @@ static int usage(FILE *f, int status)
 			fprintf(f, "  %.*s\n", (int)n, l);
 			l += n + (l[n] == '\n');
 		}
-	fputs("\nEvery command takes --data DIR (default $DEPOT_DATA or ./depot-data) and\n"
-	      "--meta URL (PostgreSQL; default $DEPOT_META, else SQLite in the data directory).\n"
+	fputs("\nEvery command but push and pull takes --data DIR (default $DEPOT_DATA or\n"
+	      "./depot-data) and --meta URL (PostgreSQL; default $DEPOT_META, else SQLite in the\n"
+	      "data directory); push and pull speak to a server over HTTP.\n"
 	      "depot help COMMAND (or depot COMMAND --help) explains one; depot --version.\n",
 	      f);
 	return status;
