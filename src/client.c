@@ -448,7 +448,7 @@ static void end_attempt(struct client *c, struct client_job *j)
 
 size_t client_run(struct client *c, struct client_job **jobs, size_t n)
 {
-	struct client_job **waiting = calloc(n ? n : 1, sizeof(*waiting));
+	struct client_job **waiting = calloc(n ? n : 1, sizeof(struct client_job *));
 	size_t next = 0, nwaiting = 0, running = 0, left = n, failed = 0;
 	if (!waiting) {
 		cli_fail("out of memory");

@@ -307,9 +307,9 @@ static int read_listing(struct pull *p)
 	if (ret == 0 && c->version[0] == '@')
 		client_say(c, "%s %s is %s", c->name, c->version, p->chosen);
 	size_t n = ret == 0 ? json_array_size(list) : 0;
-	if (n && !(p->files = calloc(n, sizeof(*p->files))))
+	if (ret == 0 && !(p->files = calloc(n ? n : 1, sizeof(*p->files))))
 		ret = cli_fail("out of memory");
-	for (size_t i = 0; ret == 0 && i < n; i++) {
+	for (size_t i = 0; ret == 0 && p->files && i < n; i++) {
 		json_t *e = json_array_get(list, i);
 		const char *name = json_string_value(json_object_get(e, "file_name"));
 		const char *sha = json_string_value(json_object_get(e, "file_sha256"));
@@ -377,7 +377,7 @@ static int pull_run(struct pull *p)
 	struct client *c = &p->c;
 	if (read_listing(p) != 0)
 		return 1;
-	struct client_job **jobs = calloc(p->n ? p->n : 1, sizeof(*jobs));
+	struct client_job **jobs = calloc(p->n ? p->n : 1, sizeof(struct client_job *));
 	if (!jobs)
 		return cli_fail("out of memory");
 	size_t n = 0;

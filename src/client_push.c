@@ -285,16 +285,16 @@ static int compare_with_listing(struct push *p)
 	}
 	/* the listing sorted by name, each local file looked up in it */
 	size_t nlisted = json_array_size(list);
-	json_t **listed = calloc(nlisted ? nlisted : 1, sizeof(*listed));
+	json_t **listed = calloc(nlisted ? nlisted : 1, sizeof(json_t *));
 	if (!listed)
 		ret = -1;
 	for (size_t i = 0; listed && i < nlisted; i++)
 		listed[i] = json_array_get(list, i);
 	if (listed)
-		qsort(listed, nlisted, sizeof(*listed), by_listed_name);
+		qsort(listed, nlisted, sizeof(json_t *), by_listed_name);
 	for (size_t i = 0; ret == 0 && i < p->n; i++) {
 		const char *rel = p->files[i].rel;
-		json_t **hit = bsearch(&rel, listed, nlisted, sizeof(*listed), find_listed);
+		json_t **hit = bsearch(&rel, listed, nlisted, sizeof(json_t *), find_listed);
 		const char *sha = hit ? json_string_value(json_object_get(*hit, "file_sha256")) : NULL;
 		if (sha && strcmp(sha, p->files[i].sha256) == 0)
 			p->files[i].action = PUSH_UNCHANGED;
@@ -428,7 +428,7 @@ static int push_run(struct push *p, bool atomic)
 		}
 	}
 
-	struct client_job **jobs = calloc(p->n, sizeof(*jobs));
+	struct client_job **jobs = calloc(p->n, sizeof(struct client_job *));
 	if (!jobs)
 		return cli_fail("out of memory");
 	size_t n = 0;
