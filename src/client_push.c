@@ -343,6 +343,52 @@ static int publish(struct push *p, json_t *m, long *status, bool *routeless, cha
 	return ret;
 }
 
+/* Whether the version is visible already (default status): the Packages API lists
+ * hidden versions only when asked for them. Uploading hidden would hide it meanwhile. */
+static int visible_already(struct push *p, bool *visible)
+{
+	struct client *c = &p->c;
+	struct client_job j;
+	char *name = client_encode_path(c->name), *version = client_encode_path(c->version);
+	char *url = NULL;
+	/* base: ".../projects/ID/packages/generic/NAME/" */
+	size_t cut = strlen(c->base) - strlen(name ? name : "") - strlen("/generic//");
+	if (name && version &&
+	    asprintf(&url, "%.*s?package_type=generic&package_name=%s&package_version=%s",
+		     (int)cut, c->base, name, version) < 0)
+		url = NULL;
+	free(name);
+	free(version);
+	if (!url)
+		return -ENOMEM;
+	client_job_init(&j, c, url, "looking the version up");
+	j.setup = get_setup;
+	j.finish = any_status;
+	int ret = client_request(c, &j);
+	char msg[200];
+	json_t *list = NULL;
+	if (ret != 0) {
+		cli_fail("looking the version up failed: %s", j.err);
+	} else if (j.status != 200 || !(list = json_loadb(j.body ? j.body : "", j.body_len, 0, NULL))) {
+		cli_fail("looking the version up: %s", client_error_text(&j, msg, sizeof(msg)));
+		ret = -EIO;
+	}
+	size_t i;
+	json_t *e;
+	*visible = false;
+	json_array_foreach(list, i, e) {
+		const char *n = json_string_value(json_object_get(e, "name"));
+		const char *v = json_string_value(json_object_get(e, "version"));
+		const char *st = json_string_value(json_object_get(e, "status"));
+		if (n && v && strcmp(n, c->name) == 0 && strcmp(v, c->version) == 0 &&
+		    !(st && strcmp(st, "hidden") == 0))
+			*visible = true;
+	}
+	json_decref(list);
+	client_job_release(&j);
+	return ret;
+}
+
 static json_t *report(const struct push *p, bool atomic, bool published, size_t failed)
 {
 	json_t *files = json_array();
@@ -418,13 +464,16 @@ static int push_run(struct push *p, bool atomic)
 			client_say(c, "depot: the server has no @publish: uploading without atomic "
 				      "publishing (consumers may see the version before it is complete)");
 			atomic = false;
-		} else if (status == 200) {
-			/* already visible: uploading hidden would hide it meanwhile */
+		} else if (status != 200 && status != 404 && status != 409) {
+			return cli_fail("publishing the version: %s", msg);
+		}
+		bool visible = false;
+		if (atomic && status != 404 && visible_already(p, &visible) != 0)
+			return 1;
+		if (visible) {
 			client_say(c, "depot: %s %s is published already: adding files to it",
 				   c->name, c->version);
 			atomic = false;
-		} else if (status != 404 && status != 409) {
-			return cli_fail("publishing the version: %s", msg);
 		}
 	}
 

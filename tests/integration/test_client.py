@@ -280,12 +280,14 @@ def test_a_4xx_is_not_retried_and_fails(depot, ctx):
 class Proxy:
     """A tiny HTTP proxy in front of depot: fail(method, n, status) answers the next n
     requests of that method itself with status; corrupt_downloads flips a byte of file
-    bodies; seen lists (method, headers) of every request."""
+    bodies; publish_answers stands in for @publish; seen lists (method, headers, body) of
+    every request."""
 
     def __init__(self, upstream):
         self.upstream = urllib.parse.urlsplit(upstream)
         self.failures = {}
         self.corrupt = False
+        self.publish_answers = []  # (status, body) for the next POSTs to @publish
         self.seen = []
         self.lock = threading.Lock()
         proxy = self
@@ -300,10 +302,21 @@ class Proxy:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 with proxy.lock:
-                    proxy.seen.append((self.command, dict(self.headers), body))
+                    proxy.seen.append((self.command, {**self.headers, ":path": self.path},
+                                       body))
                     left, status = proxy.failures.get(self.command, (0, 0))
                     if left:
                         proxy.failures[self.command] = (left - 1, status)
+                if self.command == "POST" and self.path.endswith("/@publish") \
+                        and proxy.publish_answers:
+                    left, (status, answer) = 1, proxy.publish_answers.pop(0)
+                    data = json.dumps(answer).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if left:
                     data = json.dumps({"message": f"{status} Service Unavailable"}).encode()
                     self.send_response(status)
@@ -369,7 +382,7 @@ def test_503_twice_then_the_retry_succeeds_with_content_digest(depot, ctx):
     digest = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
     for headers, body in puts:
         assert headers["Content-Digest"] == digest and body == data
-        assert headers["PRIVATE-TOKEN"] == ctx["token"] and "?status=" not in str(headers)
+        assert headers["PRIVATE-TOKEN"] == ctx["token"] and "?status=" not in headers[":path"]
     assert package_files(depot, ctx, name, "1.0.0") == [("one.bin", sha256(data))]
 
 
@@ -550,6 +563,49 @@ def test_atomic_push_refuses_to_publish_a_version_that_differs(depot, ctx):
     assert (rep["uploaded"], rep["published"], rep["ok"]) == (1, False, False)
     assert '"unexpected":["stray.txt"]' in res.stderr
     assert depot.query("SELECT status FROM packages WHERE name = ?", name) == [(1,)]  # hidden
+
+
+def test_atomic_push_uploads_hidden_then_publishes_with_the_manifest(depot, ctx):
+    """The client's side of atomic publishing, with the proxy answering @publish as
+    contract14 says (so it runs before the server has the route): the probe's empty
+    manifest, uploads with status=hidden, then the manifest of every file; a 409 with the
+    differences fails the push."""
+    src = ctx["tmp"] / "atomic-proxy"
+    files = make_tree(src, n=4, seed=6)
+    name = unique("proxied")
+    done = {"id": 1, "name": name, "version": "1.0.0", "status": "default", "files": 4}
+    with Proxy(depot.url) as proxy:
+        proxy.publish_answers = [(404, {"message": "404 Package Not Found"}), (200, done)]
+        res = client("push", str(src), url(depot, ctx, name, "1.0.0", proxy.api), "--json",
+                     token=ctx["token"])
+        seen = list(proxy.seen)
+    assert res.returncode == 0, res.stderr
+    rep = report(res)
+    assert (rep["atomic"], rep["published"], rep["uploaded"], rep["ok"]) == (True, True, 4, True)
+    assert res.stderr.splitlines()[-1].endswith("; published")
+    posts = [json.loads(b) for m, _, b in seen if m == "POST"]
+    assert posts == [{"files": []}, {"files": [{"file_name": n, "sha256": sha256(files[n])}
+                                               for n in sorted(files)]}]
+    puts = [h[":path"] for m, h, _ in seen if m == "PUT"]
+    assert len(puts) == 4 and all(p.endswith("?status=hidden") for p in puts), puts
+    assert depot.query("SELECT status FROM packages WHERE name = ?", name) == [(1,)]  # hidden
+    assert package_files(depot, ctx, name, "1.0.0") == sorted((n, sha256(d))
+                                                               for n, d in files.items())
+    # the same version again: the files are there (hidden), @publish refuses the manifest
+    conflict = {"message": "409 Conflict - the version's files differ from the manifest",
+                "missing": [], "unexpected": ["stray.txt"], "mismatched": []}
+    with Proxy(depot.url) as proxy:
+        proxy.publish_answers = [(409, conflict), (409, conflict)]
+        res = client("push", str(src), url(depot, ctx, name, "1.0.0", proxy.api), "--json",
+                     token=ctx["token"])
+        methods = [m for m, _, _ in proxy.seen]
+    assert res.returncode == 1
+    rep = report(res)
+    assert (rep["uploaded"], rep["unchanged"], rep["published"], rep["ok"]) == (0, 4, False, False)
+    assert '"unexpected":["stray.txt"]' in res.stderr
+    assert "not published (the version stays hidden)" in res.stderr
+    # probe, the visible-already look-up (the Packages API), publish
+    assert methods == ["GET", "POST", "GET", "POST"]
 
 
 # ---- last: it restarts the server ----
