@@ -245,6 +245,8 @@ void cli_help(FILE *f, const struct cli_command *c)
 	fputc('\n', f);
 	for (size_t i = 0; i < c->nopts; i++)
 		help_option(f, &c->opts[i]);
+	if (c->remote)
+		return;
 	help_option(f, &data);
 	help_option(f, &meta);
 	bool own_blobs = false;

@@ -36,13 +36,15 @@ struct cli_command {
 	/* The options from the parser's own table (serve), so none goes undocumented. */
 	const struct cli_opt *opts;
 	size_t nopts;
+	/* A client of a server (push, pull): no data directory, no stores to choose. */
+	bool remote;
 };
 
 extern const struct cli_command cli_serve_command, cli_gc_command, cli_fsck_command,
 	cli_user_command, cli_group_command, cli_project_command, cli_member_command,
 	cli_audit_command, cli_token_command, cli_settings_command, cli_protection_command,
 	cli_cleanup_policy_command, cli_cleanup_command, cli_routes_command, cli_migrate_command,
-	cli_migrate_store_command;
+	cli_migrate_store_command, cli_push_command, cli_pull_command;
 
 /* Prints the command's usage: synopsis, then its options, --data last. */
 void cli_help(FILE *f, const struct cli_command *c);
@@ -122,6 +124,8 @@ int cli_cleanup(int argc, char **argv);
 int cli_routes(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_migrate_store(int argc, char **argv);
+int cli_push(int argc, char **argv);
+int cli_pull(int argc, char **argv);
 /* Prints a JSON value on stdout (compact, one line) and frees it; 1 if it is NULL. */
 int cli_print_json(json_t *j);
 

@@ -13,7 +13,7 @@ static const struct cli_command *const commands[] = {
     &cli_settings_command, &cli_protection_command, &cli_cleanup_policy_command,
     &cli_cleanup_command,  &cli_gc_command,	    &cli_fsck_command,
     &cli_audit_command,	   &cli_routes_command,	    &cli_migrate_command,
-    &cli_migrate_store_command,
+    &cli_migrate_store_command, &cli_push_command, &cli_pull_command,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -41,8 +41,9 @@ static int usage(FILE *f, int status)
 			fprintf(f, "  %.*s\n", (int)n, l);
 			l += n + (l[n] == '\n');
 		}
-	fputs("\nEvery command takes --data DIR (default $DEPOT_DATA or ./depot-data) and\n"
-	      "--meta URL (PostgreSQL; default $DEPOT_META, else SQLite in the data directory).\n"
+	fputs("\nEvery command but push and pull takes --data DIR (default $DEPOT_DATA or\n"
+	      "./depot-data) and --meta URL (PostgreSQL; default $DEPOT_META, else SQLite in the\n"
+	      "data directory); push and pull speak to a server over HTTP.\n"
 	      "depot help COMMAND (or depot COMMAND --help) explains one; depot --version.\n",
 	      f);
 	return status;

@@ -10,7 +10,9 @@ import pytest
 from conftest import DEPOT, ROOT
 
 COMMANDS = ["serve", "user", "group", "project", "member", "token", "gc", "fsck", "audit",
-            "settings", "protection", "cleanup-policy", "cleanup"]
+            "settings", "protection", "cleanup-policy", "cleanup", "push", "pull"]
+# the client commands speak to a server: no data directory, no stores
+CLIENT_COMMANDS = {"push", "pull"}
 
 
 def run(*args, env=None):
@@ -32,7 +34,8 @@ TYPED = {"serve": ["--listen", "nowhere"], "user": ["create"], "group": ["create
          "project": ["create"], "member": ["add", "--role", "boss"], "token": ["create", "job"],
          "gc": ["--data", "DIR"], "fsck": ["--repair"], "audit": ["--limit", "5"],
          "settings": ["show"], "protection": ["list"], "cleanup-policy": ["show"],
-         "cleanup": ["run", "--dry-run"]}
+         "cleanup": ["run", "--dry-run"], "push": ["dist", "-j", "8", "--no-atomic"],
+         "pull": ["pkg/@latest", "--json"]}
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -48,7 +51,8 @@ def test_command_help(cmd, form, tmp_path):
     r = run(*args, env=env)
     assert (r.returncode, r.stderr) == (0, ""), args
     assert re.match(rf"usage: depot {re.escape(cmd)}[ \n]", r.stdout), r.stdout
-    assert r.stdout.endswith("\n") and "--data DIR" in r.stdout
+    assert r.stdout.endswith("\n")
+    assert ("--data DIR" in r.stdout) == (cmd not in CLIENT_COMMANDS), r.stdout
     assert not os.path.exists(tmp_path / "data") and not os.path.exists(tmp_path / "x")
 
 
@@ -116,3 +120,20 @@ def test_serve_parser_accepts_every_listed_option(tmp_path):
         assert r.returncode != 0, name
         assert "unknown option" not in r.stderr, r.stderr
         assert "takes no value" not in r.stderr and "needs a value" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("cmd", sorted(CLIENT_COMMANDS))
+def test_client_usage_lists_every_option_it_accepts(cmd, tmp_path):
+    """push and pull: each option their usage lists is one their parser takes (a URL that is
+    not one stops them after parsing), and the token is never an option."""
+    out = run(cmd, "--help").stdout
+    names = re.findall(r"^  (--[a-z-]+)(?: ([A-Z]+))?  ", out, re.M)
+    assert {"--token-file", "--jobs", "--retries", "--dry-run", "--json"} <= {n for n, _ in names}
+    assert not any("token" in n and n != "--token-file" for n, _ in names), out
+    assert ("--no-atomic" in out) == (cmd == "push")
+    for name, arg in names:
+        args = ["dist"] if cmd == "push" else []
+        r = run(cmd, *args, "not-a-url", name, *(["1"] if arg else []),
+                env=dict(os.environ, CI_API_V4_URL="", CI_PROJECT_ID=""))
+        assert r.returncode == 1, (name, r.stderr)
+        assert "is not a package URL" in r.stderr, (name, r.stderr)
