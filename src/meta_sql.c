@@ -307,12 +307,6 @@ static int start_sql(struct meta *m, int id, const char *sql, const struct sql_a
 	return d->run(c, id, sql, a, n, r);
 }
 
-static int start(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
-		 struct sql_rows **r)
-{
-	return start_sql(m, (int)id, NULL, a, n, r);
-}
-
 static int64_t col_int(struct sql_rows *r, int col)
 {
 	return r->d->col_int(r, col);
@@ -324,12 +318,13 @@ static void col_copy(struct sql_rows *r, int col, char *dst, size_t cap)
 	snprintf(dst, cap, "%s", t ? t : "");
 }
 
-/* Runs a statement that returns no rows; *changes (unless NULL): the rows it changed. */
-static int exec(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
-		int64_t *changes)
+/* Runs a statement that returns no rows (id, or with id -1 sql); *changes (unless NULL):
+ * the rows it changed. */
+static int exec_sql(struct meta *m, int id, const char *sql, const struct sql_arg *a, int n,
+		    int64_t *changes)
 {
 	struct sql_rows *r;
-	int ret = start(m, id, a, n, &r);
+	int ret = start_sql(m, id, sql, a, n, &r);
 	if (ret != 0)
 		return ret;
 	ret = r->d->next(r);
@@ -339,6 +334,12 @@ static int exec(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
 		*changes = r->d->changes(r);
 	r->d->finish(r);
 	return ret;
+}
+
+static int exec(struct meta *m, enum stmt_id id, const struct sql_arg *a, int n,
+		int64_t *changes)
+{
+	return exec_sql(m, (int)id, NULL, a, n, changes);
 }
 
 /* The same, -ENOENT when it changed no row. */
@@ -454,17 +455,7 @@ int msql_each(struct meta *m, const struct stmt_text *st, const struct sql_arg *
 int msql_exec(struct meta *m, const struct stmt_text *st, const struct sql_arg *a, int n,
 	      int64_t *changes)
 {
-	struct sql_rows *r;
-	int ret = start_sql(m, -1, dialect_text(m, st), a, n, &r);
-	if (ret != 0)
-		return ret;
-	ret = r->d->next(r);
-	if (ret > 0)
-		ret = 0;
-	if (ret == 0 && changes)
-		*changes = r->d->changes(r);
-	r->d->finish(r);
-	return ret;
+	return exec_sql(m, -1, dialect_text(m, st), a, n, changes);
 }
 
 int64_t msql_col_int(struct sql_rows *r, int col)

@@ -108,10 +108,46 @@ static const char *dir(bool desc)
 	return desc ? " DESC" : " ASC";
 }
 
+/* A listing: "<ctes> SELECT COUNT(*) <from>" counts into *total, then
+ * "<ctes> SELECT <cols> <from> ORDER BY <order>, <tie> LIMIT ?6 OFFSET ?7" walks each row. */
+struct paged {
+	const char *ctes;
+	const char *cols;
+	const struct built *from;
+	const char *order;
+	const char *tie;
+	bool desc;
+};
+
+static int paged_run(struct meta *m, const struct paged *pq, const struct sql_arg *a, int n,
+		     int (*each)(void *ctx, struct sql_rows *r), void *ctx, int64_t *total)
+{
+	struct built list = {0}, count = {0};
+	put(&count, pq->ctes);
+	put(&count, " SELECT COUNT(*)");
+	put2(&count, pq->from->sql, pq->from->pg);
+	put(&list, pq->ctes);
+	put(&list, " SELECT ");
+	put(&list, pq->cols);
+	put2(&list, pq->from->sql, pq->from->pg);
+	put(&list, " ORDER BY ");
+	put(&list, pq->order);
+	put(&list, dir(pq->desc));
+	put(&list, ", ");
+	put(&list, pq->tie);
+	put(&list, dir(pq->desc));
+	put(&list, " LIMIT ?6 OFFSET ?7");
+	if (pq->from->overflow || list.overflow || count.overflow)
+		return -E2BIG;
+	struct stmt_text ct = built_text(&count), lt = built_text(&list);
+	int ret = msql_int(m, &ct, a, n, total);
+	return ret == 0 ? msql_each(m, &lt, a, n, each, ctx) : ret;
+}
+
 int msql_groups_list(struct meta *m, const struct group_query *q, meta_group_cb cb, void *ctx,
 		     int64_t *total)
 {
-	struct built from = {0}, list = {0}, count = {0};
+	struct built from = {0};
 	put(&from, " FROM (SELECT groups.*, COALESCE(eff.lvl, 0) AS lvl FROM groups"
 		   " LEFT JOIN eff ON eff.id = groups.id) g"
 		   " WHERE g.owner_id = 0 AND g.pending_delete = 0"
@@ -130,29 +166,16 @@ int msql_groups_list(struct meta *m, const struct group_query *q, meta_group_cb 
 		put(&from, " AND EXISTS (SELECT 1 FROM members o WHERE o.user_id = ?1"
 			   " AND o.project_id = 0 AND o.group_id = g.id AND o.access_level >= 50)");
 	static const char *const order[] = {"g.name", "g.path", "g.id"};
-	put(&count, MEMBER_GROUPS " SELECT COUNT(*)");
-	put2(&count, from.sql, from.pg);
-	put(&list, MEMBER_GROUPS " SELECT " MSQL_GROUP_COLS);
-	put2(&list, from.sql, from.pg);
-	put(&list, " ORDER BY ");
-	put(&list, order[q->order]);
-	put(&list, dir(q->desc));
-	put(&list, ", g.id");
-	put(&list, dir(q->desc));
-	put(&list, " LIMIT ?6 OFFSET ?7");
-	if (from.overflow || list.overflow || count.overflow)
-		return -E2BIG;
 	char *pattern = like_pattern(q->search);
 	if (q->search && *q->search && !pattern)
 		return -ENOMEM;
 	struct sql_arg a[] = {SQLI(q->user_id),	    SQLI(q->visibility), SQLI(q->min_access_level),
 			      SQLI(q->parent_id),   SQLT(pattern),	 SQLI(q->limit),
 			      SQLI(q->offset)};
-	struct stmt_text ct = built_text(&count), lt = built_text(&list);
-	int ret = msql_int(m, &ct, a, SQLN(a), total);
 	struct list_ctx l = {.cb.group = cb, .ctx = ctx};
-	if (ret == 0)
-		ret = msql_each(m, &lt, a, SQLN(a), each_group, &l);
+	const struct paged pq = {MEMBER_GROUPS, MSQL_GROUP_COLS, &from, order[q->order], "g.id",
+				 q->desc};
+	int ret = paged_run(m, &pq, a, SQLN(a), each_group, &l, total);
 	free(pattern);
 	return ret;
 }
@@ -160,7 +183,7 @@ int msql_groups_list(struct meta *m, const struct group_query *q, meta_group_cb 
 int msql_projects_list(struct meta *m, const struct project_query *q, meta_project_cb cb,
 		       void *ctx, int64_t *total)
 {
-	struct built from = {0}, list = {0}, count = {0};
+	struct built from = {0};
 	/* a project's level: its own membership, or the highest of its groups' */
 	put(&from, " FROM (SELECT projects.*, ns.path AS ns_path, COALESCE((SELECT MAX(x) FROM"
 		   " (SELECT access_level AS x FROM members WHERE user_id = ?1"
@@ -188,18 +211,6 @@ int msql_projects_list(struct meta *m, const struct project_query *q, meta_proje
 #define PROJECT_CTES                                                                        \
 	MEMBER_GROUPS ", sub(id) AS (SELECT ?4 UNION SELECT g.id FROM groups g"              \
 		      " JOIN sub ON g.parent_id = sub.id WHERE ?5 = 1)"
-	put(&count, PROJECT_CTES " SELECT COUNT(*)");
-	put2(&count, from.sql, from.pg);
-	put(&list, PROJECT_CTES " SELECT " MSQL_PROJECT_COLS);
-	put2(&list, from.sql, from.pg);
-	put(&list, " ORDER BY ");
-	put(&list, order[q->order]);
-	put(&list, dir(q->desc));
-	put(&list, ", p.id");
-	put(&list, dir(q->desc));
-	put(&list, " LIMIT ?6 OFFSET ?7");
-	if (from.overflow || list.overflow || count.overflow)
-		return -E2BIG;
 	char *pattern = like_pattern(q->search);
 	if (q->search && *q->search && !pattern)
 		return -ENOMEM;
@@ -207,11 +218,10 @@ int msql_projects_list(struct meta *m, const struct project_query *q, meta_proje
 			      SQLT(pattern),	    SQLI(q->group_id),
 			      SQLI(q->include_subgroups ? 1 : 0),
 			      SQLI(q->limit),	    SQLI(q->offset)};
-	struct stmt_text ct = built_text(&count), lt = built_text(&list);
-	int ret = msql_int(m, &ct, a, SQLN(a), total);
 	struct list_ctx l = {.cb.project = cb, .ctx = ctx};
-	if (ret == 0)
-		ret = msql_each(m, &lt, a, SQLN(a), each_project, &l);
+	const struct paged pq = {PROJECT_CTES, MSQL_PROJECT_COLS, &from, order[q->order], "p.id",
+				 q->desc};
+	int ret = paged_run(m, &pq, a, SQLN(a), each_project, &l, total);
 	free(pattern);
 	return ret;
 }
