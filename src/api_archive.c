@@ -6,6 +6,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <locale.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ struct arc_stream {
 	char *sums; /* SHA256SUMS, in sha256sum's format; NULL when the version has its own */
 	size_t sums_len;
 	enum arc_phase phase;
+	/* libarchive converts names through the thread's locale: UTF-8 while it runs, so that
+	 * stored names (UTF-8) go into the headers as they are, whatever the server's locale.
+	 * (locale_t)0 when C.UTF-8 is missing: names then go in as bytes. */
+	locale_t utf8;
 	/* the entry being written */
 	bool in_entry;
 	struct blob_reader br;
@@ -115,7 +120,10 @@ static int write_header(struct arc_stream *s, const char *name, int64_t size, in
 	struct archive_entry *e = archive_entry_new();
 	if (!e)
 		return -ENOMEM;
-	archive_entry_set_pathname_utf8(e, name);
+	if (s->utf8)
+		archive_entry_set_pathname_utf8(e, name);
+	else
+		archive_entry_copy_pathname(e, name);
 	archive_entry_set_size(e, size);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
@@ -227,7 +235,11 @@ static ssize_t arc_read(void *cls, char *buf, size_t max)
 		if (s->phase == PH_DONE)
 			return 0;
 		s->out_off = s->out_len = 0;
-		if (arc_step(s) != 0)
+		locale_t old = s->utf8 ? uselocale(s->utf8) : (locale_t)0;
+		int ret = arc_step(s);
+		if (old)
+			uselocale(old);
+		if (ret != 0)
 			return -1;
 	}
 	size_t n = s->out_len - s->out_off < max ? s->out_len - s->out_off : max;
@@ -242,8 +254,13 @@ static void arc_free(void *cls)
 	if (!s)
 		return;
 	entry_close(s);
+	locale_t old = s->utf8 && s->a ? uselocale(s->utf8) : (locale_t)0;
 	if (s->a)
 		archive_write_free(s->a); /* after a failure: no close, nothing more is sent */
+	if (old)
+		uselocale(old);
+	if (s->utf8)
+		freelocale(s->utf8);
 	for (size_t i = 0; i < s->n; i++)
 		free(s->files[i].name);
 	free(s->files);
@@ -292,8 +309,13 @@ void api_send_archive(struct request *r, const struct meta_package *pkg, enum ar
 		ret = build_sums(s);
 	if (ret == 0 && (!(s->sha = EVP_MD_CTX_new()) || !(s->chunk = malloc(CHUNK))))
 		ret = -ENOMEM;
-	if (ret == 0)
+	if (ret == 0) {
+		s->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+		locale_t old = s->utf8 ? uselocale(s->utf8) : (locale_t)0;
 		ret = writer_open(s, kind);
+		if (old)
+			uselocale(old);
+	}
 	if (ret != 0) {
 		arc_free(s);
 		http_reply_internal(r, "cannot start an archive", ret);
