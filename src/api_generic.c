@@ -1231,8 +1231,7 @@ static int manifest_or_reply(struct request *r, json_t **out)
 	json_t *m = json_is_array(files) ? json_object() : NULL;
 	size_t i;
 	json_t *f;
-	json_array_foreach(files, i, f)
-	{
+	json_array_foreach(files, i, f) {
 		const char *name = json_string_value(json_object_get(f, "file_name"));
 		const char *sha = json_string_value(json_object_get(f, "sha256"));
 		char lower[SHA256_HEX_LEN + 1];
@@ -1300,10 +1299,9 @@ static int publish_locked(struct meta *m, void *ctx)
 		return ret != 0 || pkg.status == PKG_DEFAULT
 			       ? ret
 			       : m->ops->package_set_status(m, pc->package_id, PKG_DEFAULT);
-	const char *name;
-	json_t *v;
-	json_object_foreach(pc->manifest, name, v)
-		json_array_append_new(pc->missing, json_string(name));
+	for (void *it = json_object_iter(pc->manifest); it;
+	     it = json_object_iter_next(pc->manifest, it))
+		json_array_append_new(pc->missing, json_string(json_object_iter_key(it)));
 	if (json_array_size(pc->missing) || json_array_size(pc->unexpected) ||
 	    json_array_size(pc->mismatched))
 		return PUBLISH_DIFFERS;
@@ -1313,12 +1311,12 @@ static int publish_locked(struct meta *m, void *ctx)
 static json_t *sorted(json_t *names)
 {
 	size_t n = json_array_size(names);
-	json_t **items = malloc((n ? n : 1) * sizeof(*items));
+	json_t **items = malloc((n ? n : 1) * sizeof(json_t *));
 	json_t *out = json_array();
 	for (size_t i = 0; items && i < n; i++)
 		items[i] = json_array_get(names, i);
 	if (items)
-		qsort(items, n, sizeof(*items), by_string);
+		qsort(items, n, sizeof(json_t *), by_string);
 	for (size_t i = 0; items && out && i < n; i++)
 		json_array_append(out, items[i]);
 	free(items);
