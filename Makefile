@@ -23,7 +23,7 @@ LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-FUZZ_TARGETS := route validate auth headers regex
+FUZZ_TARGETS := route validate auth headers regex semver
 FUZZ_SECONDS ?= 60
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
