@@ -163,9 +163,13 @@ def test_archive_is_audited(pkg, depot):
     rows = []
     while time.time() < deadline and not rows:
         rows = depot.query("SELECT username, file_name, size, detail FROM audit_log"
-                           " WHERE action = 'archive' AND package = ? AND file_name = ?",
-                           pkg["name"], "@archive.tar")
+                           " WHERE action = 'archive' AND package = ? AND version = '1.0.0'"
+                           " AND file_name = ?", pkg["name"], "@archive.tar")
         time.sleep(0.1)
+    time.sleep(1.5)  # a HEAD audited by mistake would be in the next batch
+    rows = depot.query("SELECT username, file_name, size, detail FROM audit_log"
+                       " WHERE action = 'archive' AND package = ? AND version = '1.0.0'"
+                       " AND file_name = ?", pkg["name"], "@archive.tar")
     assert rows == [("dev", "@archive.tar", total, f"{len(pkg['files'])} files")]
 
 
