@@ -2,7 +2,7 @@
 # builds an instrumented copy into build-san/. `make run` and `make test` are the two
 # set-up commands from the README.
 
-PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq libcurl expat
+PKGS      := libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq libcurl expat libarchive
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
              -Wwrite-strings -Wshadow -Wformat=2
@@ -23,14 +23,14 @@ LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-FUZZ_TARGETS := route validate auth headers regex
+FUZZ_TARGETS := route validate auth headers regex semver
 FUZZ_SECONDS ?= 60
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
 BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
-              libpq-dev libcurl4-openssl-dev libexpat1-dev
-TEST_DEPS  := curl jq openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
+              libpq-dev libcurl4-openssl-dev libexpat1-dev libarchive-dev
+TEST_DEPS  := curl jq unzip tar openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
               cppcheck clang-tidy
 # The real servers of the scale-out tests (tests/servers): PostgreSQL 15 (and psycopg2, with
 # which the suite reads it), a single-host Ceph RGW (see tests/servers/README.md) and HAProxy.

@@ -53,6 +53,10 @@ int api_page_or_reply(struct request *r, struct page *pg);
  * X-Total, X-Total-Pages, X-Next-Page, X-Prev-Page and Link (absolute URLs). */
 void api_reply_page(struct request *r, json_t *items, int64_t total, const struct page *pg);
 
+/* The same with extra headers (name/value pairs, NULL-terminated; at most 8 pairs). */
+void api_reply_page_with(struct request *r, json_t *items, int64_t total, const struct page *pg,
+			 const char *const *extra);
+
 /* Reads an enumerated parameter: sets *out to the index of its value in values (a
  * NULL-terminated list), leaves *out alone when absent; 400 "<name> does not have a valid
  * value" otherwise. */
@@ -190,6 +194,18 @@ void generic_download_done(struct request *r);
 void generic_files_done(struct request *r);
 void generic_delete_version_done(struct request *r);
 void generic_delete_file_done(struct request *r);
+/* Whole versions as one archive, and atomic publishing (issue 14). */
+void generic_archive_done(struct request *r);
+void generic_publish_body(struct request *r, const char *data, size_t len);
+void generic_publish_done(struct request *r);
+void generic_publish_free(struct request *r);
+
+/* Archives (api_archive.c). */
+enum archive_kind { ARCHIVE_ZIP, ARCHIVE_TAR_GZ, ARCHIVE_TAR };
+/* Streams every installable file of pkg (the newest of each name) as one archive of that
+ * kind, with a SHA256SUMS file, answering with the extra headers too; audits it. */
+void api_send_archive(struct request *r, const struct meta_package *pkg, enum archive_kind kind,
+		      const char *const *extra);
 
 /* The Packages API (api_packages.c). */
 void packages_list_done(struct request *r);
@@ -233,6 +249,15 @@ void api_audit(struct request *r, const char *action, int64_t project_id, const 
  * downloads. checksum_headers adds X-Checksum-SHA256/SHA1/MD5. */
 void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f);
+/* The same with extra headers (name/value pairs, NULL-terminated; at most 8 pairs), in
+ * every answer: a version selector's. */
+void api_send_file_with(struct request *r, const struct meta_package *pkg,
+			const struct meta_package_file *f, const char *const *extra);
+/* A file's content for reading: in memory (*mem, caller frees; small files, from the hot
+ * cache) or as an open blob (*br, closed by the caller). -EAGAIN: the store is
+ * unavailable; other errors: missing or damaged content. */
+int api_open_content(struct app *app, const struct meta_package_file *f,
+		     struct blob_reader *br, char **mem);
 
 /* Records the file in the metadata store and makes its blob visible, under the store's
  * write lock so a concurrent sweep cannot remove the blob in between. The writer is

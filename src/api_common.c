@@ -145,6 +145,12 @@ const struct route api_routes[] = {
 	     ABILITY_ADMIN_PACKAGES),
 	READ(HTTP_GET, PACKAGES "/cleanup_policy", cleanup_policy_get_done, ABILITY_ADMIN_PACKAGES),
 	BODY(HTTP_PUT, PACKAGES "/cleanup_policy", cleanup_policy_put_done, ABILITY_ADMIN_PACKAGES),
+	/* issue 14: archives and atomic publishing ('@' starts no file name) */
+	READ(HTTP_GET, GENERIC "/@archive.zip", generic_archive_done, ABILITY_READ_PACKAGE),
+	READ(HTTP_GET, GENERIC "/@archive.tar.gz", generic_archive_done, ABILITY_READ_PACKAGE),
+	READ(HTTP_GET, GENERIC "/@archive.tar", generic_archive_done, ABILITY_READ_PACKAGE),
+	{HTTP_POST, GENERIC "/@publish", api_defer_start, generic_publish_body, generic_publish_done,
+	 generic_publish_free, ABILITY_CREATE_PACKAGE, false},
 	READ(HTTP_GET, GENERIC "/files", generic_files_done, ABILITY_READ_PACKAGE),
 	READ(HTTP_GET, GENERIC "/*file", generic_download_done, ABILITY_READ_PACKAGE),
 	READ(HTTP_DELETE, GENERIC, generic_delete_version_done, ABILITY_DESTROY_PACKAGE),
@@ -466,6 +472,12 @@ static char *page_links(struct request *r, const struct page *pg, int64_t pages)
 
 void api_reply_page(struct request *r, json_t *items, int64_t total, const struct page *pg)
 {
+	api_reply_page_with(r, items, total, pg, NULL);
+}
+
+void api_reply_page_with(struct request *r, json_t *items, int64_t total, const struct page *pg,
+			 const char *const *extra)
+{
 	int64_t pages = total > 0 ? (total + pg->per_page - 1) / pg->per_page : 1;
 	/* GitLab sends X-Next-Page/X-Prev-Page empty on the last/first page; libmicrohttpd
 	 * refuses empty values, and a lone space reads as empty to every HTTP parser. */
@@ -484,9 +496,14 @@ void api_reply_page(struct request *r, json_t *items, int64_t total, const struc
 		snprintf(x_prev, sizeof(x_prev), "%lld", (long long)pg->page - 1);
 	if (pg->page < pages)
 		snprintf(x_next, sizeof(x_next), "%lld", (long long)pg->page + 1);
-	const char *headers[] = {"X-Page", x_page, "X-Per-Page", x_per, "X-Total", x_total,
-				 "X-Total-Pages", x_pages, "X-Next-Page", x_next, "X-Prev-Page",
-				 x_prev, "Link", link, NULL};
+	const char *headers[32] = {"X-Page", x_page, "X-Per-Page", x_per, "X-Total", x_total,
+				   "X-Total-Pages", x_pages, "X-Next-Page", x_next, "X-Prev-Page",
+				   x_prev, "Link", link, NULL};
+	for (size_t i = 14, k = 0; extra && extra[k] && i + 2 < 32; i += 2, k += 2) {
+		headers[i] = extra[k];
+		headers[i + 1] = extra[k + 1];
+		headers[i + 2] = NULL;
+	}
 	http_reply_json_headers(r, MHD_HTTP_OK, items, headers);
 	free(link);
 }

@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "log.h"
 #include "policy.h"
+#include "semver.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -24,6 +25,16 @@ struct target {
 	char name[PACKAGE_NAME_MAX + 1];
 	char version[PACKAGE_VERSION_MAX + 1];
 	char stored[STORED_NAME_MAX + 1]; /* "dir/sub/file.txt" or "file.txt" */
+	/* The URL named a version selector ("@latest", "@^1.2"): its text without the '@';
+	 * version is the chosen one once resolve_or_reply has run. */
+	bool selector;
+	char sel[PACKAGE_VERSION_MAX + 1];
+};
+
+/* The headers of an answer a selector chose the version of (none otherwise). */
+struct chosen {
+	char location[HTTP_TARGET_MAX + PACKAGE_VERSION_MAX + 1];
+	const char *h[9];
 };
 
 struct upload {
@@ -54,22 +65,107 @@ struct upload {
 #define UPLOAD_BUF (256u << 10)
 #define INLINE_MAX (64u << 10)
 
-static int name_version_or_reply(struct request *r, struct target *t)
+/* Reads name and version; with selectors, a version starting with '@' (which no version
+ * name does) is a selector, checked here and resolved once the project is known. */
+static int name_version_sel_or_reply(struct request *r, struct target *t, bool selectors)
 {
+	t->selector = false;
 	if (http_capture(r, CAP_NAME, t->name, sizeof(t->name)) != 0)
 		return api_param_or_reply(r, "package_name", "is invalid");
 	if (api_param_or_reply(r, "package_name", check_package_name(t->name)) != 0)
 		return -1;
 	if (http_capture(r, CAP_VERSION, t->version, sizeof(t->version)) != 0)
 		return api_param_or_reply(r, "package_version", "is invalid");
+	if (selectors && t->version[0] == '@') {
+		struct semver_selector s;
+		snprintf(t->sel, sizeof(t->sel), "%s", t->version + 1);
+		if (semver_selector_parse(t->sel, &s) != 0)
+			return api_param_or_reply(r, "package_version", "is invalid");
+		t->selector = true;
+		return 0;
+	}
 	return api_param_or_reply(r, "package_version", check_package_version(t->version));
+}
+
+static int name_version_or_reply(struct request *r, struct target *t)
+{
+	return name_version_sel_or_reply(r, t, false);
+}
+
+/* The best candidate so far of a selector, kept as the versions stream by. */
+struct selection {
+	struct semver_selector s;
+	bool have;
+	char version[PACKAGE_VERSION_MAX + 1];
+	struct semver_candidate best;
+};
+
+static int selection_offer(void *ctx, const struct meta_package *pkg)
+{
+	struct selection *sel = ctx;
+	/* The better of the best so far and this one: the order is total, so pairs suffice. */
+	struct semver_candidate pair[2] = {sel->best, {pkg->version, pkg->created_at_ms, pkg->id}};
+	long i = sel->have ? semver_select(&sel->s, pair, 2) : semver_select(&sel->s, pair + 1, 1) + 1;
+	if (i == 1) {
+		snprintf(sel->version, sizeof(sel->version), "%s", pkg->version);
+		sel->best = (struct semver_candidate){sel->version, pkg->created_at_ms, pkg->id};
+		sel->have = true;
+	}
+	return 0;
+}
+
+/* Credentials decide every answer: a cache shared by several callers keeps them apart. */
+#define VARY_CREDENTIALS "Authorization, PRIVATE-TOKEN, JOB-TOKEN, DEPLOY-TOKEN"
+
+/* Turns a selector into the version it chooses among the project's versions in default
+ * status (hidden ones never), with the answer's headers; 404 "404 Package Not Found" when
+ * none matches. Does nothing for a plain version. */
+static int resolve_or_reply(struct request *r, int64_t project_id, struct target *t,
+			    struct chosen *c)
+{
+	c->h[0] = NULL;
+	if (!t->selector)
+		return 0;
+	struct selection *sel = calloc(1, sizeof(*sel));
+	if (!sel) {
+		http_reply_internal(r, "out of memory", -ENOMEM);
+		return -1;
+	}
+	int ret = semver_selector_parse(t->sel, &sel->s);
+	struct meta *m = r->app->meta;
+	if (ret == 0)
+		ret = m->ops->package_versions_with_status(m, project_id, t->name, PKG_DEFAULT,
+							   selection_offer, sel);
+	if (ret == 0 && !sel->have)
+		ret = -ENOENT;
+	if (ret == 0)
+		snprintf(t->version, sizeof(t->version), "%s", sel->version);
+	free(sel);
+	if (ret == -ENOENT) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Package Not Found");
+		return -1;
+	}
+	if (ret != 0) {
+		http_reply_internal(r, "version lookup failed", ret);
+		return -1;
+	}
+	/* The same URL with the chosen version in place of the selector; versions need no
+	 * escaping in a path. */
+	const struct route_capture *v = &r->caps[CAP_VERSION];
+	snprintf(c->location, sizeof(c->location), "%.*s%s%s", (int)(v->start - r->url), r->url,
+		 t->version, v->start + v->len);
+	const char *h[] = {"X-Package-Version", t->version, "Content-Location", c->location,
+			   MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-cache",
+			   MHD_HTTP_HEADER_VARY, VARY_CREDENTIALS, NULL};
+	memcpy(c->h, h, sizeof(h));
+	return 0;
 }
 
 /* Splits the raw "(*path/)file_name" capture: each segment is decoded on its own, the last
  * is the file name, the others the directory (or the `path` parameter when there are none). */
-static int target_or_reply(struct request *r, struct target *t)
+static int target_sel_or_reply(struct request *r, struct target *t, bool selectors)
 {
-	if (name_version_or_reply(r, t) != 0)
+	if (name_version_sel_or_reply(r, t, selectors) != 0)
 		return -1;
 	const struct route_capture *rest = &r->caps[CAP_FILE];
 	const char *end = rest->start + rest->len;
@@ -106,6 +202,11 @@ static int target_or_reply(struct request *r, struct target *t)
 	if (n < 0 || (size_t)n >= sizeof(t->stored))
 		return api_param_or_reply(r, "path", "should be a valid file path");
 	return 0;
+}
+
+static int target_or_reply(struct request *r, struct target *t)
+{
+	return target_sel_or_reply(r, t, false);
 }
 
 /* The optional `status` and `select` parameters of an upload. */
@@ -524,7 +625,9 @@ void generic_download_done(struct request *r)
 	struct app *app = r->app;
 	struct target t;
 	struct meta_project project;
-	if (target_or_reply(r, &t) != 0 || readable_project_or_reply(r, &project) != 0)
+	struct chosen c;
+	if (target_sel_or_reply(r, &t, true) != 0 || readable_project_or_reply(r, &project) != 0 ||
+	    resolve_or_reply(r, project.id, &t, &c) != 0)
 		return;
 	struct meta_package pkg;
 	struct meta_package_file f;
@@ -538,7 +641,7 @@ void generic_download_done(struct request *r)
 		http_reply_internal(r, "file lookup failed", ret);
 		return;
 	}
-	api_send_file(r, &pkg, &f);
+	api_send_file_with(r, &pkg, &f, c.h);
 }
 
 /* If-None-Match, else If-Modified-Since: may the client use its copy? */
@@ -577,8 +680,8 @@ static int intact(const char *sha256, const char *data, size_t len)
 
 /* The file's content: small ones in memory (*mem, caller frees; from the hot cache, or
  * read, checked and added to it), others as an open blob (sendfile, or read as it is sent). */
-static int open_content(struct app *app, const struct meta_package_file *f,
-			struct blob_reader *br, char **mem)
+int api_open_content(struct app *app, const struct meta_package_file *f,
+		     struct blob_reader *br, char **mem)
 {
 	size_t len;
 	char key[BLOB_KEY_MAX + 1];
@@ -649,7 +752,7 @@ static void blob_body_free(void *cls)
 
 /* Response headers as name/value pairs, NULL-terminated. */
 struct header_list {
-	const char *h[24];
+	const char *h[40];
 	size_t n;
 };
 
@@ -707,6 +810,12 @@ static void record_download(struct request *r, const struct meta_package *pkg,
 void api_send_file(struct request *r, const struct meta_package *pkg,
 		   const struct meta_package_file *f)
 {
+	api_send_file_with(r, pkg, f, NULL);
+}
+
+void api_send_file_with(struct request *r, const struct meta_package *pkg,
+			const struct meta_package_file *f, const char *const *extra)
+{
 	struct app *app = r->app;
 	/* Validators and checksums come from the row: a 304 or a 416 never opens the content. */
 	char etag[SHA256_HEX_LEN + 3], last_mod[30], content_range[80];
@@ -719,6 +828,8 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	header_add(&hl, "X-Checksum-SHA256", f->digests.sha256);
 	header_add(&hl, "X-Checksum-SHA1", f->digests.sha1);
 	header_add(&hl, "X-Checksum-MD5", f->digests.md5);
+	for (size_t i = 0; extra && extra[i]; i += 2)
+		header_add(&hl, extra[i], extra[i + 1]);
 	if (not_modified(r, etag, mtime)) {
 		http_reply_empty(r, MHD_HTTP_NOT_MODIFIED, hl.h);
 		return;
@@ -743,17 +854,22 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	char *url = NULL;
 	if (redirect_url(r, f, rr, disposition, &url)) {
 		record_download(r, pkg, f, len, rr == RANGE_OK);
-		const char *h302[] = {MHD_HTTP_HEADER_LOCATION, url, MHD_HTTP_HEADER_CACHE_CONTROL,
-				      "no-store", "X-Checksum-SHA256", f->digests.sha256,
-				      "X-Checksum-SHA1", f->digests.sha1, "X-Checksum-MD5",
-				      f->digests.md5, NULL};
-		http_reply_empty(r, MHD_HTTP_FOUND, h302);
+		struct header_list h302 = {.n = 0};
+		header_add(&h302, MHD_HTTP_HEADER_LOCATION, url);
+		header_add(&h302, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		header_add(&h302, "X-Checksum-SHA256", f->digests.sha256);
+		header_add(&h302, "X-Checksum-SHA1", f->digests.sha1);
+		header_add(&h302, "X-Checksum-MD5", f->digests.md5);
+		for (size_t i = 0; extra && extra[i]; i += 2) /* its own Cache-Control stands */
+			if (strcasecmp(extra[i], MHD_HTTP_HEADER_CACHE_CONTROL) != 0)
+				header_add(&h302, extra[i], extra[i + 1]);
+		http_reply_empty(r, MHD_HTTP_FOUND, h302.h);
 		free(url);
 		return;
 	}
 	struct blob_reader br;
 	char *mem;
-	int ret = open_content(app, f, &br, &mem);
+	int ret = api_open_content(app, f, &br, &mem);
 	if (ret == 0 && br.size != size) {
 		blob_reader_close(&br);
 		free(mem);
@@ -898,7 +1014,9 @@ void generic_files_done(struct request *r)
 	struct app *app = r->app;
 	struct target t;
 	struct meta_project project;
-	if (name_version_or_reply(r, &t) != 0 || readable_project_or_reply(r, &project) != 0)
+	struct chosen c;
+	if (name_version_sel_or_reply(r, &t, true) != 0 ||
+	    readable_project_or_reply(r, &project) != 0 || resolve_or_reply(r, project.id, &t, &c) != 0)
 		return;
 	struct page pg;
 	bool paged = query_given(r, "page") || query_given(r, "per_page");
@@ -922,7 +1040,8 @@ void generic_files_done(struct request *r)
 		}
 		fs->meta = app->meta;
 		fs->package_id = pkg.id;
-		const char *h[] = {MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL};
+		const char *h[12] = {MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL};
+		memcpy(h + 2, c.h, sizeof(c.h));
 		http_reply_stream(r, MHD_HTTP_OK, h, files_stream_read, fs, files_stream_free);
 		return;
 	}
@@ -938,7 +1057,7 @@ void generic_files_done(struct request *r)
 		http_reply_internal(r, "file listing failed", ret);
 		return;
 	}
-	api_reply_page(r, list, total, &pg);
+	api_reply_page_with(r, list, total, &pg, c.h);
 }
 
 /* The checks before a by-name delete: a signed-in caller (deploy tokens are not accepted,
@@ -1002,4 +1121,261 @@ void generic_delete_file_done(struct request *r)
 			  "every file of that name");
 		http_reply_no_content(r);
 	}
+}
+
+/* GET .../:name/:version/@archive.{zip,tar.gz,tar}: the version (or the one a selector
+ * chooses) as one archive, with the downloads' authorization. */
+void generic_archive_done(struct request *r)
+{
+	static const struct {
+		const char *suffix;
+		enum archive_kind kind;
+	} kinds[] = {{"/@archive.zip", ARCHIVE_ZIP}, {"/@archive.tar.gz", ARCHIVE_TAR_GZ},
+		     {"/@archive.tar", ARCHIVE_TAR}};
+	struct app *app = r->app;
+	struct target t;
+	struct meta_project project;
+	struct chosen c;
+	if (name_version_sel_or_reply(r, &t, true) != 0 ||
+	    readable_project_or_reply(r, &project) != 0 || resolve_or_reply(r, project.id, &t, &c) != 0)
+		return;
+	enum archive_kind kind = ARCHIVE_ZIP;
+	size_t ulen = strlen(r->url);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i].suffix);
+		if (ulen >= n && strcmp(r->url + ulen - n, kinds[i].suffix) == 0)
+			kind = kinds[i].kind;
+	}
+	struct meta_package pkg;
+	int ret = app->meta->ops->package_find(app->meta, project.id, t.name, t.version, &pkg);
+	if (ret == -ENOENT) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+		return;
+	}
+	if (ret != 0) {
+		http_reply_internal(r, "package lookup failed", ret);
+		return;
+	}
+	api_send_archive(r, &pkg, kind, c.h);
+}
+
+/* POST .../:name/:version/@publish: a hidden version made default in one transaction,
+ * after its files are compared with the manifest the body may carry. */
+#define MANIFEST_MAX (16u << 20) /* ~100,000 files' names and SHA-256 */
+
+struct publish_req {
+	char *body;
+	size_t len;
+};
+
+void generic_publish_body(struct request *r, const char *data, size_t len)
+{
+	struct publish_req *p = r->state;
+	if (!p && !(p = r->state = calloc(1, sizeof(*p)))) {
+		http_reply_internal(r, "out of memory", -ENOMEM);
+		return;
+	}
+	if (p->len + len > MANIFEST_MAX) {
+		http_reply_message(r, MHD_HTTP_CONTENT_TOO_LARGE, "413 Request Entity Too Large");
+		return;
+	}
+	char *grown = realloc(p->body, p->len + len + 1);
+	if (!grown) {
+		http_reply_internal(r, "out of memory", -ENOMEM);
+		return;
+	}
+	p->body = grown;
+	memcpy(p->body + p->len, data, len);
+	p->len += len;
+	p->body[p->len] = '\0';
+}
+
+void generic_publish_free(struct request *r)
+{
+	struct publish_req *p = r->state;
+	if (p)
+		free(p->body);
+	free(p);
+	r->state = NULL;
+}
+
+static bool is_sha256_hex(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!strchr("0123456789abcdefABCDEF", s[n]))
+			return false;
+	return n == SHA256_HEX_LEN;
+}
+
+/* The manifest, name -> lowercase SHA-256 (*out NULL when the body names none), or -1
+ * having replied 400. */
+static int manifest_or_reply(struct request *r, json_t **out)
+{
+	struct publish_req *p = r->state;
+	*out = NULL;
+	if (!p || p->len == 0)
+		return 0;
+	json_error_t err;
+	json_t *body = json_loadb(p->body, p->len, JSON_REJECT_DUPLICATES, &err);
+	json_t *files = json_object_get(body, "files");
+	if (!json_is_object(body)) {
+		json_decref(body);
+		http_reply_message(r, MHD_HTTP_BAD_REQUEST, "400 Bad request - the body is not a JSON object");
+		return -1;
+	}
+	if (!files || json_is_null(files)) {
+		json_decref(body);
+		return 0;
+	}
+	json_t *m = json_is_array(files) ? json_object() : NULL;
+	size_t i;
+	json_t *f;
+	json_array_foreach(files, i, f) {
+		const char *name = json_string_value(json_object_get(f, "file_name"));
+		const char *sha = json_string_value(json_object_get(f, "sha256"));
+		char lower[SHA256_HEX_LEN + 1];
+		if (!m || !name || !sha || !is_sha256_hex(sha) || json_object_get(m, name)) {
+			json_decref(m);
+			m = NULL;
+			break;
+		}
+		for (size_t k = 0; k <= SHA256_HEX_LEN; k++)
+			lower[k] = (char)(sha[k] >= 'A' && sha[k] <= 'F' ? sha[k] - 'A' + 'a' : sha[k]);
+		json_object_set_new(m, name, json_string(lower));
+	}
+	json_decref(body);
+	if (!m)
+		return api_param_or_reply(r, "files", "is invalid");
+	*out = m;
+	return 0;
+}
+
+struct publish_check {
+	int64_t project_id;
+	int64_t package_id;
+	json_t *manifest; /* borrowed; consumed as files are found */
+	json_t *missing, *unexpected, *mismatched;
+	int64_t files;
+};
+
+static int publish_compare(void *ctx, const struct meta_package_file *f)
+{
+	struct publish_check *pc = ctx;
+	pc->files++;
+	if (!pc->manifest)
+		return 0;
+	const char *want = json_string_value(json_object_get(pc->manifest, f->file_name));
+	if (!want)
+		json_array_append_new(pc->unexpected, json_string(f->file_name));
+	else if (strcmp(want, f->digests.sha256) != 0)
+		json_array_append_new(pc->mismatched, json_string(f->file_name));
+	json_object_del(pc->manifest, f->file_name);
+	return 0;
+}
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* The differences are in pc: the transaction ends without a change. */
+#define PUBLISH_DIFFERS (-EBADE)
+
+/* Under the write lock: no upload changes the version between the check and the flip. */
+static int publish_locked(struct meta *m, void *ctx)
+{
+	struct publish_check *pc = ctx;
+	struct meta_package pkg;
+	int ret = m->ops->package_get(m, pc->project_id, pc->package_id, &pkg);
+	if (ret == 0 && pkg.status == PKG_PENDING_DESTRUCTION)
+		ret = -ENOENT; /* deleted meanwhile */
+	struct file_query q = {.package_id = pc->package_id, .latest_only = true,
+			       .order = FILE_ORDER_FILE_NAME, .limit = INT64_MAX};
+	pc->files = 0;
+	if (ret == 0)
+		ret = m->ops->package_files_list(m, &q, publish_compare, pc, NULL);
+	if (ret != 0 || !pc->manifest)
+		return ret != 0 || pkg.status == PKG_DEFAULT
+			       ? ret
+			       : m->ops->package_set_status(m, pc->package_id, PKG_DEFAULT);
+	for (void *it = json_object_iter(pc->manifest); it;
+	     it = json_object_iter_next(pc->manifest, it))
+		json_array_append_new(pc->missing, json_string(json_object_iter_key(it)));
+	if (json_array_size(pc->missing) || json_array_size(pc->unexpected) ||
+	    json_array_size(pc->mismatched))
+		return PUBLISH_DIFFERS;
+	return pkg.status == PKG_DEFAULT ? 0 : m->ops->package_set_status(m, pc->package_id, PKG_DEFAULT);
+}
+
+static json_t *sorted(json_t *names)
+{
+	size_t n = json_array_size(names);
+	json_t **items = malloc((n ? n : 1) * sizeof(json_t *));
+	json_t *out = json_array();
+	for (size_t i = 0; items && i < n; i++)
+		items[i] = json_array_get(names, i);
+	if (items)
+		qsort(items, n, sizeof(json_t *), by_string);
+	for (size_t i = 0; items && out && i < n; i++)
+		json_array_append(out, items[i]);
+	free(items);
+	return out;
+}
+
+void generic_publish_done(struct request *r)
+{
+	struct meta *m = r->app->meta;
+	struct target t;
+	struct meta_project project;
+	struct abilities ab;
+	json_t *manifest = NULL;
+	if (api_identify_or_reply(r) != 0 || name_version_or_reply(r, &t) != 0 ||
+	    api_project_or_reply(r, CAP_ID, "404 Not Found", &project, &ab) != 0)
+		return;
+	bool blocked = false;
+	int ret = policy_protected(m, &ab, project.id, t.name, PROTECT_PUSH, &blocked, NULL);
+	if (ret != 0) {
+		http_reply_internal(r, "policy lookup failed", ret);
+		return;
+	}
+	if (blocked) {
+		http_reply_message(r, MHD_HTTP_FORBIDDEN, "403 Forbidden - Package protected.");
+		return;
+	}
+	if (manifest_or_reply(r, &manifest) != 0)
+		return;
+	struct meta_package pkg;
+	struct publish_check pc = {.project_id = project.id, .manifest = manifest,
+				   .missing = json_array(), .unexpected = json_array(),
+				   .mismatched = json_array()};
+	ret = m->ops->package_find(m, project.id, t.name, t.version, &pkg);
+	if (ret == 0 && (!pc.missing || !pc.unexpected || !pc.mismatched))
+		ret = -ENOMEM;
+	if (ret == 0) {
+		pc.package_id = pkg.id;
+		ret = m->ops->locked(m, publish_locked, &pc);
+	}
+	if (ret == -ENOENT) {
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Package Not Found");
+	} else if (ret == PUBLISH_DIFFERS) {
+		http_reply_json(r, MHD_HTTP_CONFLICT,
+				json_pack("{s:s,s:o,s:o,s:o}", "message",
+					  "409 Conflict - the version's files differ from the manifest",
+					  "missing", sorted(pc.missing), "unexpected",
+					  sorted(pc.unexpected), "mismatched", sorted(pc.mismatched)));
+	} else if (ret != 0) {
+		http_reply_internal(r, "publish failed", ret);
+	} else {
+		api_audit(r, "publish", project.id, pkg.name, pkg.version, NULL, pc.files, NULL,
+			  manifest ? "manifest checked" : NULL);
+		http_reply_json(r, MHD_HTTP_OK,
+				json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)pkg.id, "name",
+					  pkg.name, "version", pkg.version, "status", "default",
+					  "files", (json_int_t)pc.files));
+	}
+	json_decref(manifest);
+	json_decref(pc.missing);
+	json_decref(pc.unexpected);
+	json_decref(pc.mismatched);
 }

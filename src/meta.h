@@ -571,6 +571,15 @@ struct meta_ops {
 	int (*blob_key_delete)(struct meta *m, const char *sha256);
 	/* Does a content map to this key? */
 	int (*blob_key_mapped)(struct meta *m, const char *key, bool *out);
+
+	/* ---- version selectors and atomic publishing (issue 14) ---- */
+	/* The generic packages of the project named name with this status, by id: the
+	 * candidates of a version selector. */
+	int (*package_versions_with_status)(struct meta *m, int64_t project_id, const char *name,
+					    enum package_status status, meta_package_cb cb,
+					    void *ctx);
+	/* Sets a live package's status (and updated_at); -ENOENT when it is not live. */
+	int (*package_set_status)(struct meta *m, int64_t package_id, enum package_status status);
 };
 
 struct meta {

@@ -1631,6 +1631,32 @@ static int sq_ping(struct meta *m)
 	return query_int(m, S_PING, NULL, 0, &one);
 }
 
+/* ---- version selectors and atomic publishing (issue 14) ---- */
+
+static const struct stmt_text versions_with_status_sql = {
+	"SELECT " PKG_COLS " FROM packages p WHERE p.project_id = ?1"
+	" AND p.package_type = 'generic' AND p.name = ?2 AND p.status = ?3 ORDER BY p.id", NULL};
+
+static int sq_package_versions_with_status(struct meta *m, int64_t project_id, const char *name,
+					   enum package_status status, meta_package_cb cb,
+					   void *ctx)
+{
+	struct sql_arg a[] = {INT(project_id), TEXT(name), INT(status)};
+	struct each_ctx e = {.cb.package = cb, .ctx = ctx};
+	return msql_each(m, &versions_with_status_sql, a, N(a), each_package, &e);
+}
+
+static const struct stmt_text set_status_sql = {
+	"UPDATE packages SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status != 4", NULL};
+
+static int sq_package_set_status(struct meta *m, int64_t package_id, enum package_status status)
+{
+	struct sql_arg a[] = {INT(package_id), INT(status), INT(now_ms())};
+	int64_t changed = 0;
+	int ret = msql_exec(m, &set_status_sql, a, N(a), &changed);
+	return ret == 0 && changed == 0 ? -ENOENT : ret;
+}
+
 const int meta_sql_nstmts = S_COUNT;
 
 const struct meta_ops meta_sql_ops = {
@@ -1726,4 +1752,7 @@ const struct meta_ops meta_sql_ops = {
 	.token_touch = msql_token_touch,
 
 	/* ---- end of the REST resources ---- */
+	/* version selectors and atomic publishing (issue 14) */
+	.package_versions_with_status = sq_package_versions_with_status,
+	.package_set_status = sq_package_set_status,
 };

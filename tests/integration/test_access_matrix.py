@@ -59,6 +59,8 @@ def row(statuses, cases):
 #        app pub app   app app pub  oth app oth app oth app  app oth pub app oth app oth
 READ_PKG = "401 200 200 200 404 200 200 200 404 200 404 200 200 404 200 200 404 200 404"
 UPLOAD = "401 401 201 201 404 403 201 201 404 201 404 201 201 404 403 201 404 201 404"
+# @publish: the uploaders publish (the fixture's version is default already: 200, idempotent).
+PUBLISH = UPLOAD.replace("201", "200")
 DESTROY = "401 401 204 403 404 403 204 403 404 401 401 401 403 404 403 204 404 204 404"
 # The Packages API: deploy tokens are anonymous there; unknown projects 404 for all.
 API_READ = "404 200 200 200 404 200 200 200 404 404 404 404 200 404 200 200 404 200 404"
@@ -91,6 +93,14 @@ MATRIX = {
         row(SET_DELETE, PROJECT_CASES),
     ("GET", "/api/v4/projects/:id/packages/cleanup_policy"): row(SET_READ, PROJECT_CASES),
     ("PUT", "/api/v4/projects/:id/packages/cleanup_policy"): row(SET_CHANGE, PROJECT_CASES),
+    ("GET", "/api/v4/projects/:id/packages/generic/:name/:version/@archive.zip"):
+        row(READ_PKG, PROJECT_CASES),
+    ("GET", "/api/v4/projects/:id/packages/generic/:name/:version/@archive.tar.gz"):
+        row(READ_PKG, PROJECT_CASES),
+    ("GET", "/api/v4/projects/:id/packages/generic/:name/:version/@archive.tar"):
+        row(READ_PKG, PROJECT_CASES),
+    ("POST", "/api/v4/projects/:id/packages/generic/:name/:version/@publish"):
+        row(PUBLISH, PROJECT_CASES),
     ("GET", "/api/v4/projects/:id/packages/generic/:name/:version/files"):
         row(READ_PKG, PROJECT_CASES),
     ("GET", "/api/v4/projects/:id/packages/generic/:name/:version/*file"):
