@@ -25,6 +25,11 @@ import requests
 from conftest import DEPOT_REAL, setup_world, sha256, unique
 
 
+from conftest import PG_MODE as _PG_MODE, S3_MODE as _S3_MODE
+
+# The client's behaviour does not depend on the server's stores (test_publish.py and
+# test_selectors.py, which it relies on, run in every pass): the plain and ASan passes run it.
+pytestmark = pytest.mark.skipif(_PG_MODE or _S3_MODE, reason="the client over the default stores")
 @pytest.fixture(scope="module")
 def ctx(depot, tmp_path_factory):
     pid, headers = setup_world(depot)
