@@ -90,7 +90,7 @@ static void demo(struct meta *m, const char *data, const char *host, unsigned po
 		char listen[300];
 		snprintf(listen, sizeof(listen), "%s:%u", host, port);
 		printf("depot: first start, created a demo to try the API with:\n"
-		       "  user demo, owner of group demo, project demo/project (id %lld)\n"
+		       "  user demo, project demo/project in their namespace (id %lld)\n"
 		       "  personal access token (shown once): %s\n\n"
 		       "  echo hello > file.txt\n"
 		       "  curl --header \"PRIVATE-TOKEN: %s\" --upload-file file.txt \\\n"
