@@ -106,7 +106,7 @@ def test_pagination_250_files(depot, world, many):
 
 def test_python_gitlab_walks_pages(depot, world, many):
     gl = gitlab.Gitlab(depot.url, private_token=world.pat["dev"], per_page=7)
-    project = gl.projects.get(many, lazy=True)
+    project = gl.projects.get(many)
     pkgs = project.packages.list(get_all=True)
     assert len(pkgs) == 46
     assert len(list(project.packages.list(iterator=True))) == 46
@@ -371,7 +371,7 @@ def test_python_gitlab_packages(depot, world, tmp_path):
     put(depot, world, "acme/sub/lib", name, "1.0", "two", body=b"2")
     put(depot, world, "acme/sub/lib", name, "2.0", "one", body=b"3")
     gl = gitlab.Gitlab(depot.url, private_token=world.pat["owner"])
-    project = gl.projects.get(world.pid("acme/sub/lib"), lazy=True)
+    project = gl.projects.get(world.pid("acme/sub/lib"))
     pkgs = [p for p in project.packages.list(get_all=True) if p.name == name]
     assert sorted(p.version for p in pkgs) == ["1.0", "2.0"]
     pkg = project.packages.get(pkgs[0].id)
@@ -382,7 +382,7 @@ def test_python_gitlab_packages(depot, world, tmp_path):
     pkgs[1].delete()
     left = [p for p in project.packages.list(get_all=True) if p.name == name]
     assert [p.version for p in left] == ["1.0"]
-    group = gl.groups.get("acme", lazy=True)
+    group = gl.groups.get("acme")
     assert name in {p.name for p in group.packages.list(get_all=True)}
     # the CLI
     cfg = tmp_path / "cfg"

@@ -486,7 +486,7 @@ def test_python_gitlab_members(depot, w):
     gl = gitlab.Gitlab(depot.url, private_token=w.pat["maint"])
     path, pid = new_project(depot)
     bob = new_user(depot, w)
-    project = gl.projects.get(pid, lazy=True)  # GET /projects/:id is another area's
+    project = gl.projects.get(pid)
     member = project.members.create({"user_id": uid(depot, bob), "access_level": 30})
     assert member.username == bob and member.access_level == 30
     assert [m.id for m in project.members.list(get_all=True)] == [uid(depot, bob)]
