@@ -49,6 +49,7 @@ static void *lane_main(void *arg)
 {
 	const struct lane *l = arg;
 	struct digest3 *d = l->d;
+	pthread_setname_np(pthread_self(), l->i == LANE_MD5 ? "hash-md5" : "hash-sha"); /* for top */
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
 		while (d->done[l->i] == d->queued && !d->quit)
