@@ -25,7 +25,8 @@ struct upload_pipe *upload_pipe_new(struct digest3 *d, upload_pipe_write_fn *wri
 		return NULL;
 	*p = (struct upload_pipe){.digest = d, .write = write, .ctx = ctx};
 	for (int i = 0; i < UPLOAD_PIPE_BUFS; i++) {
-		if (!(p->buf[i] = malloc(UPLOAD_PIPE_BUF))) {
+		/* page-aligned: the local-disk store writes them with O_DIRECT */
+		if (!(p->buf[i] = aligned_alloc(4096, UPLOAD_PIPE_BUF))) {
 			upload_pipe_free(p);
 			return NULL;
 		}
