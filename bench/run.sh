@@ -52,6 +52,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 echo "== preparing data in $work"
 head -c 1024 /dev/urandom > "$work/1K.bin"
 head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/1G.bin"
+# The 1 GiB PUTs send other bytes than the 1 GiB GETs fetch: an upload of stored content
+# replaces the stored copy, and depot writes uploads past the page cache (O_DIRECT), so the
+# same bytes would leave the GETs a file just written to disk, where nginx's is cached.
+head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/1G-put.bin"
 
 # depot: one project, a token, the two files
 DPORT=$(free_port)
@@ -71,6 +75,8 @@ start_depot
 DBASE=http://127.0.0.1:$DPORT/api/v4/projects/$PID/packages/generic
 curl -sf -o /dev/null -H "PRIVATE-TOKEN: $TOK" -T "$work/1K.bin" "$DBASE/bench/1/1K.bin"
 curl -sf -o /dev/null -H "PRIVATE-TOKEN: $TOK" -T "$work/1G.bin" "$DBASE/bench/1/1G.bin"
+# read once, as the cp below leaves nginx's copy in the page cache
+curl -sf -o /dev/null -H "PRIVATE-TOKEN: $TOK" "$DBASE/bench/1/1G.bin"
 
 if [ -z "$ONLY" ]; then
   # callgrind counts instructions, which this shared machine does not make noisy. depot
@@ -191,7 +197,7 @@ put_big() {
   local url=$NBASE/dav/big-$2.bin h=()
   [ "$1" != nginx ] && url=$(base_of "$1")/bench/1/put-$2.bin && h=(-H "PRIVATE-TOKEN: $(tok_of "$1")") && reset_peak "$1"
   rm -f "$work"/www/dav/big-*.bin; sync; sleep 2
-  rec put_big "$1" "$(curl -s -o /dev/null "${h[@]}" -T "$work/1G.bin" -w '%{speed_upload}' "$url" | awk '{printf "%.0f", $1/1e6}')"
+  rec put_big "$1" "$(curl -s -o /dev/null "${h[@]}" -T "$work/1G-put.bin" -w '%{speed_upload}' "$url" | awk '{printf "%.0f", $1/1e6}')"
   [ "$1" != nginx ] && rec rss_put_big "$1" "$(peak_mib "$1")" || true
 }
 put_small() {
