@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "semver.h"
 #include "timeutil.h"
+#include "upload_pipe.h"
 #include "validate.h"
 
 enum { CAP_ID, CAP_NAME, CAP_VERSION, CAP_FILE };
@@ -46,11 +47,8 @@ struct upload {
 	struct expected_digests expected;
 	struct blob_writer *writer;
 	struct digest3 *digest;
-	/* Large bodies are gathered into two buffers that alternate: one is hashed (MD5 on
-	 * a helper thread) and written while the other fills. */
-	char *buf[2];
-	size_t fill;
-	int cur;
+	/* Large bodies are gathered into buffers hashed on two helper threads while written */
+	struct upload_pipe *pipe;
 	bool small; /* announced as at most one buffer: hashed and written as it comes */
 	/* Files announced at most INLINE_MAX bytes are kept in memory and stored in the
 	 * database with their rows, through the group committer. */
@@ -62,7 +60,7 @@ struct upload {
 	bool job_submitted;
 };
 
-#define UPLOAD_BUF (256u << 10)
+#define UPLOAD_BUF UPLOAD_PIPE_BUF
 #define INLINE_MAX (64u << 10)
 
 /* Reads name and version; with selectors, a version starting with '@' (which no version
@@ -328,6 +326,14 @@ static void reply_storage_error(struct request *r, int err, const char *what)
 	}
 }
 
+/* The upload pipe's writes, on the request's thread. */
+static int write_body(void *ctx, const void *data, size_t len)
+{
+	struct request *r = ctx;
+	struct upload *u = r->state;
+	return r->app->blobs->ops->write(u->writer, data, len);
+}
+
 void generic_upload_start(struct request *r)
 {
 	struct app *app = r->app;
@@ -372,12 +378,8 @@ void generic_upload_start(struct request *r)
 		return;
 	}
 	u->small = announced <= UPLOAD_BUF;
-	if (!u->small) {
-		u->buf[0] = malloc(UPLOAD_BUF);
-		u->buf[1] = malloc(UPLOAD_BUF);
-	}
 	if (!(u->digest = digest3_new(u->expected.sha512[0] != '\0')) ||
-	    (!u->small && (!u->buf[0] || !u->buf[1])))
+	    (!u->small && !(u->pipe = upload_pipe_new(u->digest, write_body, r))))
 		http_reply_internal(r, "out of memory", -ENOMEM);
 }
 
@@ -387,18 +389,6 @@ static void upload_discard(struct request *r)
 	struct upload *u = r->state;
 	r->app->blobs->ops->abort(u->writer);
 	u->writer = NULL;
-}
-
-/* Hashes and writes the filled buffer, and switches to the other one. */
-static int flush_buffer(struct request *r, struct upload *u)
-{
-	if (u->fill == 0)
-		return 0;
-	digest3_update_async(u->digest, u->buf[u->cur], u->fill);
-	int ret = r->app->blobs->ops->write(u->writer, u->buf[u->cur], u->fill);
-	u->cur ^= 1;
-	u->fill = 0;
-	return ret;
 }
 
 void generic_upload_body(struct request *r, const char *data, size_t len)
@@ -422,15 +412,7 @@ void generic_upload_body(struct request *r, const char *data, size_t len)
 		digest3_update(u->digest, data, len);
 		ret = r->app->blobs->ops->write(u->writer, data, len);
 	} else {
-		while (ret == 0 && len > 0) {
-			size_t n = len < UPLOAD_BUF - u->fill ? len : UPLOAD_BUF - u->fill;
-			memcpy(u->buf[u->cur] + u->fill, data, n);
-			u->fill += n;
-			data += n;
-			len -= n;
-			if (u->fill == UPLOAD_BUF)
-				ret = flush_buffer(r, u);
-		}
+		ret = upload_pipe_add(u->pipe, data, len);
 	}
 	if (ret != 0) {
 		upload_discard(r);
@@ -551,7 +533,7 @@ void generic_upload_done(struct request *r)
 		return;
 	}
 	struct digest_hex dh;
-	int wret = flush_buffer(r, u);
+	int wret = u->pipe ? upload_pipe_flush(u->pipe) : 0;
 	if (wret != 0) {
 		upload_discard(r);
 		reply_storage_error(r, wret, "cannot write the upload");
@@ -580,9 +562,8 @@ void generic_upload_free(struct request *r)
 	if (!u)
 		return;
 	r->app->blobs->ops->abort(u->writer);
-	digest3_free(u->digest); /* waits for the helper, which may still read a buffer */
-	free(u->buf[0]);
-	free(u->buf[1]);
+	upload_pipe_free(u->pipe); /* first: waits for the helpers reading its buffers */
+	digest3_free(u->digest);
 	free(u->inline_data);
 	free(u);
 	r->state = NULL;

@@ -6,74 +6,131 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-struct digest3 {
-	EVP_MD_CTX *md5, *sha1, *sha256, *sha512;
-	/* the MD5 helper, when started */
-	bool helper;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	const void *job;
-	size_t job_len;
-	bool busy, quit;
+/* The helper threads of digest3_update_async: lane 0 hashes MD5, lane 1 the others. MD5
+ * costs about as much as SHA-1 and SHA-256 together (with SHA-NI), so the two are even. */
+enum { LANE_MD5, LANE_SHA, LANES };
+
+struct lane {
+	struct digest3 *d;
+	int i;
 };
 
-static void *md5_helper(void *arg)
+struct digest3 {
+	EVP_MD_CTX *md5, *sha1, *sha256, *sha512;
+	/* the helpers, when started */
+	bool helpers;
+	pthread_t thread[LANES];
+	struct lane lane[LANES];
+	pthread_mutex_t lock;
+	pthread_cond_t more;  /* a piece was queued, or quit was set: helpers wait on it */
+	pthread_cond_t freed; /* a helper finished a piece: the caller waits on it */
+	struct {
+		const void *data;
+		size_t len;
+	} queue[DIGEST3_QUEUE];	/* piece n is queue[(n - 1) % DIGEST3_QUEUE] */
+	uint64_t queued;	/* pieces handed over */
+	uint64_t done[LANES];	/* pieces each lane has hashed */
+	bool quit;
+};
+
+static void lane_update(struct digest3 *d, int lane, const void *data, size_t len)
 {
-	struct digest3 *d = arg;
+	if (lane == LANE_MD5) {
+		EVP_DigestUpdate(d->md5, data, len);
+		return;
+	}
+	EVP_DigestUpdate(d->sha1, data, len);
+	EVP_DigestUpdate(d->sha256, data, len);
+	if (d->sha512)
+		EVP_DigestUpdate(d->sha512, data, len);
+}
+
+static void *lane_main(void *arg)
+{
+	const struct lane *l = arg;
+	struct digest3 *d = l->d;
+	pthread_setname_np(pthread_self(), l->i == LANE_MD5 ? "hash-md5" : "hash-sha"); /* for top */
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
-		while (!d->busy && !d->quit)
-			pthread_cond_wait(&d->cond, &d->lock);
-		if (!d->busy)
-			break;
-		const void *job = d->job;
-		size_t len = d->job_len;
+		while (d->done[l->i] == d->queued && !d->quit)
+			pthread_cond_wait(&d->more, &d->lock);
+		if (d->done[l->i] == d->queued)
+			break; /* quit, and nothing left */
+		const void *data = d->queue[d->done[l->i] % DIGEST3_QUEUE].data;
+		size_t len = d->queue[d->done[l->i] % DIGEST3_QUEUE].len;
 		pthread_mutex_unlock(&d->lock);
-		EVP_DigestUpdate(d->md5, job, len);
+		lane_update(d, l->i, data, len);
 		pthread_mutex_lock(&d->lock);
-		d->busy = false;
-		pthread_cond_broadcast(&d->cond);
+		d->done[l->i]++;
+		pthread_cond_broadcast(&d->freed);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
-void digest3_wait(struct digest3 *d)
+/* Pieces both lanes have finished; under the lock. */
+static uint64_t done_both(const struct digest3 *d)
 {
-	if (!d->helper)
+	return d->done[0] < d->done[1] ? d->done[0] : d->done[1];
+}
+
+/* Stops and joins the helpers once they have hashed everything queued. */
+static void helpers_stop(struct digest3 *d, int started)
+{
+	pthread_mutex_lock(&d->lock);
+	d->quit = true;
+	pthread_cond_broadcast(&d->more);
+	pthread_mutex_unlock(&d->lock);
+	for (int i = 0; i < started; i++)
+		pthread_join(d->thread[i], NULL);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->more);
+	pthread_cond_destroy(&d->freed);
+	d->helpers = false;
+}
+
+static bool helpers_start(struct digest3 *d)
+{
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->more, NULL);
+	pthread_cond_init(&d->freed, NULL);
+	d->helpers = true;
+	for (int i = 0; i < LANES; i++) {
+		d->lane[i] = (struct lane){d, i};
+		if (pthread_create(&d->thread[i], NULL, lane_main, &d->lane[i]) != 0) {
+			helpers_stop(d, i);
+			return false;
+		}
+	}
+	return true;
+}
+
+void digest3_wait_for(struct digest3 *d, uint64_t seq)
+{
+	if (!d->helpers)
 		return;
 	pthread_mutex_lock(&d->lock);
-	while (d->busy)
-		pthread_cond_wait(&d->cond, &d->lock);
+	while (done_both(d) < seq)
+		pthread_cond_wait(&d->freed, &d->lock);
 	pthread_mutex_unlock(&d->lock);
 }
 
-void digest3_update_async(struct digest3 *d, const void *data, size_t len)
+uint64_t digest3_update_async(struct digest3 *d, const void *data, size_t len)
 {
-	if (!d->helper) {
-		pthread_mutex_init(&d->lock, NULL);
-		pthread_cond_init(&d->cond, NULL);
-		d->helper = pthread_create(&d->thread, NULL, md5_helper, d) == 0;
-		if (!d->helper) { /* no thread: do it all here */
-			pthread_mutex_destroy(&d->lock);
-			pthread_cond_destroy(&d->cond);
-			digest3_update(d, data, len);
-			return;
-		}
+	if (!d->helpers && (d->quit || !helpers_start(d))) {
+		d->quit = true; /* no threads: everything here, in order */
+		digest3_update(d, data, len);
+		return 0;
 	}
 	pthread_mutex_lock(&d->lock);
-	while (d->busy)
-		pthread_cond_wait(&d->cond, &d->lock);
-	d->job = data;
-	d->job_len = len;
-	d->busy = true;
-	pthread_cond_broadcast(&d->cond);
+	while (d->queued - done_both(d) >= DIGEST3_QUEUE)
+		pthread_cond_wait(&d->freed, &d->lock);
+	d->queue[d->queued % DIGEST3_QUEUE].data = data;
+	d->queue[d->queued % DIGEST3_QUEUE].len = len;
+	uint64_t seq = ++d->queued;
+	pthread_cond_broadcast(&d->more);
 	pthread_mutex_unlock(&d->lock);
-	EVP_DigestUpdate(d->sha1, data, len);
-	EVP_DigestUpdate(d->sha256, data, len);
-	if (d->sha512)
-		EVP_DigestUpdate(d->sha512, data, len);
+	return seq;
 }
 
 void hex_encode(const unsigned char *in, size_t len, char *out)
@@ -90,17 +147,8 @@ void digest3_free(struct digest3 *d)
 {
 	if (!d)
 		return;
-	if (d->helper) {
-		pthread_mutex_lock(&d->lock);
-		while (d->busy)
-			pthread_cond_wait(&d->cond, &d->lock);
-		d->quit = true;
-		pthread_cond_broadcast(&d->cond);
-		pthread_mutex_unlock(&d->lock);
-		pthread_join(d->thread, NULL);
-		pthread_mutex_destroy(&d->lock);
-		pthread_cond_destroy(&d->cond);
-	}
+	if (d->helpers)
+		helpers_stop(d, LANES);
 	EVP_MD_CTX_free(d->md5);
 	EVP_MD_CTX_free(d->sha1);
 	EVP_MD_CTX_free(d->sha256);
@@ -143,7 +191,8 @@ int digest3_final(struct digest3 *d, struct digest_hex *out)
 {
 	unsigned char buf[EVP_MAX_MD_SIZE];
 	unsigned int n;
-	digest3_wait(d);
+	if (d->helpers)
+		digest3_wait_for(d, d->queued);
 	if (!EVP_DigestFinal_ex(d->md5, buf, &n))
 		return -1;
 	hex_encode(buf, n, out->md5);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MD5_HEX_LEN 32
 #define SHA1_HEX_LEN 40
@@ -23,12 +24,16 @@ struct digest3;
  * for clients that send a sha-512 Content-Digest to be checked. */
 struct digest3 *digest3_new(bool with_sha512);
 void digest3_update(struct digest3 *d, const void *data, size_t len);
-/* The same, with MD5 (the slowest of the three) computed on a helper thread, started on
- * first use, while this thread does SHA-1 and SHA-256. data must stay unchanged until the
- * next digest3_update_async, digest3_wait or digest3_final. */
-void digest3_update_async(struct digest3 *d, const void *data, size_t len);
-/* Waits until the helper is done with the last data handed to it. */
-void digest3_wait(struct digest3 *d);
+/* Large streams: the pieces are hashed on two helper threads, started on first use, MD5
+ * (the slowest) on one and SHA-1, SHA-256 (and SHA-512) on the other, so the caller's thread
+ * is free to receive and write meanwhile. Queues data and returns its piece number; waits
+ * only when DIGEST3_QUEUE pieces are queued already. data must stay unchanged until
+ * digest3_wait_for that number (or digest3_final, digest3_free) has returned. Not to be
+ * mixed with digest3_update on the same context. */
+#define DIGEST3_QUEUE 8
+uint64_t digest3_update_async(struct digest3 *d, const void *data, size_t len);
+/* Waits until both helpers are done with piece seq and every piece before it (0: none). */
+void digest3_wait_for(struct digest3 *d, uint64_t seq);
 /* Writes the three lowercase hex digests; the context may not be updated afterwards. */
 int digest3_final(struct digest3 *d, struct digest_hex *out);
 void digest3_free(struct digest3 *d);
