@@ -30,6 +30,8 @@
 const struct route api_routes[] = {
 	READ(HTTP_GET, "/-/health", health_done, ABILITY_NONE),
 	READ(HTTP_GET, "/-/readiness", readiness_done, ABILITY_NONE),
+	/* loopback and --metrics-allow only (metrics.c); no credentials asked */
+	READ(HTTP_GET, "/-/metrics", metrics_done, ABILITY_NONE),
 	READ(HTTP_GET, "/api/v4/user", api_user_done, ABILITY_NONE),
 	/* ---- GitLab's REST resources (issue 11), each area in its own section; within one,
 	 * the longer patterns before the ones they would shadow ---- */

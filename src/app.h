@@ -10,6 +10,7 @@
 #include "commit.h"
 #include "ratelimit.h"
 #include "meta.h"
+#include "metrics.h"
 #include "touch.h"
 
 struct app {
@@ -20,6 +21,7 @@ struct app {
 	struct committer *commits; /* group commit of small uploads; NULL: commit each alone */
 	struct ratelimit *auth_failures;
 	struct audit_queue *audit;
+	struct metrics *metrics; /* GET /-/metrics; NULL: none counted */
 	uint64_t max_file_size; /* 0: unlimited */
 	int64_t blobs_redirect_s; /* > 0: downloads from object storage redirect there */
 };

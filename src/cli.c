@@ -132,6 +132,12 @@ int cli_parse_n(int argc, char **argv, struct cli_opt *opts, size_t nopts, const
 				cli_fail("--%s needs a value", o->name);
 				return -1;
 			}
+			if (o->all && o->all->n == CLI_VALUES_MAX) {
+				cli_fail("--%s is given more than %d times", o->name, CLI_VALUES_MAX);
+				return -1;
+			}
+			if (o->all)
+				o->all->v[o->all->n++] = o->value;
 		} else if (eq) {
 			cli_fail("--%s takes no value", o->name);
 			return -1;

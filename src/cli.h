@@ -16,6 +16,13 @@
 
 #define DEPOT_VERSION "0.1.0"
 
+/* Every value of an option that may be given several times, in order. */
+#define CLI_VALUES_MAX 16
+struct cli_values {
+	const char *v[CLI_VALUES_MAX];
+	size_t n;
+};
+
 struct cli_opt {
 	const char *name;  /* without the leading "--" */
 	bool has_value;
@@ -24,6 +31,9 @@ struct cli_opt {
 	const char *arg;   /* --help: what the value is ("HOST:PORT") */
 	const char *help;  /* --help: what the option does, one line */
 	const char *def;   /* the value when the option is not given; --help shows it */
+	/* Set by the caller for a repeatable option: cli_parse appends each value there
+	 * (value keeps the last). */
+	struct cli_values *all;
 };
 
 /* A subcommand: main.c runs it by name; `depot help NAME` and `depot NAME --help` print

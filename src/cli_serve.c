@@ -282,9 +282,9 @@ int cli_fsck(int argc, char **argv)
 }
 
 enum serve_opt {
-	O_LISTEN, O_EXTERNAL_URL, O_TRUSTED_PROXY, O_TLS_CERT, O_TLS_KEY, O_MAX_FILE_SIZE, O_THREADS,
-	O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES, O_SHUTDOWN_TIMEOUT,
-	O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE,
+	O_LISTEN, O_EXTERNAL_URL, O_TRUSTED_PROXY, O_METRICS_ALLOW, O_TLS_CERT, O_TLS_KEY,
+	O_MAX_FILE_SIZE, O_THREADS, O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES,
+	O_SHUTDOWN_TIMEOUT, O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE,
 	O_BLOBS_REDIRECT, O_LOG, O_DEMO, O_SERVE_COUNT /* --help's order */
 };
 
@@ -303,6 +303,9 @@ static const struct cli_opt serve_options[O_SERVE_COUNT] = {
 			     .help = "load balancers in front (IP addresses, comma-separated): a "
 				     "connection from one is from the last address its "
 				     "X-Forwarded-For names"},
+	[O_METRICS_ALLOW] = {.name = "metrics-allow", .has_value = true, .arg = "CIDR",
+			     .help = "who may read /-/metrics besides loopback: IPv4 or IPv6 "
+				     "addresses or ranges, comma-separated; repeatable"},
 	[O_TLS_CERT] = {.name = "tls-cert", .has_value = true, .arg = "FILE",
 			.help = "serve HTTPS with this PEM certificate"},
 	[O_TLS_KEY] = {.name = "tls-key", .has_value = true, .arg = "FILE",
@@ -339,6 +342,8 @@ int cli_serve(int argc, char **argv)
 {
 	struct cli_opt opts[O_SERVE_COUNT];
 	memcpy(opts, serve_options, sizeof(opts));
+	struct cli_values metrics_allow = {0};
+	opts[O_METRICS_ALLOW].all = &metrics_allow;
 	const char *data = NULL;
 	if (cli_parse(argc, argv, opts, O_SERVE_COUNT, NULL, 0, &data) != 0)
 		return 2;
@@ -369,6 +374,16 @@ int cli_serve(int argc, char **argv)
 				    .trusted_proxies = opts[O_TRUSTED_PROXY].value};
 	if (hopt.trusted_proxies && !http_addr_list_valid(hopt.trusted_proxies))
 		return cli_fail("--trusted-proxy takes IP addresses, separated by commas");
+	struct cidr_list allow = {0};
+	for (size_t i = 0; i < metrics_allow.n; i++) {
+		int err = cidr_list_add(&allow, metrics_allow.v[i]);
+		if (err == -E2BIG)
+			return cli_fail("--metrics-allow: more than %d ranges", CIDR_LIST_MAX);
+		if (err)
+			return cli_fail("--metrics-allow takes IP addresses or ranges (10.0.0.0/8, "
+					"2001:db8::/32), separated by commas, not '%s'",
+					metrics_allow.v[i]);
+	}
 	const char *listen = opts[O_LISTEN].value;
 	char host[256];
 	if (parse_listen(listen, host, sizeof(host), &hopt.port) != 0)
@@ -422,8 +437,10 @@ int cli_serve(int argc, char **argv)
 			  .blobs_redirect_s = redirect_s,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
 			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
-			  .audit = audit_queue_new()};
-	if (!app.touches || !app.hot || !app.audit || (auth_limit && !app.auth_failures)) {
+			  .audit = audit_queue_new(),
+			  .metrics = metrics_new(api_routes, api_routes_count, &allow)};
+	if (!app.touches || !app.hot || !app.audit || !app.metrics ||
+	    (auth_limit && !app.auth_failures)) {
 		cli_fail("out of memory");
 		goto out;
 	}
@@ -437,7 +454,8 @@ int cli_serve(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	app.commits = committer_start(m);
+	app.commits = committer_start(m, app.metrics);
+	hopt.metrics = app.metrics;
 	struct http_server *srv = http_server_start(&app, &hopt, api_routes, api_routes_count);
 	if (!srv)
 		goto out;
@@ -491,6 +509,7 @@ out:
 	blob_cache_free(app.hot);
 	ratelimit_free(app.auth_failures);
 	audit_queue_free(app.audit);
+	metrics_free(app.metrics); /* the server and the committer are gone */
 	bs->ops->close(bs);
 	m->ops->close(m);
 	free(cert);

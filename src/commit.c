@@ -8,6 +8,7 @@
 
 struct committer {
 	struct meta *m;
+	struct metrics *metrics;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct commit_job *head, *tail;
@@ -27,6 +28,7 @@ static void run_batch(struct committer *c, struct commit_job *jobs)
 			items[n++] = jobs->item;
 		}
 		c->m->ops->publish_batch(c->m, items, n);
+		metrics_commit_batch(c->metrics, n);
 		for (size_t i = 0; i < n; i++) {
 			ordered[i]->item = items[i];
 			ordered[i]->done = true;
@@ -54,12 +56,13 @@ static void *committer_loop(void *arg)
 	return NULL;
 }
 
-struct committer *committer_start(struct meta *m)
+struct committer *committer_start(struct meta *m, struct metrics *mx)
 {
 	struct committer *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->m = m;
+	c->metrics = mx;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if (pthread_create(&c->thread, NULL, committer_loop, c) != 0) {

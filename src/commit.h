@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "meta.h"
+#include "metrics.h"
 
 struct commit_job {
 	struct meta_publish_item item; /* in: item.p; out: item.out, item.result */
@@ -19,8 +20,8 @@ struct commit_job {
 
 struct committer;
 
-/* NULL when the thread cannot start. */
-struct committer *committer_start(struct meta *m);
+/* NULL when the thread cannot start. Each batch's size goes to mx (may be NULL). */
+struct committer *committer_start(struct meta *m, struct metrics *mx);
 /* Queues a job; -1 when the committer is stopping (publish synchronously instead). */
 int committer_submit(struct committer *c, struct commit_job *job);
 /* Commits what is queued, wakes its requests, and stops the thread; later submits are

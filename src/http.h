@@ -167,6 +167,7 @@ struct sockaddr;
 bool http_addr_is_loopback(const struct sockaddr *sa);
 
 struct http_server;
+struct metrics;
 struct http_options {
 	const char *host;
 	unsigned port;
@@ -178,6 +179,7 @@ struct http_options {
 	/* Comma-separated addresses of proxies in front (a load balancer): for a connection
 	 * from one of them, the client is the last address of X-Forwarded-For. NULL: none. */
 	const char *trusted_proxies;
+	struct metrics *metrics;  /* counts connections (metrics.h); NULL: none */
 	const char *tls_cert_pem; /* HTTPS when both are set (PEM contents) */
 	const char *tls_key_pem;
 };

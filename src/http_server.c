@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -22,6 +23,7 @@ struct http_server {
 	char *external_url;
 	char *trusted_proxies;
 	struct app *app;
+	struct metrics *metrics;
 	const struct route *routes;
 	size_t nroutes;
 };
@@ -360,6 +362,7 @@ void http_reply_auth_error(struct request *r, enum auth_error err)
 void http_reply_internal(struct request *r, const char *why, int err)
 {
 	char url[LOG_TEXT_MAX];
+	metrics_store_error(r, err);
 	if (err == -EAGAIN) { /* a store is unreachable: another try, or node, may succeed */
 		log_line("depot: %s %s: %s (a store is unavailable)", method_name(r->method),
 			 log_escape(r->url, url, sizeof(url)), why);
@@ -409,6 +412,7 @@ struct stream {
 	ssize_t (*read)(void *cls, char *buf, size_t max);
 	void *cls;
 	void (*free_cls)(void *cls);
+	struct metrics *metrics; /* the server's: outlives the response */
 };
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -416,6 +420,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 	struct stream *st = cls;
 	ssize_t n = st->read(st->cls, buf, max);
+	if (n > 0)
+		metrics_add_sent(st->metrics, (size_t)n);
 	return n > 0 ? n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
 				  : MHD_CONTENT_READER_END_WITH_ERROR;
 }
@@ -477,7 +483,7 @@ void http_reply_stream(struct request *r, unsigned status, const char *const *he
 	struct stream *st = malloc(sizeof(*st));
 	struct MHD_Response *resp = NULL;
 	if (st) {
-		*st = (struct stream){read, cls, free_cls};
+		*st = (struct stream){read, cls, free_cls, metrics_of(r)};
 		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read,
 							 st, stream_free);
 	}
@@ -825,6 +831,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 			http_reply_error(r, MHD_HTTP_NOT_FOUND, "404 Not Found");
 			return MHD_YES;
 		}
+		metrics_request_begin(r);
 		gather_credentials(ro);
 		/* A reply decided from the headers waits for a small body too (read and
 		 * dropped, as mid-body): libmicrohttpd would send it at once and close with the
@@ -914,10 +921,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (t->id)
 		snprintf(who, sizeof(who), "%s:%lld", token_kind_name(t->kind), (long long)t->id);
 	char url[LOG_TEXT_MAX];
+	int64_t took_us = mono_us() - r->start_us;
+	metrics_request_end(r, took_us);
 	log_line("%s %s %u in=%llu out=%llu %.1fms token=%s%s", method_name(r->method),
 		 log_escape(r->url, url, sizeof(url)), r->status, (unsigned long long)r->bytes_in,
-		 (unsigned long long)r->bytes_out,
-		 (double)(mono_us() - r->start_us) / 1000.0, who,
+		 (unsigned long long)r->bytes_out, (double)took_us / 1000.0, who,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 	if (r->route && r->route->on_free)
 		r->route->on_free(r);
@@ -930,6 +938,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(ro->job_token_param);
 	free(ro);
 	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)conn, (void)socket_context;
+	const struct http_server *s = cls;
+	metrics_connection(s->metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
 /* Keeps the raw URL: %2F in a project path must stay distinguishable from '/'. Handlers
@@ -989,6 +1005,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->app = app;
+	s->metrics = opt->metrics;
 	s->idle_timeout_s = opt->idle_timeout_s;
 	if ((opt->external_url && !(s->external_url = external_url_dup(opt->external_url))) ||
 	    (opt->trusted_proxies && !(s->trusted_proxies = strdup(opt->trusted_proxies)))) {
@@ -1011,7 +1028,8 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	s->daemon = MHD_start_daemon(
 		flags, (uint16_t)opt->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR,
 		ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
 		unescape_none, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
 		MHD_OPTION_CONNECTION_TIMEOUT, opt->idle_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 		1024u, MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,

@@ -81,6 +81,8 @@ MATRIX = {
     # probes answer everyone, whatever they present
     ("GET", "/-/health"): row("200 200 200 200 200 200 200", USER_CASES),
     ("GET", "/-/readiness"): row("200 200 200 200 200 200 200", USER_CASES),
+    # loopback (the suite's client) reads the metrics, whatever it presents
+    ("GET", "/-/metrics"): row("200 200 200 200 200 200 200", USER_CASES),
     ("GET", "/api/v4/user"): row("401 200 200 401 401 200 200", USER_CASES),
     ("GET", "/api/v4/groups/:id/packages/settings"): row(GROUP_READ, GROUP_CASES),
     ("PUT", "/api/v4/groups/:id/packages/settings"): row(GROUP_ADMIN, GROUP_CASES),
