@@ -36,6 +36,9 @@ struct route {
 	/* GitLab's REST resources (users, groups, projects, members, tokens): as there, job
 	 * and deploy tokens are not looked at, the caller is anonymous. */
 	bool rest;
+	/* The web interface's pages, assets and sign-in (web.c): tested by test_web.py, not
+	 * by the access matrices. */
+	bool web;
 };
 
 struct request {
@@ -51,6 +54,7 @@ struct request {
 	int ncaps;
 	struct credentials creds;
 	struct identity ident;
+	bool via_session; /* ident came from the web session cookie (web_session.c) */
 	bool replied;
 	bool in_body; /* between the first and the last callback of a body */
 	/* libmicrohttpd cannot queue a reply mid-body: one decided then waits here until the
