@@ -55,6 +55,10 @@ struct request {
 	struct credentials creds;
 	struct identity ident;
 	bool via_session; /* ident came from the web session cookie (web_session.c) */
+	/* A page's request (it presented the session cookie; or X-Requested-With:
+	 * XMLHttpRequest): a 401 carries no Basic challenge, which would make the browser
+	 * prompt for a password. */
+	bool web_client;
 	bool replied;
 	bool in_body; /* between the first and the last callback of a body */
 	/* libmicrohttpd cannot queue a reply mid-body: one decided then waits here until the

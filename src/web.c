@@ -174,6 +174,7 @@ void web_sign_in_done(struct request *r)
 	struct app *app = r->app;
 	int64_t now = now_ms();
 	int retry;
+	r->web_client = true;
 	const char *ctype = http_header(r, "Content-Type");
 	/* JSON only: a cross-site form cannot send it without the browser asking first, so
 	 * no other site can sign a visitor in as someone else. */

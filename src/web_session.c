@@ -135,6 +135,7 @@ enum auth_error web_session_identify(struct request *r, int64_t now_ms)
 							WEB_SESSION_COOKIE);
 	if (!key || !value)
 		return AUTH_OK;
+	r->web_client = true;
 	int64_t id;
 	if (web_session_parse(key, value, now_ms / 1000, &id) != 0)
 		return AUTH_INVALID;
