@@ -34,7 +34,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 BUILD_DEPS := gcc make pkg-config python3 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
               libpq-dev libcurl4-openssl-dev libexpat1-dev libarchive-dev
 TEST_DEPS  := curl jq unzip tar openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
-              cppcheck clang-tidy
+              cppcheck clang-tidy chromium nodejs npm
 # The real servers of the scale-out tests (tests/servers): PostgreSQL 15 (and psycopg2, with
 # which the suite reads it), a single-host Ceph RGW (see tests/servers/README.md) and HAProxy.
 SCALE_DEPS := postgresql-15 python3-psycopg2 ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
