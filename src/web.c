@@ -109,8 +109,8 @@ void web_page_done(struct request *r)
 static void cookie_header(const struct request *r, const char *value, char *out, size_t cap)
 {
 	bool secure = r->tls || (r->external_url && strncmp(r->external_url, "https://", 8) == 0);
-	snprintf(out, cap, "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s",
-		 WEB_SESSION_COOKIE, value, *value ? WEB_SESSION_MAX_AGE_S : 0,
+	snprintf(out, cap, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s",
+		 WEB_SESSION_COOKIE, value, *value ? WEB_SESSION_MAX_AGE_S : 0L,
 		 secure ? "; Secure" : "");
 }
 

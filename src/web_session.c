@@ -75,10 +75,10 @@ static void hmac_hex(const unsigned char *key, const char *label, const char *ms
 	unsigned len = 0;
 	char buf[WEB_SESSION_VALUE_MAX + 32];
 	int n = snprintf(buf, sizeof(buf), "%s:%s", label, msg);
-	HMAC(EVP_sha256(), key, WEB_SESSION_KEY_LEN, (const unsigned char *)buf,
-	     n > 0 ? (size_t)n : 0, mac, &len);
-	for (unsigned i = 0; i < 32 && i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	size_t blen = n < 0 ? 0 : (size_t)n >= sizeof(buf) ? sizeof(buf) - 1 : (size_t)n;
+	HMAC(EVP_sha256(), key, WEB_SESSION_KEY_LEN, (const unsigned char *)buf, blen, mac, &len);
+	for (size_t i = 0; i < 32 && i < len; i++)
+		snprintf(out + (size_t)2 * i, 3, "%02x", mac[i]);
 	out[WEB_CSRF_LEN] = '\0';
 }
 

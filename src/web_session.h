@@ -16,8 +16,8 @@ struct request;
 
 #define WEB_SESSION_KEY_LEN 32
 #define WEB_SESSION_COOKIE "depot_session"
-/* A session lasts at most this long, whatever its token's expiry (GitLab: a week). */
-#define WEB_SESSION_MAX_AGE_S (7 * 24 * 3600)
+/* A session lasts at most this long (7 days), whatever its token's expiry (GitLab: a week). */
+#define WEB_SESSION_MAX_AGE_S 604800L
 /* "<id>.<issued>.<64 hex>" */
 #define WEB_SESSION_VALUE_MAX 120
 #define WEB_CSRF_LEN 64
