@@ -20,18 +20,21 @@ endif
 
 SRCS      := $(wildcard src/*.c)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
-OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
-LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+# The web interface's files (web/), compiled in as byte arrays (tools/embed_web.py).
+WEB_FILES := $(shell find web -type f 2>/dev/null)
+WEB_OBJ   := $(BUILD)/obj/web_assets.o
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(WEB_OBJ)
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(WEB_OBJ)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_TARGETS := route validate auth headers regex semver
 FUZZ_SECONDS ?= 60
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 # Debian packages: what building needs, and what the tests need on top.
-BUILD_DEPS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
+BUILD_DEPS := gcc make pkg-config python3 libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpcre2-dev \
               libpq-dev libcurl4-openssl-dev libexpat1-dev libarchive-dev
 TEST_DEPS  := curl jq unzip tar openssl python3 python3-requests python3-gitlab gitlab-cli python3-pytest valgrind strace \
-              cppcheck clang-tidy python3-prometheus-client
+              cppcheck clang-tidy python3-prometheus-client chromium nodejs npm
 # The real servers of the scale-out tests (tests/servers): PostgreSQL 15 (and psycopg2, with
 # which the suite reads it), a single-host Ceph RGW (see tests/servers/README.md) and HAProxy.
 SCALE_DEPS := postgresql-15 python3-psycopg2 ceph-mon ceph-osd radosgw ceph-common uuid-runtime \
@@ -48,6 +51,13 @@ $(BUILD)/depot: $(OBJS)
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/web_assets.c: tools/embed_web.py $(WEB_FILES) | $(BUILD)/gen
+	@echo "  EMBED   web/"
+	@python3 tools/embed_web.py web $@
+$(WEB_OBJ): $(BUILD)/gen/web_assets.c src/web_assets.h | $(BUILD)/obj
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
 # GET /version's revision: the short git revision (or "unknown" outside a checkout); the
 # file changes only when the revision does, so only api_users.c is rebuilt then.
@@ -66,7 +76,7 @@ $(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/replay.
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/unit $(BUILD)/fuzz:
+$(BUILD)/obj $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/gen:
 	mkdir -p $@
 
 # Replays the committed corpus of every fuzz target (make test runs it under ASan+UBSan).
@@ -77,11 +87,13 @@ fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay-%)
 # libFuzzer campaigns (clang), FUZZ_SECONDS each; new inputs land in build-fuzz/corpus.
 fuzz: deps
 	@command -v clang >/dev/null || apt-get install -y -q clang libclang-rt-14-dev
-	@mkdir -p build-fuzz
+	@mkdir -p build-fuzz build-fuzz/gen
+	@python3 tools/embed_web.py web build-fuzz/gen/web_assets.c
 	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t; \
 	  clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc \
 	    $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o build-fuzz/fuzz-$$t \
-	    tests/fuzz/fuzz_$$t.c $(filter-out src/main.c,$(wildcard src/*.c)) $(LDLIBS) || exit 1; \
+	    tests/fuzz/fuzz_$$t.c $(filter-out src/main.c,$(wildcard src/*.c)) build-fuzz/gen/web_assets.c \
+	    $(LDLIBS) || exit 1; \
 	  build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$t \
 	    tests/fuzz/corpus/$$t || exit 1; done
 

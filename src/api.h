@@ -178,6 +178,13 @@ void job_token_create_done(struct request *r);
 void health_done(struct request *r);
 void readiness_done(struct request *r);
 
+/* The web interface (web.c): assets, the page shell, signing in and out. */
+void web_asset_done(struct request *r);
+void web_page_done(struct request *r);
+void web_session_get_done(struct request *r);
+void web_sign_in_done(struct request *r);
+void web_sign_out_done(struct request *r);
+
 /* The current user (api_user.c). */
 void api_user_done(struct request *r);
 /* The on_start of routes that do all their work in on_done: reads (answering on the first

@@ -10,19 +10,25 @@
 #include "log.h"
 #include "policy.h"
 #include "timeutil.h"
+#include "web_session.h"
 
 #define GENERIC "/api/v4/projects/:id/packages/generic/:name/:version"
 #define PACKAGES "/api/v4/projects/:id/packages"
 #define READ(method, pattern, done, need) \
-	{method, pattern, api_defer_start, NULL, done, NULL, need, false}
+	{method, pattern, api_defer_start, NULL, done, NULL, need, false, false}
 #define BODY(method, pattern, done, need) \
-	{method, pattern, api_defer_start, http_body_collect, done, NULL, need, false}
+	{method, pattern, api_defer_start, http_body_collect, done, NULL, need, false, false}
 /* GitLab's REST resources: job and deploy tokens count as anonymous (route.rest). */
 #define REST_READ(method, pattern, done, need) \
-	{method, pattern, api_defer_start, NULL, done, NULL, need, true}
+	{method, pattern, api_defer_start, NULL, done, NULL, need, true, false}
 #define REST_BODY(method, pattern, done, need) \
-	{method, pattern, api_defer_start, http_body_collect, done, NULL, need, true}
+	{method, pattern, api_defer_start, http_body_collect, done, NULL, need, true, false}
 #define V4 "/api/v4"
+/* The web interface (web.c): its own tests (test_web.py), not the access matrices. */
+#define WEB_READ(pattern, done) \
+	{HTTP_GET, pattern, api_defer_start, NULL, done, NULL, ABILITY_NONE, false, true}
+#define WEB_BODY(method, pattern, done) \
+	{method, pattern, api_defer_start, http_body_collect, done, NULL, ABILITY_NONE, false, true}
 
 /* First match wins: the policy routes come before ".../packages/:package_id". Each names
  * the ability it requires on its subject; tests/integration/test_access_matrix.py walks
@@ -33,6 +39,11 @@ const struct route api_routes[] = {
 	/* loopback and --metrics-allow only (metrics.c); no credentials asked */
 	READ(HTTP_GET, "/-/metrics", metrics_done, ABILITY_NONE),
 	READ(HTTP_GET, "/api/v4/user", api_user_done, ABILITY_NONE),
+	WEB_READ("/", web_page_done),
+	WEB_READ("/-/assets/:hash/*file", web_asset_done),
+	WEB_READ("/-/session", web_session_get_done),
+	WEB_BODY(HTTP_POST, "/-/sign_in", web_sign_in_done),
+	WEB_BODY(HTTP_POST, "/-/sign_out", web_sign_out_done),
 	/* ---- GitLab's REST resources (issue 11), each area in its own section; within one,
 	 * the longer patterns before the ones they would shadow ---- */
 	/* users, version, metadata, namespaces (api_users.c) */
@@ -152,7 +163,7 @@ const struct route api_routes[] = {
 	READ(HTTP_GET, GENERIC "/@archive.tar.gz", generic_archive_done, ABILITY_READ_PACKAGE),
 	READ(HTTP_GET, GENERIC "/@archive.tar", generic_archive_done, ABILITY_READ_PACKAGE),
 	{HTTP_POST, GENERIC "/@publish", api_defer_start, generic_publish_body, generic_publish_done,
-	 generic_publish_free, ABILITY_CREATE_PACKAGE, false},
+	 generic_publish_free, ABILITY_CREATE_PACKAGE, false, false},
 	READ(HTTP_GET, GENERIC "/files", generic_files_done, ABILITY_READ_PACKAGE),
 	READ(HTTP_GET, GENERIC "/*file", generic_download_done, ABILITY_READ_PACKAGE),
 	READ(HTTP_DELETE, GENERIC, generic_delete_version_done, ABILITY_DESTROY_PACKAGE),
@@ -169,7 +180,10 @@ const struct route api_routes[] = {
 	/* the group is read; each project's packages are listed as its read_package allows */
 	READ(HTTP_GET, "/api/v4/groups/:id/packages", group_packages_list_done, ABILITY_READ),
 	{HTTP_PUT, GENERIC "/*file", generic_upload_start, generic_upload_body,
-	 generic_upload_done, generic_upload_free, ABILITY_CREATE_PACKAGE, false},
+	 generic_upload_done, generic_upload_free, ABILITY_CREATE_PACKAGE, false, false},
+	/* KEEP LAST: every other GET is a web page (GitLab's URL shapes: /acme,
+	 * /acme/app/-/packages/1, ...); under /api/ it answers the JSON 404 as before. */
+	WEB_READ("/*path", web_page_done),
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -199,6 +213,8 @@ int api_identify_or_reply(struct request *r)
 		return -1;
 	}
 	enum auth_error err = auth_resolve(app->meta, &r->creds, now, &r->ident);
+	if (err == AUTH_OK && r->ident.kind == IDENT_ANONYMOUS && !presented(&r->creds))
+		err = web_session_identify(r, now);
 	/* A presented credential that authenticated nobody is a failure too (an unknown
 	 * deploy token or Basic password leaves the request anonymous). */
 	bool failed = err == AUTH_INVALID || err == AUTH_EXPIRED || err == AUTH_REVOKED ||
@@ -224,6 +240,8 @@ int api_identify_or_reply(struct request *r)
 		struct identity anonymous = {.kind = IDENT_ANONYMOUS};
 		r->ident = anonymous;
 	}
+	if (web_csrf_or_reply(r) != 0)
+		return -1;
 	/* GitLab's authenticate_non_get!: no route lets an anonymous caller change anything. */
 	if (!http_is_read(r) && r->ident.kind == IDENT_ANONYMOUS) {
 		http_reply_unauthorized(r);

@@ -24,6 +24,8 @@ struct app {
 	struct metrics *metrics; /* GET /-/metrics; NULL: none counted */
 	uint64_t max_file_size; /* 0: unlimited */
 	int64_t blobs_redirect_s; /* > 0: downloads from object storage redirect there */
+	/* The web sessions' key (WEB_SESSION_KEY_LEN bytes); NULL: no signing in. */
+	const unsigned char *session_key;
 };
 
 #endif

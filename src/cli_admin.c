@@ -362,7 +362,7 @@ int cli_routes(int argc, char **argv)
 	for (size_t i = 0; i < api_routes_count; i++) {
 		const struct route *rt = &api_routes[i];
 		printf("%s %s %s%s\n", (unsigned)rt->method < 6 ? methods[rt->method] : "?",
-		       rt->pattern, ability_name(rt->need), rt->rest ? " rest" : "");
+		       rt->pattern, ability_name(rt->need), rt->rest ? " rest" : rt->web ? " web" : "");
 	}
 	return 0;
 }

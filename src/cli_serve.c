@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "s3_sign.h"
+#include "web_session.h"
 
 /* "HOST:PORT", "[v6]:PORT" or ":PORT" into host and port. */
 static int parse_listen(const char *s, char *host, size_t cap, unsigned *port)
@@ -285,7 +286,7 @@ enum serve_opt {
 	O_LISTEN, O_EXTERNAL_URL, O_TRUSTED_PROXY, O_METRICS_ALLOW, O_TLS_CERT, O_TLS_KEY,
 	O_MAX_FILE_SIZE, O_THREADS, O_MAX_CONNECTIONS, O_MAX_PER_IP, O_IDLE_TIMEOUT, O_AUTH_FAILURES,
 	O_SHUTDOWN_TIMEOUT, O_GC_INTERVAL, O_CLEANUP_INTERVAL, O_BLOBS, O_S3_CREDENTIALS, O_S3_PART_SIZE,
-	O_BLOBS_REDIRECT, O_LOG, O_DEMO, O_SERVE_COUNT /* --help's order */
+	O_BLOBS_REDIRECT, O_LOG, O_SESSION_KEY, O_DEMO, O_SERVE_COUNT /* --help's order */
 };
 
 /* The parser's table is also serve's --help, so an option cannot go undocumented. */
@@ -335,6 +336,9 @@ static const struct cli_opt serve_options[O_SERVE_COUNT] = {
 				      "valid this long; 0: serve them", .def = "0"},
 	[O_LOG] = {.name = "log", .has_value = true, .arg = "FILE",
 		   .help = "log here, not to stderr (reopened on SIGHUP)"},
+	[O_SESSION_KEY] = {.name = "session-key-file", .has_value = true, .arg = "FILE",
+			   .help = "the web sessions' key, created if absent (nodes share one)",
+			   .def = "DIR/session.key"},
 	[O_DEMO] = {.name = "demo", .help = "create a demo project and token, if none yet"},
 };
 
@@ -444,6 +448,18 @@ int cli_serve(int argc, char **argv)
 		cli_fail("out of memory");
 		goto out;
 	}
+	/* The web sessions' key: in the data directory unless given (several nodes over one
+	 * store share one file, or one node's cookies fail on the others). */
+	static unsigned char session_key[WEB_SESSION_KEY_LEN];
+	char key_path[4096];
+	snprintf(key_path, sizeof(key_path), "%s/session.key", data);
+	const char *kp = opts[O_SESSION_KEY].present ? opts[O_SESSION_KEY].value : key_path;
+	int kret = web_session_key_load(kp, session_key);
+	if (kret != 0) {
+		cli_fail("cannot read or create the session key %s: %s", kp, strerror(-kret));
+		goto out;
+	}
+	app.session_key = session_key;
 
 	/* Signals are taken synchronously by this thread; the server's threads inherit the
 	 * blocked mask, so none of them is interrupted. */

@@ -36,6 +36,9 @@ struct route {
 	/* GitLab's REST resources (users, groups, projects, members, tokens): as there, job
 	 * and deploy tokens are not looked at, the caller is anonymous. */
 	bool rest;
+	/* The web interface's pages, assets and sign-in (web.c): tested by test_web.py, not
+	 * by the access matrices. */
+	bool web;
 };
 
 struct request {
@@ -51,6 +54,11 @@ struct request {
 	int ncaps;
 	struct credentials creds;
 	struct identity ident;
+	bool via_session; /* ident came from the web session cookie (web_session.c) */
+	/* A page's request (it presented the session cookie; or X-Requested-With:
+	 * XMLHttpRequest): a 401 carries no Basic challenge, which would make the browser
+	 * prompt for a password. */
+	bool web_client;
 	bool replied;
 	bool in_body; /* between the first and the last callback of a body */
 	/* libmicrohttpd cannot queue a reply mid-body: one decided then waits here until the

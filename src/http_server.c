@@ -265,7 +265,9 @@ static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
 		return;
 	}
 	add_common_headers(resp);
-	if (status == MHD_HTTP_UNAUTHORIZED)
+	const char *xhr = http_header(r, "X-Requested-With");
+	if (status == MHD_HTTP_UNAUTHORIZED && !r->web_client &&
+	    !(xhr && strcasecmp(xhr, "XMLHttpRequest") == 0))
 		MHD_add_response_header(resp, "WWW-Authenticate",
 					"Basic realm=\"GitLab Packages Registry\"");
 	r->replied = true;

@@ -137,9 +137,11 @@ BODIES = {
 
 @pytest.fixture(scope="module")
 def routes(depot):
-    """The package routes: the REST resources' (marked "rest") are test_rest_matrix.py's."""
+    """The package routes: the REST resources' (marked "rest") are test_rest_matrix.py's,
+    the web interface's (marked "web": pages, assets, sign-in) test_web.py's."""
     out = depot.cli("routes").stdout.split("\n")
-    return [tuple(line.split(" ")[:2]) for line in out if line and not line.endswith(" rest")]
+    return [tuple(line.split(" ")[:2]) for line in out
+            if line and not line.endswith(" rest") and not line.endswith(" web")]
 
 
 @pytest.fixture(scope="module")
