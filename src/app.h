@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "auth_cache.h"
 #include "blob.h"
 #include "blobcache.h"
 #include "commit.h"
@@ -20,6 +21,7 @@ struct app {
 	struct committer *commits; /* group commit of small uploads; NULL: commit each alone */
 	struct ratelimit *auth_failures;
 	struct audit_queue *audit;
+	struct auth_cache *auth_cache; /* identities and levels between requests; NULL: none */
 	uint64_t max_file_size; /* 0: unlimited */
 	int64_t blobs_redirect_s; /* > 0: downloads from object storage redirect there */
 };

@@ -422,8 +422,9 @@ int cli_serve(int argc, char **argv)
 			  .blobs_redirect_s = redirect_s,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
 			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
-			  .audit = audit_queue_new()};
-	if (!app.touches || !app.hot || !app.audit || (auth_limit && !app.auth_failures)) {
+			  .audit = audit_queue_new(), .auth_cache = auth_cache_new()};
+	if (!app.touches || !app.hot || !app.audit || !app.auth_cache ||
+	    (auth_limit && !app.auth_failures)) {
 		cli_fail("out of memory");
 		goto out;
 	}
@@ -491,6 +492,7 @@ out:
 	blob_cache_free(app.hot);
 	ratelimit_free(app.auth_failures);
 	audit_queue_free(app.audit);
+	auth_cache_free(app.auth_cache);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	free(cert);
