@@ -632,6 +632,7 @@ static void download_named(struct request *r, const struct target *t)
 	if (http_capture(r, CAP_ID, ref, sizeof(ref)) == 0)
 		kind = project_ref_parse(ref, &id);
 	struct meta_download d;
+	d.found = false; /* the lookup fills the rest (no 5 KiB memset per download) */
 	int ret = kind == PROJECT_REF_NONE
 			  ? -ENOENT
 			  : m->ops->download_lookup(m, id, kind == PROJECT_REF_PATH ? ref : NULL,
