@@ -3,10 +3,11 @@
  * the stamp it was read under: the store's auth epoch (meta_ops.auth_epoch, raised by each
  * write to tokens, users, members, projects and groups, in the writing transaction) and
  * this process's own change counter. A request uses an entry only under the same stamp,
- * read by the request itself (SQLite: a revocation by any process is refused by the next
- * request) or within the store's max age (PostgreSQL: by every node within one second;
- * at once on the node that wrote it). Keys are SHA-256 digests of what requests present:
- * no secret is kept. */
+ * read by the request itself (a download's lookup returns the epoch; other requests read
+ * it), so a revocation by any process or node is refused by the next request; the store
+ * may allow an epoch read to serve for a while (meta_ops.auth_epoch_max_age_ms), changes
+ * of this process being seen at once all the same. Keys are SHA-256 digests of what
+ * requests present: no secret is kept. */
 #ifndef DEPOT_AUTH_CACHE_H
 #define DEPOT_AUTH_CACHE_H
 

@@ -595,8 +595,8 @@ struct meta_ops {
 	 * (but their last use), users, members, projects and groups, whoever writes. */
 	int (*auth_epoch)(struct meta *m, int64_t *out);
 	/* How long an epoch read stays good for deciding that cached identities still hold:
-	 * 0 where reading it is a local read done on every request (SQLite), a fraction of
-	 * a second where it is a round trip to a store shared with other nodes (PostgreSQL). */
+	 * 0, every request reads it (both stores today); a fraction of a second would bound
+	 * how late another process's change is seen, saving a round trip per request. */
 	int64_t (*auth_epoch_max_age_ms)(struct meta *m);
 	/* A counter raised after each committed write to those tables by this process: its
 	 * own changes are seen at once, whatever the epoch's age. */
