@@ -16,6 +16,9 @@ extern const size_t api_routes_count;
  * anonymous caller may only read. Returns 0, or -1 having replied (401 for bad tokens and
  * anonymous writes, 403 insufficient_scope). */
 int api_identify_or_reply(struct request *r);
+/* The same when the request has read the auth epoch already (known_epoch >= 0, in the
+ * snapshot of its lookup), so that cached identities need no read of their own. */
+int api_identify_at_or_reply(struct request *r, int64_t known_epoch);
 
 /* The caller of the Packages API, the policies and the by-name deletes: personal, project
  * and job tokens (deploy tokens count as anonymous there, so they may only read). */
@@ -34,6 +37,10 @@ int api_allowed_or_reply(struct request *r, const struct abilities *ab);
  * answers 403. Returns 0, or -1 having replied. */
 int api_project_or_reply_as(struct request *r, int cap, const char *not_found, bool anonymous_401,
 			    struct meta_project *project, struct abilities *ab);
+/* Its second half, for a project the handler looked up itself: ret is the lookup's (and
+ * the abilities') outcome, ab the caller's abilities when ret is 0. */
+int api_project_decided_or_reply(struct request *r, int ret, const char *not_found,
+				 bool anonymous_401, const struct abilities *ab);
 /* The generic packages' rule: anonymous callers get 401. */
 int api_project_or_reply(struct request *r, int cap, const char *not_found,
 			 struct meta_project *project, struct abilities *ab);

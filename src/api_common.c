@@ -200,6 +200,11 @@ static bool presented(const struct credentials *c)
 
 int api_identify_or_reply(struct request *r)
 {
+	return api_identify_at_or_reply(r, -1);
+}
+
+int api_identify_at_or_reply(struct request *r, int64_t known_epoch)
+{
 	struct app *app = r->app;
 	int64_t now = now_ms();
 	int retry;
@@ -212,7 +217,8 @@ int api_identify_or_reply(struct request *r)
 					json_pack("{s:s}", "message", "429 Too Many Requests"), h);
 		return -1;
 	}
-	enum auth_error err = auth_resolve(app->meta, &r->creds, now, &r->ident);
+	enum auth_error err =
+		auth_resolve_cached(app->auth_cache, app->meta, &r->creds, now, known_epoch, &r->ident);
 	if (err == AUTH_OK && r->ident.kind == IDENT_ANONYMOUS && !presented(&r->creds))
 		err = web_session_identify(r, now);
 	/* A presented credential that authenticated nobody is a failure too (an unknown
@@ -286,7 +292,13 @@ int api_project_or_reply_as(struct request *r, int cap, const char *not_found, b
 		}
 	}
 	if (ret == 0)
-		ret = auth_abilities(m, &r->ident, project, ab);
+		ret = auth_abilities_cached(r->app->auth_cache, m, &r->ident, project, now_ms(), ab);
+	return api_project_decided_or_reply(r, ret, not_found, anonymous_401, ab);
+}
+
+int api_project_decided_or_reply(struct request *r, int ret, const char *not_found,
+				 bool anonymous_401, const struct abilities *ab)
+{
 	if (ret != 0 && ret != -ENOENT) {
 		http_reply_internal(r, "project lookup failed", ret);
 		return -1;
@@ -667,6 +679,15 @@ int api_group_or_reply(struct request *r, int cap, struct meta_group *g, struct 
 	return api_allowed_or_reply(r, &ab);
 }
 
+/* src (NULL: empty) into dst, cut to cap - 1 bytes: snprintf's "%s" without its
+ * formatting machinery, for the audit event every download builds. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
 void api_audit(struct request *r, const char *action, int64_t project_id, const char *package,
 	       const char *version, const char *file_name, int64_t size, const char *sha256,
 	       const char *detail)
@@ -679,18 +700,19 @@ void api_audit(struct request *r, const char *action, int64_t project_id, const 
 	ev.size = size;
 	ev.token_id = r->ident.token.id;
 	const struct identity *id = &r->ident;
-	snprintf(ev.action, sizeof(ev.action), "%s", action);
-	snprintf(ev.username, sizeof(ev.username), "%s",
-		 id->kind == IDENT_USER ? id->user.username
-		 : id->kind == IDENT_DEPLOY ? id->token.username : "anonymous");
-	snprintf(ev.token_kind, sizeof(ev.token_kind), "%s",
-		 id->token.id ? token_kind_name(id->token.kind) : "");
-	snprintf(ev.package, sizeof(ev.package), "%s", package ? package : "");
-	snprintf(ev.version, sizeof(ev.version), "%s", version ? version : "");
-	snprintf(ev.file_name, sizeof(ev.file_name), "%s", file_name ? file_name : "");
-	snprintf(ev.sha256, sizeof(ev.sha256), "%s", sha256 ? sha256 : "");
-	snprintf(ev.client, sizeof(ev.client), "%s", http_client_addr(r));
-	snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
+	copy_text(ev.action, sizeof(ev.action), action);
+	copy_text(ev.username, sizeof(ev.username),
+		  id->kind == IDENT_USER     ? id->user.username
+		  : id->kind == IDENT_DEPLOY ? id->token.username
+					     : "anonymous");
+	copy_text(ev.token_kind, sizeof(ev.token_kind),
+		  id->token.id ? token_kind_name(id->token.kind) : "");
+	copy_text(ev.package, sizeof(ev.package), package);
+	copy_text(ev.version, sizeof(ev.version), version);
+	copy_text(ev.file_name, sizeof(ev.file_name), file_name);
+	copy_text(ev.sha256, sizeof(ev.sha256), sha256);
+	copy_text(ev.client, sizeof(ev.client), http_client_addr(r));
+	copy_text(ev.detail, sizeof(ev.detail), detail);
 	audit_record(r->app->audit, r->app->meta, &ev);
 }
 

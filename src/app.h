@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "auth_cache.h"
 #include "blob.h"
 #include "blobcache.h"
 #include "commit.h"
@@ -22,6 +23,7 @@ struct app {
 	struct ratelimit *auth_failures;
 	struct audit_queue *audit;
 	struct metrics *metrics; /* GET /-/metrics; NULL: none counted */
+	struct auth_cache *auth_cache; /* identities and levels between requests; NULL: none */
 	uint64_t max_file_size; /* 0: unlimited */
 	int64_t blobs_redirect_s; /* > 0: downloads from object storage redirect there */
 	/* The web sessions' key (WEB_SESSION_KEY_LEN bytes); NULL: no signing in. */

@@ -1,6 +1,8 @@
 /* Authentication and authorization (see auth.h). */
 #include "auth.h"
 
+#include "auth_cache.h"
+
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -415,4 +417,65 @@ void auth_instance_abilities(const struct identity *id, struct abilities *out)
 		out->create_project = out->create_subgroup = true;
 		out->read_deploy_tokens = true;
 	}
+}
+
+/* ---- the identity cache (auth_cache.h) ---- */
+
+/* Did the request present any credential at all? Anonymous requests need no cache. */
+static bool presented_any(const struct credentials *c)
+{
+	return c->private_token || c->job_token || c->deploy_token || c->bearer || c->has_basic;
+}
+
+enum auth_error auth_resolve_cached(struct auth_cache *ac, struct meta *m,
+				    const struct credentials *c, int64_t now,
+				    int64_t known_epoch, struct identity *out)
+{
+	struct auth_stamp st;
+	/* the stamp before anything is read: what is read after it is at least as new */
+	if (!ac || !presented_any(c) || auth_cache_stamp(ac, m, known_epoch, now, &st) != 0)
+		return auth_resolve(m, c, now, out);
+	const char *parts[] = {c->private_token, c->job_token, c->deploy_token, c->bearer,
+			       c->has_basic ? c->basic_user : NULL,
+			       c->has_basic ? c->basic_pass : NULL};
+	unsigned char key[AUTH_CACHE_KEY_LEN];
+	auth_cache_key(ac, parts, sizeof(parts) / sizeof(parts[0]), key);
+	if (auth_cache_identity_get(ac, &st, key, now, out)) {
+		if (out->token.id && out->token.last_used_at_ms <= now - TOKEN_USE_RECORD_MS) {
+			note_use(m, &out->token, now);
+			auth_cache_identity_used(ac, key, now);
+		}
+		return AUTH_OK;
+	}
+	enum auth_error err = auth_resolve(m, c, now, out);
+	if (err != AUTH_OK || out->kind == IDENT_ANONYMOUS)
+		return err; /* failures are not kept: each is counted and logged */
+	out->stamp = st;
+	struct identity keep = *out;
+	if (keep.token.last_used_at_ms <= now - TOKEN_USE_RECORD_MS)
+		keep.token.last_used_at_ms = now; /* note_use has just recorded it */
+	auth_cache_identity_put(ac, &st, key, &keep);
+	return AUTH_OK;
+}
+
+int auth_abilities_cached(struct auth_cache *ac, struct meta *m, const struct identity *id,
+			  const struct meta_project *project, int64_t now,
+			  struct abilities *out)
+{
+	if (!ac || id->kind != IDENT_USER || !id->stamp.valid)
+		return auth_abilities(m, id, project, out);
+	struct access_facts f = caller_facts(id);
+	f.project_id = project->id;
+	f.visibility = project->visibility;
+	f.packages_disabled = !project->packages_enabled;
+	if (!auth_cache_level_get(ac, &id->stamp, id->user.id, project->id, now, &f.level)) {
+		int64_t until = 0;
+		int ret = m->ops->access_level_until(m, id->user.id, project->id, now, &f.level,
+						     &until);
+		if (ret != 0)
+			return ret;
+		auth_cache_level_put(ac, &id->stamp, id->user.id, project->id, f.level, until);
+	}
+	auth_decide(&f, out);
+	return 0;
 }

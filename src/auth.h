@@ -34,10 +34,19 @@ void credentials_release(struct credentials *c);
 
 enum identity_kind { IDENT_ANONYMOUS, IDENT_USER, IDENT_DEPLOY };
 
+/* The auth epoch and this process's change count an identity was resolved under
+ * (auth_cache.h); valid is false for an identity resolved without the cache. */
+struct auth_stamp {
+	int64_t epoch;
+	uint64_t local;
+	bool valid;
+};
+
 struct identity {
 	enum identity_kind kind;
 	struct meta_user user;	 /* IDENT_USER */
 	struct meta_token token; /* the token used; token.id == 0 for none */
+	struct auth_stamp stamp;
 };
 
 enum auth_error {
@@ -53,6 +62,14 @@ enum auth_error {
  * GitLab would not refuse). now_ms decides expiry. */
 enum auth_error auth_resolve(struct meta *m, const struct credentials *c, int64_t now_ms,
 			     struct identity *out);
+
+/* auth_resolve through an identity cache (plain auth_resolve when ac is NULL): what was
+ * presented is looked up by its SHA-256 under the stamp of this request (known_epoch: the
+ * auth epoch this request read already, or -1), and what authenticated someone is kept. */
+struct auth_cache;
+enum auth_error auth_resolve_cached(struct auth_cache *ac, struct meta *m,
+				    const struct credentials *c, int64_t now_ms,
+				    int64_t known_epoch, struct identity *out);
 
 /* Does the token's scope allow this kind of request? Read requests (GET/HEAD) accept
  * api or read_api; others need api. Tokens without scopes (job tokens) always pass. */
@@ -139,6 +156,11 @@ int auth_abilities(struct meta *m, const struct identity *id, const struct meta_
 		   struct abilities *out);
 int auth_group_abilities(struct meta *m, const struct identity *id, const struct meta_group *group,
 			 struct abilities *out);
+/* auth_abilities with the user's level on the project from the cache, under the stamp the
+ * identity was resolved under (from the store when it has none). */
+int auth_abilities_cached(struct auth_cache *ac, struct meta *m, const struct identity *id,
+			  const struct meta_project *project, int64_t now_ms,
+			  struct abilities *out);
 /* Routes without a subject: the abilities the caller has on the instance (level ADMIN and
  * every ability for admins, nothing for anyone else; signed_in below). */
 void auth_instance_abilities(const struct identity *id, struct abilities *out);

@@ -441,9 +441,9 @@ int cli_serve(int argc, char **argv)
 			  .blobs_redirect_s = redirect_s,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
 			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
-			  .audit = audit_queue_new(),
+			  .audit = audit_queue_new(), .auth_cache = auth_cache_new(),
 			  .metrics = metrics_new(api_routes, api_routes_count, &allow)};
-	if (!app.touches || !app.hot || !app.audit || !app.metrics ||
+	if (!app.touches || !app.hot || !app.audit || !app.metrics || !app.auth_cache ||
 	    (auth_limit && !app.auth_failures)) {
 		cli_fail("out of memory");
 		goto out;
@@ -526,6 +526,7 @@ out:
 	ratelimit_free(app.auth_failures);
 	audit_queue_free(app.audit);
 	metrics_free(app.metrics); /* the server and the committer are gone */
+	auth_cache_free(app.auth_cache);
 	bs->ops->close(bs);
 	m->ops->close(m);
 	free(cert);

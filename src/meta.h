@@ -134,6 +134,15 @@ struct meta_package_file {
 	int64_t updated_at_ms;
 };
 
+/* What a download's one statement finds (meta_ops.download_lookup). */
+struct meta_download {
+	struct meta_project project;
+	int64_t epoch; /* the auth epoch, read in the same snapshot */
+	bool found;    /* the package and the file */
+	struct meta_package pkg;
+	struct meta_package_file file;
+};
+
 /* A group's duplicate settings (GitLab's namespace package settings, generic row). */
 struct meta_dup_settings {
 	bool allowed;
@@ -580,6 +589,29 @@ struct meta_ops {
 					    void *ctx);
 	/* Sets a live package's status (and updated_at); -ENOENT when it is not live. */
 	int (*package_set_status)(struct meta *m, int64_t package_id, enum package_status status);
+
+	/* ---- the small GET path (issue 12) ---- */
+	/* The auth epoch (schema 5): raised in the same transaction by every write to tokens
+	 * (but their last use), users, members, projects and groups, whoever writes. */
+	int (*auth_epoch)(struct meta *m, int64_t *out);
+	/* How long an epoch read stays good for deciding that cached identities still hold:
+	 * 0, every request reads it (both stores today); a fraction of a second would bound
+	 * how late another process's change is seen, saving a round trip per request. */
+	int64_t (*auth_epoch_max_age_ms)(struct meta *m);
+	/* A counter raised after each committed write to those tables by this process: its
+	 * own changes are seen at once, whatever the epoch's age. */
+	uint64_t (*auth_local_changes)(struct meta *m);
+	/* A download's one statement: the project (by id, or by path when path is not NULL;
+	 * -ENOENT when there is none), the auth epoch read with it, and the live generic
+	 * package name/version with its newest file file_name, found false when either is
+	 * missing. */
+	int (*download_lookup)(struct meta *m, int64_t project_id, const char *path,
+			       const char *name, const char *version, const char *file_name,
+			       struct meta_download *out);
+	/* access_level, and until_ms: when the earliest membership it counted expires (0:
+	 * none does), after which the level may drop. */
+	int (*access_level_until)(struct meta *m, int64_t user_id, int64_t project_id,
+				  int64_t now_ms, enum access_level *out, int64_t *until_ms);
 };
 
 struct meta {

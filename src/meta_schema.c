@@ -277,10 +277,51 @@ static const char pg_v4[] =
 	"UPDATE groups SET name = regexp_replace(path, '^.*/', '') WHERE name = '';"
 	"UPDATE projects SET name = regexp_replace(path, '^.*/', '');";
 
+/* 5: the auth epoch, a counter every write to what token resolution and access levels
+ * read (tokens but their last use, users, members, projects, groups) raises in the same
+ * transaction, by trigger, so that no writer (the CLI in another process, another node,
+ * migrate-store) can forget it. Servers cache identities and levels under the epoch they
+ * were read at and drop them when it moves (auth_cache.c). */
+#define V5_TABLE(ID_T) "CREATE TABLE auth_epoch(id " ID_T " PRIMARY KEY, n BIGINT NOT NULL);" \
+			"INSERT INTO auth_epoch(id, n) VALUES(1, 0);"
+#define V5_TOKEN_COLS "kind, token_sha256, username, user_id, project_id, group_id, scopes," \
+		      " expires_at, revoked"
+#define V5_SQLITE_TRIGGER(name, when)                                                      \
+	"CREATE TRIGGER auth_epoch_" name " AFTER " when " BEGIN"                          \
+	" UPDATE auth_epoch SET n = n + 1 WHERE id = 1; END;"
+static const char sqlite_v5[] =
+	V5_TABLE("INTEGER") /* the rowid: no index of its own */
+	V5_SQLITE_TRIGGER("tokens_u", "UPDATE OF " V5_TOKEN_COLS " ON tokens")
+	V5_SQLITE_TRIGGER("tokens_d", "DELETE ON tokens")
+	V5_SQLITE_TRIGGER("users_u", "UPDATE ON users")
+	V5_SQLITE_TRIGGER("users_d", "DELETE ON users")
+	V5_SQLITE_TRIGGER("members_i", "INSERT ON members")
+	V5_SQLITE_TRIGGER("members_u", "UPDATE ON members")
+	V5_SQLITE_TRIGGER("members_d", "DELETE ON members")
+	V5_SQLITE_TRIGGER("projects_u", "UPDATE ON projects")
+	V5_SQLITE_TRIGGER("projects_d", "DELETE ON projects")
+	V5_SQLITE_TRIGGER("groups_u", "UPDATE ON groups")
+	V5_SQLITE_TRIGGER("groups_d", "DELETE ON groups");
+/* PostgreSQL: once per statement; the row update makes concurrent writers of these tables
+ * take turns, which their transactions' advisory lock makes them do already. */
+#define V5_PG_TRIGGER(name, when)                                                          \
+	"CREATE TRIGGER auth_epoch_" name " AFTER " when                                   \
+	" FOR EACH STATEMENT EXECUTE FUNCTION auth_epoch_bump();"
+static const char pg_v5[] =
+	V5_TABLE("BIGINT")
+	"CREATE FUNCTION auth_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$BEGIN UPDATE auth_epoch SET n = n + 1 WHERE id = 1; RETURN NULL; END$$;"
+	V5_PG_TRIGGER("tokens", "UPDATE OF " V5_TOKEN_COLS " OR DELETE ON tokens")
+	V5_PG_TRIGGER("users", "UPDATE OR DELETE ON users")
+	V5_PG_TRIGGER("members", "INSERT OR UPDATE OR DELETE ON members")
+	V5_PG_TRIGGER("projects", "UPDATE OR DELETE ON projects")
+	V5_PG_TRIGGER("groups", "UPDATE OR DELETE ON groups");
+
 const struct meta_migration meta_migrations[] = {
 	{1, sqlite_v1, pg_v1},
 	{2, sqlite_v2, pg_v2},
 	{3, sqlite_v3, pg_v3},
 	{4, sqlite_v4, pg_v4},
+	{5, sqlite_v5, pg_v5},
 };
 const int meta_schema_version = (int)(sizeof(meta_migrations) / sizeof(meta_migrations[0]));

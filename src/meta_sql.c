@@ -77,6 +77,10 @@ enum stmt_id {
 	S_BLOB_KEY_PUT,
 	S_BLOB_KEY_DELETE,
 	S_BLOB_KEY_MAPPED,
+	S_AUTH_EPOCH,
+	S_DOWNLOAD_BY_ID,
+	S_DOWNLOAD_BY_PATH,
+	S_ACCESS_UNTIL,
 	S_COUNT
 };
 
@@ -102,6 +106,21 @@ enum stmt_id {
 	" ON f.package_id = p.id WHERE p.project_id = ?1 AND p.package_type = 'generic'"     \
 	" AND p.name = ?2 AND p.version = ?3 AND p.status IN (0, 1, 5) AND f.file_name = ?4" \
 	" AND f.status = 0 ORDER BY f.id DESC LIMIT 1"
+/* A download: the project, the auth epoch, and the package with its newest file of the name
+ * (NULLs when there is none), in one statement and one snapshot. The file is a subquery on
+ * package_files_by_name, newest first, so that no sort is needed; LEFT JOINs keep the
+ * planner's order (project, package, file); the statuses are ORed, as SQLite builds a
+ * temporary table for an IN list on every run. */
+#define DOWNLOAD(where)                                                                     \
+	"SELECT pr.*, (SELECT n FROM auth_epoch WHERE id = 1), " PKG_COLS ", " FILE_COLS      \
+	" FROM (SELECT " MSQL_PROJECT_COLS " FROM projects WHERE " where                     \
+	" AND pending_delete = 0) pr LEFT JOIN packages p ON p.project_id = pr.id"          \
+	" AND p.package_type = 'generic' AND p.name = ?2 AND p.version = ?3"                 \
+	" AND (p.status = 0 OR p.status = 1 OR p.status = 5)"                                 \
+	" LEFT JOIN package_files f ON f.id = (SELECT g.id"                                  \
+	" FROM package_files g WHERE g.package_id = p.id AND g.file_name = ?4"               \
+	" AND g.status = 0 ORDER BY g.id DESC LIMIT 1)"
+#define PROJECT_NCOLS 10 /* MSQL_PROJECT_COLS */
 /* '*' is the only wildcard: LIKE's own % and _ (and the escape) are taken literally. The
  * match is case-insensitive: SQLite's LIKE is (for ASCII), PostgreSQL's is ILIKE. */
 #define RULES_MATCH(like)                                                                   \
@@ -114,6 +133,15 @@ enum stmt_id {
 
 static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PING] = {"SELECT 1"},
+	[S_AUTH_EPOCH] = {"SELECT n FROM auth_epoch WHERE id = 1"},
+	[S_DOWNLOAD_BY_ID] = {DOWNLOAD("id = ?1")},
+	[S_DOWNLOAD_BY_PATH] = {DOWNLOAD("path = ?1"), DOWNLOAD("lower(path) = lower(?1)")},
+	/* S_ACCESS_LEVEL, and when the earliest membership it counted expires */
+	[S_ACCESS_UNTIL] = {ANCESTORS("?2") "SELECT COALESCE(MAX(access_level), 0),"
+			   " COALESCE(MIN(NULLIF(expires_at, 0)), 0) FROM members"
+			   " WHERE user_id = ?1 AND (project_id = ?2 OR"
+			   " (project_id = 0 AND group_id IN (SELECT id FROM anc)))"
+			   " AND (expires_at = 0 OR expires_at > ?3)"},
 	[S_BLOB_KEY_GET] = {"SELECT key FROM blob_keys WHERE sha256 = ?1"},
 	[S_BLOB_KEY_PUT] = {"INSERT INTO blob_keys(sha256, key) VALUES(?1, ?2)"},
 	[S_BLOB_KEY_DELETE] = {"DELETE FROM blob_keys WHERE sha256 = ?1"},
@@ -293,6 +321,39 @@ static const struct sql_driver *drv(struct meta *m)
 	return ((struct sql_store *)m)->d;
 }
 
+/* Writes this process committed to what the auth epoch covers (auth_local_changes), and
+ * whether this thread has made one not committed yet. */
+static _Atomic uint64_t auth_changes;
+static _Thread_local bool auth_write_pending;
+
+/* Does sql write what cached identities or levels were read from? Statements are ours, in
+ * capitals; a token's last use is not a change. Saying yes too often only costs a cache
+ * refill; the epoch's triggers are what make it exact. */
+static bool auth_write(const char *sql)
+{
+	if (sql[0] != 'I' && sql[0] != 'U' && sql[0] != 'D')
+		return false;
+	static const char *const tables[] = {" tokens", " users", " members", " projects",
+					     " groups"};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		if (strstr(sql, tables[i]))
+			return !strstr(sql, "SET last_used_at");
+	return false;
+}
+
+/* After a statement: an auth write outside a transaction is committed now. */
+static void auth_write_done(struct meta *m)
+{
+	if (!auth_write_pending)
+		return;
+	const struct sql_driver *d = drv(m);
+	struct sql_conn *c = d->conn(m);
+	if (c && d->in_tx(c))
+		return; /* tx_end counts it */
+	auth_write_pending = false;
+	auth_changes++;
+}
+
 /* Starts a statement on this thread's connection: id with its dialect's text, or, with
  * id -1, sql built at run time. */
 static int start_sql(struct meta *m, int id, const char *sql, const struct sql_arg *a, int n,
@@ -304,6 +365,8 @@ static int start_sql(struct meta *m, int id, const char *sql, const struct sql_a
 		return -EAGAIN; /* the database cannot be reached */
 	if (id >= 0)
 		sql = d->dialect == SQL_PG && stmt_sql[id].pg ? stmt_sql[id].pg : stmt_sql[id].sql;
+	if (auth_write(sql))
+		auth_write_pending = true;
 	return d->run(c, id, sql, a, n, r);
 }
 
@@ -315,7 +378,9 @@ static int64_t col_int(struct sql_rows *r, int col)
 static void col_copy(struct sql_rows *r, int col, char *dst, size_t cap)
 {
 	const char *t = r->d->col_text(r, col);
-	snprintf(dst, cap, "%s", t ? t : "");
+	size_t n = t ? strnlen(t, cap - 1) : 0;
+	memcpy(dst, t ? t : "", n);
+	dst[n] = '\0';
 }
 
 /* Runs a statement that returns no rows (id, or with id -1 sql); *changes (unless NULL):
@@ -333,6 +398,7 @@ static int exec_sql(struct meta *m, int id, const char *sql, const struct sql_ar
 	if (ret == 0 && changes)
 		*changes = r->d->changes(r);
 	r->d->finish(r);
+	auth_write_done(m);
 	return ret;
 }
 
@@ -369,6 +435,7 @@ static int first_row(struct meta *m, int id, const char *sql, const struct sql_a
 		ret = none;
 	}
 	r->d->finish(r);
+	auth_write_done(m);
 	return ret;
 }
 
@@ -407,6 +474,7 @@ static int query_each_sql(struct meta *m, int id, const char *sql, const struct 
 	if (ret == 0 && more < 0)
 		ret = more;
 	r->d->finish(r);
+	auth_write_done(m);
 	return ret;
 }
 
@@ -493,6 +561,10 @@ static int tx_end(struct meta *m, bool own, int ret)
 		ret = d->end(c, true);
 	if (ret != 0)
 		d->end(c, false);
+	if (auth_write_pending) { /* committed or rolled back: either way, over */
+		auth_write_pending = false;
+		auth_changes++;
+	}
 	return ret;
 }
 
@@ -1657,6 +1729,69 @@ static int sq_package_set_status(struct meta *m, int64_t package_id, enum packag
 	return ret == 0 && changed == 0 ? -ENOENT : ret;
 }
 
+/* ---- the small GET path (issue 12) ---- */
+
+static int sq_auth_epoch(struct meta *m, int64_t *out)
+{
+	return query_int(m, S_AUTH_EPOCH, NULL, 0, out);
+}
+
+static int64_t sq_auth_epoch_max_age_ms(struct meta *m)
+{
+	/* Every request reads it, over PostgreSQL too: one indexed row, a round trip where
+	 * the token, user and level queries it replaces were three, and what the CLI or
+	 * another node changes is seen by the next request, as before the cache. (500 here
+	 * would read it twice a second: another node's change within one second.) */
+	(void)m;
+	return 0;
+}
+
+static uint64_t sq_auth_local_changes(struct meta *m)
+{
+	(void)m;
+	return auth_changes;
+}
+
+static void decode_download(struct sql_rows *r, void *out)
+{
+	struct meta_download *d = out;
+	msql_decode_project(r, &d->project);
+	d->epoch = col_int(r, PROJECT_NCOLS);
+	row_package(r, PROJECT_NCOLS + 1, &d->pkg);
+	row_file(r, PROJECT_NCOLS + 1 + PKG_NCOLS, &d->file);
+	d->found = d->pkg.id != 0 && d->file.id != 0;
+}
+
+static int sq_download_lookup(struct meta *m, int64_t project_id, const char *path,
+			      const char *name, const char *version, const char *file_name,
+			      struct meta_download *out)
+{
+	struct sql_arg a[] = {path ? (struct sql_arg)TEXT(path) : (struct sql_arg)INT(project_id),
+			      TEXT(name), TEXT(version), TEXT(file_name)};
+	return query_one(m, path ? S_DOWNLOAD_BY_PATH : S_DOWNLOAD_BY_ID, a, N(a),
+			 decode_download, out);
+}
+
+static void decode_level_until(struct sql_rows *r, void *out)
+{
+	int64_t *v = out;
+	v[0] = col_int(r, 0);
+	v[1] = col_int(r, 1);
+}
+
+static int sq_access_level_until(struct meta *m, int64_t user_id, int64_t project_id,
+				 int64_t now, enum access_level *out, int64_t *until_ms)
+{
+	struct sql_arg a[] = {INT(user_id), INT(project_id), INT(now)};
+	int64_t v[2] = {0, 0};
+	int ret = query_one(m, S_ACCESS_UNTIL, a, N(a), decode_level_until, v);
+	if (ret == 0) {
+		*out = (enum access_level)v[0];
+		*until_ms = v[1];
+	}
+	return ret;
+}
+
 const int meta_sql_nstmts = S_COUNT;
 
 const struct meta_ops meta_sql_ops = {
@@ -1755,4 +1890,9 @@ const struct meta_ops meta_sql_ops = {
 	/* version selectors and atomic publishing (issue 14) */
 	.package_versions_with_status = sq_package_versions_with_status,
 	.package_set_status = sq_package_set_status,
+	.auth_epoch = sq_auth_epoch,
+	.auth_epoch_max_age_ms = sq_auth_epoch_max_age_ms,
+	.auth_local_changes = sq_auth_local_changes,
+	.download_lookup = sq_download_lookup,
+	.access_level_until = sq_access_level_until,
 };

@@ -46,29 +46,34 @@ int route_match(const char *pattern, const char *path, struct route_capture *cap
 {
 	int ncaps = 0;
 	const char *p = pattern, *u = path;
+	/* One pass over both, byte by byte: each request tries most of the route table, and
+	 * nearly every pattern differs from the path within its first segments. */
 	while (*p) {
 		if (*p != '/' || *u != '/')
 			return -1;
 		p++, u++;
-		const char *pend = strchr(p, '/');
-		size_t plen = pend ? (size_t)(pend - p) : strlen(p);
-		const char *uend = strchr(u, '/');
-		size_t ulen = uend ? (size_t)(uend - u) : strlen(u);
 		if (p[0] == '*') {
-			ulen = strlen(u);
+			size_t ulen = strlen(u);
 			if (ulen == 0 || ncaps >= maxcaps)
 				return -1;
 			caps[ncaps++] = (struct route_capture){u, ulen};
 			return ncaps;
 		}
 		if (p[0] == ':') {
-			if (ulen == 0 || ncaps >= maxcaps)
+			const char *start = u;
+			while (*u && *u != '/')
+				u++;
+			if (u == start || ncaps >= maxcaps)
 				return -1;
-			caps[ncaps++] = (struct route_capture){u, ulen};
-		} else if (plen != ulen || memcmp(p, u, plen) != 0) {
-			return -1;
+			caps[ncaps++] = (struct route_capture){start, (size_t)(u - start)};
+			while (*p && *p != '/')
+				p++;
+			continue;
 		}
-		p += plen, u += ulen;
+		while (*p && *p != '/' && *p == *u)
+			p++, u++;
+		if ((*p && *p != '/') || (*u && *u != '/'))
+			return -1; /* the literal segments differ */
 	}
 	return *u == '\0' ? ncaps : -1;
 }

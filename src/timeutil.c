@@ -14,6 +14,18 @@ int64_t now_ms(void)
 
 void iso8601_ms(int64_t ms, char out[ISO8601_LEN + 1])
 {
+	/* Log lines and audit events format the same second over and over: each thread keeps
+	 * the last one and writes only the milliseconds. */
+	static _Thread_local int64_t last_sec = -1;
+	static _Thread_local char last[ISO8601_LEN + 1];
+	if (ms >= 0 && ms / 1000 == last_sec) {
+		memcpy(out, last, ISO8601_LEN + 1);
+		int frac = (int)(ms % 1000);
+		out[20] = (char)('0' + frac / 100);
+		out[21] = (char)('0' + frac / 10 % 10);
+		out[22] = (char)('0' + frac % 10);
+		return;
+	}
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&secs, &tm);
@@ -22,6 +34,10 @@ void iso8601_ms(int64_t ms, char out[ISO8601_LEN + 1])
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 	memcpy(out, buf, ISO8601_LEN);
 	out[ISO8601_LEN] = '\0';
+	if (ms >= 0 && out[19] == '.' && out[23] == 'Z') { /* a four-digit year */
+		last_sec = ms / 1000;
+		memcpy(last, out, ISO8601_LEN + 1);
+	}
 }
 
 int date_parse_ms(const char *s, int64_t *ms)

@@ -17,7 +17,7 @@ from conftest import DEPOT, PG_MODE, ROOT, Depot, World, generic_path, unique
 sqlite_only = pytest.mark.skipif(PG_MODE, reason="about the SQLite file's schema")
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "schema-v1.sql")
-SCHEMA_VERSION = 4  # meta_schema.c: 4 adds the REST resources
+SCHEMA_VERSION = 5  # meta_schema.c: 4 adds the REST resources, 5 the auth epoch
 ID_TABLES = ["users", "groups", "projects", "tokens", "packages", "package_files",
              "package_protection_rules"]
 ALL_TABLES = ID_TABLES + ["members", "namespace_package_settings", "cleanup_policies",
@@ -162,7 +162,11 @@ def test_migration_keeps_rows_and_ids_of_a_database_from_before_versions():
         # (version 3's table brings its own, version 4 adds some)
         assert [i for i in schema_objects(d, "index") if i[1] != "blob_keys"
                 and i[0] not in V4_INDEXES] == indexes
-        assert schema_objects(d, "trigger") == triggers
+        # version 5's auth epoch triggers come on top
+        assert [t for t in schema_objects(d, "trigger") if not t[0].startswith("auth_epoch_")] \
+            == triggers
+        assert len([t for t in schema_objects(d, "trigger") if t[0].startswith("auth_epoch_")]) \
+            == 11
         assert ("packages_live", "packages", "CREATE UNIQUE INDEX packages_live ON packages("
                 "project_id, package_type, name, version) WHERE status != 4") in indexes
         assert [t[0] for t in triggers] == ["audit_no_delete", "audit_no_update"]

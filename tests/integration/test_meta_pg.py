@@ -19,7 +19,7 @@ from conftest import DEPOT_REAL, PG_MODE, Depot, World, generic_path, unique
 
 pytestmark = pytest.mark.skipif(not PG_MODE, reason="PostgreSQL mode only (DEPOT_TEST_META=pg)")
 
-SCHEMA_VERSION = 4  # meta_schema.c: 3 adds blob_keys, 4 the REST resources
+SCHEMA_VERSION = 5  # meta_schema.c: 3 adds blob_keys, 4 the REST resources, 5 the auth epoch
 DUP = {"message": "400 Bad request - Duplicate package is not allowed"}
 
 
@@ -98,8 +98,8 @@ def test_two_migrations_at_once_apply_each_version_once(empty_db):
         assert sql(db, "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'packages'") == "1"
         sql(db, "DROP TABLE depot_schema, blob_keys, inline_blobs, audit_log, cleanup_policies,"
                 " package_protection_rules, namespace_package_settings, package_files,"
-                " packages, tokens, members, projects, groups, users;"
-                " DROP FUNCTION audit_append_only")
+                " packages, tokens, members, projects, groups, users, auth_epoch;"
+                " DROP FUNCTION audit_append_only; DROP FUNCTION auth_epoch_bump")
 
 
 def test_serve_refuses_a_newer_schema(empty_db, tmp_path):

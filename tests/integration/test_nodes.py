@@ -1,6 +1,6 @@
 """Nodes that share nothing but the stores (DEPOT_TEST_NODES=2, over PostgreSQL and RGW):
-what one node changes, the other answers at once (no node-local cache may change an
-answer); the duplicate check is one decision across nodes; gc on one node never takes
+what one node changes, the other answers at once (identities and access levels are
+cached per node under the auth epoch, which every request reads); the duplicate check is one decision across nodes; gc on one node never takes
 content an upload on the other is linking; a node SIGKILLed mid-upload leaves nothing fsck
 objects to; a PostgreSQL restart under load answers 503 with JSON and heals by itself.
 Requests go to one node's own address where the test needs to know which node answers,
@@ -35,20 +35,73 @@ def put(node, w, user, pid, name, body, version="1.0", file_name="f.bin"):
                         headers={"PRIVATE-TOKEN": w.pat[user]}, timeout=60)
 
 
-def test_a_revoked_token_is_refused_by_the_other_node_at_once(depot, world):
+def cached_file(depot, world):
+    """A file dev may download, and a new personal token of dev's that both nodes have used
+    (so that their caches hold it) for it and for GET /user: (download path, token)."""
     a, b = depot.nodes
+    name = unique("cached")
+    assert put(a, world, "dev", world.pid("acme/app"), name, b"cached").status_code == 201
+    path = generic_path(world.pid("acme/app"), name, "1.0", "f.bin")
     t = json.loads(depot.cli("token", "create", "personal", "--user", "dev", "--scopes", "api",
                              "--json").stdout)
     h = {"PRIVATE-TOKEN": t["token"]}
-    for _ in range(3):  # each node has seen it work: any cache would hold it now
+    for _ in range(3):
         for n in (a, b):
             assert requests.get(at(n, "/user"), headers=h).status_code == 200
-    depot.cli("token", "revoke", str(t["id"]))
-    for n in (b, a):  # no node keeps tokens: the very next request is refused
-        r = requests.get(at(n, "/user"), headers=h)
-        assert r.status_code == 401, n.url
-        assert r.json()["error_description"] == \
-            "Token was revoked. You have to re-authorize from the user."
+            assert requests.get(at(n, path), headers=h).content == b"cached"
+    return path, t
+
+
+REVOKED = {"error": "invalid_token",
+           "error_description": "Token was revoked. You have to re-authorize from the user."}
+
+
+def test_a_revoked_token_is_refused_by_the_other_node_at_once(depot, world):
+    """Nodes cache identities under the auth epoch, which a download reads with its
+    lookup and other requests on their own: the very next request is refused."""
+    a, b = depot.nodes
+    path, t = cached_file(depot, world)
+    h = {"PRIVATE-TOKEN": t["token"]}
+    depot.cli("token", "revoke", str(t["id"]))  # another process
+    for n in (b, a):
+        for p in (path, "/user"):
+            r = requests.get(at(n, p), headers=h)
+            assert (r.status_code, r.json()) == (401, REVOKED), (n.url, p)
+
+
+def test_a_token_revoked_through_one_node_is_refused_by_it_at_once(depot, world):
+    a, b = depot.nodes
+    path, t = cached_file(depot, world)
+    h = {"PRIVATE-TOKEN": t["token"]}
+    r = requests.delete(at(a, f"/personal_access_tokens/{t['id']}"),
+                        headers={"PRIVATE-TOKEN": world.pat["admin"]})
+    assert r.status_code == 204
+    for n, p in [(a, "/user"), (b, path), (b, "/user"), (a, path)]:
+        r = requests.get(at(n, p), headers=h)
+        assert (r.status_code, r.json()) == (401, REVOKED), (n.url, p)
+
+
+def test_a_membership_removed_through_one_node_is_refused_by_the_other(depot, world):
+    a, b = depot.nodes
+    name = unique("m")
+    depot.cli("user", "create", name)
+    depot.cli("member", "add", "--project", "acme/app", "--user", name, "--role", "reporter")
+    t = json.loads(depot.cli("token", "create", "personal", "--user", name, "--scopes", "api",
+                             "--json").stdout)
+    h = {"PRIVATE-TOKEN": t["token"]}
+    fname = unique("m")
+    assert put(a, world, "dev", world.pid("acme/app"), fname, b"m").status_code == 201
+    path = generic_path(world.pid("acme/app"), fname, "1.0", "f.bin")
+    for _ in range(3):
+        for n in (a, b):
+            assert requests.get(at(n, path), headers=h).status_code == 200
+    uid = depot.query("SELECT id FROM users WHERE username = ?", name)[0][0]
+    r = requests.delete(at(a, f"/projects/{world.pid('acme/app')}/members/{uid}"),
+                        headers={"PRIVATE-TOKEN": world.pat["owner"]})
+    assert r.status_code == 204, r.text
+    for n in (a, b):
+        r = requests.get(at(n, path), headers=h)
+        assert (r.status_code, r.json()) == (404, {"message": "404 Not Found"}), n.url
 
 
 def test_settings_rules_and_deletes_are_seen_by_the_other_node_at_once(depot, world):

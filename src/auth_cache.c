@@ -1,0 +1,253 @@
+/* The identity and access level cache (see auth_cache.h): two open-addressing tables
+ * under one mutex, emptied whenever the stamp moves or a table fills up. */
+#include "auth_cache.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Powers of two. Past three quarters full a table is emptied: simpler than eviction, and
+ * a server with more active tokens than this only pays the queries it pays without. */
+#define IDENTITY_SLOTS 256
+#define LEVEL_SLOTS 1024
+
+struct identity_entry {
+	bool used;
+	unsigned char key[AUTH_CACHE_KEY_LEN];
+	struct identity id;
+};
+
+struct level_entry {
+	bool used;
+	int64_t user_id, project_id;
+	enum access_level level;
+	int64_t until_ms; /* 0: no membership counted expires */
+};
+
+struct auth_cache {
+	pthread_mutex_t mu;
+	EVP_MD *sha256; /* fetched once: an implicit fetch per digest costs as much as it */
+	struct auth_stamp current; /* every entry was read under it */
+	int64_t read_ms;	   /* when current.epoch was read from the store */
+	size_t n_identities, n_levels;
+	struct identity_entry *identities; /* IDENTITY_SLOTS */
+	struct level_entry *levels;	   /* LEVEL_SLOTS */
+};
+
+struct auth_cache *auth_cache_new(void)
+{
+	struct auth_cache *ac = calloc(1, sizeof(*ac));
+	if (!ac)
+		return NULL;
+	ac->identities = calloc(IDENTITY_SLOTS, sizeof(*ac->identities));
+	ac->levels = calloc(LEVEL_SLOTS, sizeof(*ac->levels));
+	ac->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ac->current.epoch = -1;
+	if (!ac->identities || !ac->levels || !ac->sha256 ||
+	    pthread_mutex_init(&ac->mu, NULL) != 0) {
+		EVP_MD_free(ac->sha256);
+		free(ac->identities);
+		free(ac->levels);
+		free(ac);
+		return NULL;
+	}
+	return ac;
+}
+
+void auth_cache_free(struct auth_cache *ac)
+{
+	if (!ac)
+		return;
+	pthread_mutex_destroy(&ac->mu);
+	EVP_MD_free(ac->sha256);
+	OPENSSL_cleanse(ac->identities, IDENTITY_SLOTS * sizeof(*ac->identities));
+	free(ac->identities);
+	free(ac->levels);
+	free(ac);
+}
+
+void auth_cache_key(struct auth_cache *ac, const char *const *parts, size_t n,
+		    unsigned char key[AUTH_CACHE_KEY_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	bool ok = ctx && EVP_DigestInit_ex(ctx, ac->sha256, NULL) == 1;
+	for (size_t i = 0; ok && i < n; i++) {
+		/* each part with its length (all ones: absent), so no two lists share a key */
+		uint64_t plen = parts[i] ? strlen(parts[i]) : UINT64_MAX;
+		ok = EVP_DigestUpdate(ctx, &plen, sizeof(plen)) == 1 &&
+		     (!parts[i] || EVP_DigestUpdate(ctx, parts[i], (size_t)plen) == 1);
+	}
+	if (!ok || EVP_DigestFinal_ex(ctx, key, &len) != 1 || len != AUTH_CACHE_KEY_LEN)
+		memset(key, 0, AUTH_CACHE_KEY_LEN); /* no entry is ever put under all zeros */
+	EVP_MD_CTX_free(ctx);
+}
+
+static bool key_unusable(const unsigned char key[AUTH_CACHE_KEY_LEN])
+{
+	static const unsigned char zero[AUTH_CACHE_KEY_LEN];
+	return memcmp(key, zero, AUTH_CACHE_KEY_LEN) == 0;
+}
+
+static void empty_locked(struct auth_cache *ac)
+{
+	if (ac->n_identities)
+		memset(ac->identities, 0, IDENTITY_SLOTS * sizeof(*ac->identities));
+	if (ac->n_levels)
+		memset(ac->levels, 0, LEVEL_SLOTS * sizeof(*ac->levels));
+	ac->n_identities = ac->n_levels = 0;
+}
+
+int auth_cache_stamp(struct auth_cache *ac, struct meta *m, int64_t known_epoch,
+		     int64_t now_ms, struct auth_stamp *st)
+{
+	/* the local counter first: a change committed after this read moves it again */
+	uint64_t local = m->ops->auth_local_changes(m);
+	int64_t max_age = m->ops->auth_epoch_max_age_ms(m);
+	int64_t epoch = known_epoch;
+	st->valid = false;
+	if (epoch < 0) {
+		pthread_mutex_lock(&ac->mu);
+		bool fresh = max_age > 0 && ac->current.epoch >= 0 &&
+			     now_ms - ac->read_ms < max_age && now_ms >= ac->read_ms;
+		epoch = fresh ? ac->current.epoch : -1;
+		pthread_mutex_unlock(&ac->mu);
+	}
+	bool read_now = epoch < 0;
+	if (read_now) {
+		int ret = m->ops->auth_epoch(m, &epoch);
+		if (ret != 0)
+			return ret;
+	}
+	pthread_mutex_lock(&ac->mu);
+	if (ac->current.epoch != epoch || ac->current.local != local) {
+		empty_locked(ac);
+		ac->current.epoch = epoch;
+		ac->current.local = local;
+	}
+	if (read_now || known_epoch >= 0)
+		ac->read_ms = now_ms;
+	pthread_mutex_unlock(&ac->mu);
+	*st = (struct auth_stamp){.epoch = epoch, .local = local, .valid = true};
+	return 0;
+}
+
+/* Is st the stamp the entries were read under? Under the mutex. */
+static bool stamp_current(const struct auth_cache *ac, const struct auth_stamp *st)
+{
+	return st->valid && st->epoch == ac->current.epoch && st->local == ac->current.local;
+}
+
+static size_t identity_slot(const unsigned char key[AUTH_CACHE_KEY_LEN])
+{
+	size_t h;
+	memcpy(&h, key, sizeof(h)); /* a digest: its bytes are as good as any hash */
+	return h & (IDENTITY_SLOTS - 1);
+}
+
+/* The entry of key, or the free slot where it would go; under the mutex. */
+static struct identity_entry *identity_find(struct auth_cache *ac,
+					    const unsigned char key[AUTH_CACHE_KEY_LEN])
+{
+	for (size_t i = identity_slot(key);; i = (i + 1) & (IDENTITY_SLOTS - 1)) {
+		struct identity_entry *e = &ac->identities[i];
+		if (!e->used || CRYPTO_memcmp(e->key, key, AUTH_CACHE_KEY_LEN) == 0)
+			return e;
+	}
+}
+
+bool auth_cache_identity_get(struct auth_cache *ac, const struct auth_stamp *st,
+			     const unsigned char key[AUTH_CACHE_KEY_LEN], int64_t now_ms,
+			     struct identity *out)
+{
+	if (key_unusable(key))
+		return false;
+	bool hit = false;
+	pthread_mutex_lock(&ac->mu);
+	if (stamp_current(ac, st)) {
+		const struct identity_entry *e = identity_find(ac, key);
+		int64_t expires = e->id.token.expires_at_ms;
+		if (e->used && (expires == 0 || expires > now_ms)) {
+			*out = e->id;
+			out->stamp = *st;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&ac->mu);
+	return hit;
+}
+
+void auth_cache_identity_put(struct auth_cache *ac, const struct auth_stamp *st,
+			     const unsigned char key[AUTH_CACHE_KEY_LEN], const struct identity *id)
+{
+	if (key_unusable(key))
+		return;
+	pthread_mutex_lock(&ac->mu);
+	if (stamp_current(ac, st)) { /* read under an older stamp: it may be stale */
+		if (ac->n_identities >= IDENTITY_SLOTS * 3 / 4)
+			empty_locked(ac);
+		struct identity_entry *e = identity_find(ac, key);
+		if (!e->used)
+			ac->n_identities++;
+		e->used = true;
+		memcpy(e->key, key, AUTH_CACHE_KEY_LEN);
+		e->id = *id;
+	}
+	pthread_mutex_unlock(&ac->mu);
+}
+
+void auth_cache_identity_used(struct auth_cache *ac, const unsigned char key[AUTH_CACHE_KEY_LEN],
+			      int64_t now_ms)
+{
+	if (key_unusable(key))
+		return;
+	pthread_mutex_lock(&ac->mu);
+	struct identity_entry *e = identity_find(ac, key);
+	if (e->used)
+		e->id.token.last_used_at_ms = now_ms;
+	pthread_mutex_unlock(&ac->mu);
+}
+
+static struct level_entry *level_find(struct auth_cache *ac, int64_t user_id, int64_t project_id)
+{
+	uint64_t h = ((uint64_t)user_id * 0x9e3779b97f4a7c15u) ^ (uint64_t)project_id;
+	h ^= h >> 29;
+	for (size_t i = (size_t)(h * 0xbf58476d1ce4e5b9u >> 40);; i++) {
+		struct level_entry *e = &ac->levels[i & (LEVEL_SLOTS - 1)];
+		if (!e->used || (e->user_id == user_id && e->project_id == project_id))
+			return e;
+	}
+}
+
+bool auth_cache_level_get(struct auth_cache *ac, const struct auth_stamp *st, int64_t user_id,
+			  int64_t project_id, int64_t now_ms, enum access_level *out)
+{
+	bool hit = false;
+	pthread_mutex_lock(&ac->mu);
+	if (stamp_current(ac, st)) {
+		const struct level_entry *e = level_find(ac, user_id, project_id);
+		if (e->used && (e->until_ms == 0 || e->until_ms > now_ms)) {
+			*out = e->level;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&ac->mu);
+	return hit;
+}
+
+void auth_cache_level_put(struct auth_cache *ac, const struct auth_stamp *st, int64_t user_id,
+			  int64_t project_id, enum access_level level, int64_t until_ms)
+{
+	pthread_mutex_lock(&ac->mu);
+	if (stamp_current(ac, st)) {
+		if (ac->n_levels >= LEVEL_SLOTS * 3 / 4)
+			empty_locked(ac);
+		struct level_entry *e = level_find(ac, user_id, project_id);
+		if (!e->used)
+			ac->n_levels++;
+		*e = (struct level_entry){true, user_id, project_id, level, until_ms};
+	}
+	pthread_mutex_unlock(&ac->mu);
+}
