@@ -1024,6 +1024,19 @@ static bool query_given(const struct request *r, const char *name)
 	return http_query(r, name, v, sizeof(v)) != 0;
 }
 
+/* The installable package the target names: 404 "404 Not found" when there is none. */
+static int package_or_reply(struct request *r, int64_t project_id, const struct target *t,
+			    struct meta_package *pkg)
+{
+	struct meta *m = r->app->meta;
+	int ret = m->ops->package_find(m, project_id, t->name, t->version, pkg);
+	if (ret == -ENOENT)
+		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+	else if (ret != 0)
+		http_reply_internal(r, "package lookup failed", ret);
+	return ret == 0 ? 0 : -1;
+}
+
 /* The seed page's "download an entire package" script reads this listing once, without
  * paging: without page/per_page it is every file (streamed, without pagination headers);
  * with either, GitLab-style pages. */
@@ -1041,15 +1054,8 @@ void generic_files_done(struct request *r)
 	if (paged && api_page_or_reply(r, &pg) != 0)
 		return;
 	struct meta_package pkg;
-	int ret = app->meta->ops->package_find(app->meta, project.id, t.name, t.version, &pkg);
-	if (ret == -ENOENT) {
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+	if (package_or_reply(r, project.id, &t, &pkg) != 0)
 		return;
-	}
-	if (ret != 0) {
-		http_reply_internal(r, "package lookup failed", ret);
-		return;
-	}
 	if (!paged) {
 		struct files_stream *fs = calloc(1, sizeof(*fs));
 		if (!fs) {
@@ -1068,7 +1074,7 @@ void generic_files_done(struct request *r)
 			       .offset = (pg.page - 1) * pg.per_page};
 	int64_t total = 0;
 	json_t *list = json_array();
-	ret = list ? app->meta->ops->package_files_list(app->meta, &q, api_file_json, list, &total)
+	int ret = list ? app->meta->ops->package_files_list(app->meta, &q, api_file_json, list, &total)
 		   : -ENOMEM;
 	if (ret != 0) {
 		json_decref(list);
@@ -1150,7 +1156,6 @@ void generic_archive_done(struct request *r)
 		enum archive_kind kind;
 	} kinds[] = {{"/@archive.zip", ARCHIVE_ZIP}, {"/@archive.tar.gz", ARCHIVE_TAR_GZ},
 		     {"/@archive.tar", ARCHIVE_TAR}};
-	struct app *app = r->app;
 	struct target t;
 	struct meta_project project;
 	struct chosen c;
@@ -1165,15 +1170,8 @@ void generic_archive_done(struct request *r)
 			kind = kinds[i].kind;
 	}
 	struct meta_package pkg;
-	int ret = app->meta->ops->package_find(app->meta, project.id, t.name, t.version, &pkg);
-	if (ret == -ENOENT) {
-		http_reply_message(r, MHD_HTTP_NOT_FOUND, "404 Not found");
+	if (package_or_reply(r, project.id, &t, &pkg) != 0)
 		return;
-	}
-	if (ret != 0) {
-		http_reply_internal(r, "package lookup failed", ret);
-		return;
-	}
 	api_send_archive(r, &pkg, kind, c.h);
 }
 
