@@ -17,7 +17,7 @@ from conftest import DEPOT, PG_MODE, ROOT, Depot, World, generic_path, unique
 sqlite_only = pytest.mark.skipif(PG_MODE, reason="about the SQLite file's schema")
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "schema-v1.sql")
-SCHEMA_VERSION = 4  # meta_schema.c: 4 adds the REST resources
+SCHEMA_VERSION = 5  # meta_schema.c: 4 adds the REST resources, 5 the audit_uploads index
 ID_TABLES = ["users", "groups", "projects", "tokens", "packages", "package_files",
              "package_protection_rules"]
 ALL_TABLES = ID_TABLES + ["members", "namespace_package_settings", "cleanup_policies",
