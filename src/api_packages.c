@@ -73,9 +73,10 @@ static json_t *time_or_null(int64_t ms)
 	return json_string(ts);
 }
 
-/* API::Entities::Package. */
+/* API::Entities::Package; listings add depot's size and file_count (with_size). */
 static json_t *package_json(struct request *r, const struct meta_package *p,
-			    const char *project_path, bool can_destroy, bool with_project)
+			    const char *project_path, bool can_destroy, bool with_project,
+			    bool with_size)
 {
 	json_t *links = json_object();
 	char buf[1024];
@@ -95,6 +96,10 @@ static json_t *package_json(struct request *r, const struct meta_package *p,
 			      "status", package_status_name(p->status), "_links", links,
 			      "created_at", time_or_null(p->created_at_ms), "last_downloaded_at",
 			      time_or_null(p->last_downloaded_at_ms), "tags");
+	if (o && with_size) {
+		json_object_set_new(o, "size", json_integer(p->size));
+		json_object_set_new(o, "file_count", json_integer(p->file_count));
+	}
 	if (o && with_project) {
 		json_object_set_new(o, "project_id", json_integer(p->project_id));
 		json_object_set_new(o, "project_path", json_string(project_path));
@@ -115,7 +120,7 @@ static int add_package(void *ctx, const struct meta_package *p)
 {
 	struct listing *l = ctx;
 	json_t *o = package_json(l->r, p, l->project_path ? l->project_path : p->project_path,
-				 l->can_destroy, l->group);
+				 l->can_destroy, l->group, true);
 	return o && json_array_append_new(l->items, o) == 0 ? 0 : -ENOMEM;
 }
 
@@ -124,8 +129,9 @@ static int package_query_or_reply(struct request *r, struct package_query *q, st
 				  char *name, size_t name_cap, char *version, size_t version_cap,
 				  bool group, bool *no_match)
 {
+	/* size: depot's, for the web interface's largest packages */
 	static const char *const orders[] = {"created_at", "name", "version", "type",
-					     "project_path", NULL};
+					     "project_path", "size", NULL};
 	static const char *const statuses[] = {"default", "hidden", "processing", "error",
 					       "pending_destruction", "deprecated", NULL};
 	int order = 0, sort = 0, type = 0, status = -1;
@@ -194,7 +200,7 @@ void packages_list_done(struct request *r)
 static int add_version(void *ctx, const struct meta_package *p)
 {
 	struct listing *l = ctx;
-	json_t *o = package_json(l->r, p, l->project_path, l->can_destroy, false);
+	json_t *o = package_json(l->r, p, l->project_path, l->can_destroy, false, false);
 	return o && json_array_append_new(l->items, o) == 0 ? 0 : -ENOMEM;
 }
 
@@ -212,7 +218,7 @@ void packages_get_done(struct request *r)
 	}
 	struct listing l = {.r = r, .project_path = project.path, .can_destroy = ab.destroy_package,
 			    .items = json_array()};
-	json_t *o = package_json(r, &pkg, project.path, ab.destroy_package, false);
+	json_t *o = package_json(r, &pkg, project.path, ab.destroy_package, false, false);
 	int ret = o && l.items ? 0 : -ENOMEM;
 	if (ret == 0)
 		ret = r->app->meta->ops->package_versions(r->app->meta, &pkg, add_version, &l);
@@ -249,6 +255,41 @@ void packages_delete_done(struct request *r)
 	http_reply_no_content(r);
 }
 
+static int uploader_found(void *ctx, int64_t file_id, const char *username)
+{
+	json_t *items = ctx, *o;
+	size_t i;
+	json_array_foreach(items, i, o) {
+		if (json_integer_value(json_object_get(o, "id")) == file_id) {
+			json_t *name = json_string(username);
+			if (name) /* not UTF-8 (it always is): stays null */
+				json_object_set_new(o, "uploaded_by", name);
+		}
+	}
+	return 0;
+}
+
+/* depot's uploaded_by on each file of a listing's page (null when the audit log has no
+ * upload event for it), in one query for the page. */
+static int add_uploaders(struct request *r, int64_t package_id, json_t *items)
+{
+	size_t n = json_array_size(items), i;
+	json_t *o;
+	if (n == 0)
+		return 0;
+	int64_t *ids = calloc(n, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	json_array_foreach(items, i, o) {
+		ids[i] = json_integer_value(json_object_get(o, "id"));
+		json_object_set_new(o, "uploaded_by", json_null());
+	}
+	int ret = r->app->meta->ops->files_uploaded_by(r->app->meta, package_id, ids, n,
+						       uploader_found, items);
+	free(ids);
+	return ret;
+}
+
 void package_files_list_done(struct request *r)
 {
 	static const char *const orders[] = {"id", "created_at", "file_name", NULL};
@@ -270,6 +311,8 @@ void package_files_list_done(struct request *r)
 	int ret = items ? r->app->meta->ops->package_files_list(r->app->meta, &q, api_file_json, items,
 								&total)
 			: -ENOMEM;
+	if (ret == 0)
+		ret = add_uploaders(r, pkg.id, items);
 	if (ret != 0) {
 		json_decref(items);
 		http_reply_internal(r, "file listing failed", ret);

@@ -295,6 +295,36 @@ static json_t *project_json(struct request *r, const struct meta_project *p, boo
 	return o;
 }
 
+/* GitLab's ProjectStatistics: depot holds packages only, what it does not have is 0. */
+static json_t *statistics_json(int64_t packages_size)
+{
+	return json_pack("{s:i,s:I,s:i,s:i,s:i,s:i,s:i,s:I,s:i,s:i,s:i}", "commit_count", 0,
+			 "storage_size", (json_int_t)packages_size, "repository_size", 0,
+			 "wiki_size", 0, "lfs_objects_size", 0, "job_artifacts_size", 0,
+			 "pipeline_artifacts_size", 0, "packages_size", (json_int_t)packages_size,
+			 "snippets_size", 0, "uploads_size", 0, "container_registry_size", 0);
+}
+
+/* statistics=true shows them to Reporters and above (GitLab's read_statistics). */
+static bool may_read_statistics(const struct abilities *ab)
+{
+	return ab->level >= ACCESS_REPORTER;
+}
+
+/* Sets "statistics" on items[i] for ids[i]: one query for them all. */
+static int add_statistics(struct meta *m, json_t *const *items, const int64_t *ids, size_t n)
+{
+	int64_t sizes[100];
+	if (n > sizeof(sizes) / sizeof(sizes[0]))
+		return -EINVAL;
+	int ret = n ? m->ops->projects_packages_size(m, ids, n, sizes) : 0;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		json_t *st = statistics_json(sizes[i]);
+		ret = st && json_object_set_new(items[i], "statistics", st) == 0 ? 0 : -ENOMEM;
+	}
+	return ret;
+}
+
 /* ---- loading the subject ---- */
 
 static int project_or_reply(struct request *r, struct meta_project *p, struct abilities *ab)
@@ -357,6 +387,10 @@ struct list_out {
 	json_t *items;
 	bool simple;
 	struct caller c;
+	bool statistics; /* statistics=true: the projects whose statistics the caller may read */
+	size_t nstat;
+	int64_t stat_ids[100]; /* per_page is at most 100 */
+	json_t *stat_items[100];
 };
 
 static int add_group(void *ctx, const struct meta_group *g)
@@ -370,7 +404,17 @@ static int add_project(void *ctx, const struct meta_project *p)
 {
 	struct list_out *l = ctx;
 	json_t *o = project_json(l->r, p, l->simple, &l->c);
-	return o && json_array_append_new(l->items, o) == 0 ? 0 : -ENOMEM;
+	if (!o || json_array_append_new(l->items, o) != 0)
+		return -ENOMEM;
+	struct abilities ab;
+	if (!l->statistics || l->simple || l->nstat == sizeof(l->stat_ids) / sizeof(l->stat_ids[0]))
+		return 0;
+	int ret = auth_abilities(l->r->app->meta, &l->r->ident, p, &ab);
+	if (ret == 0 && may_read_statistics(&ab)) {
+		l->stat_ids[l->nstat] = p->id;
+		l->stat_items[l->nstat++] = o;
+	}
+	return ret;
 }
 
 /* GET /groups and GET /groups/:id/subgroups (parent_id != 0). */
@@ -406,7 +450,7 @@ static void groups_list(struct request *r, int64_t parent_id)
 	q.order = (enum group_order)order;
 	q.limit = pg.per_page;
 	q.offset = (pg.page - 1) * pg.per_page;
-	struct list_out l = {r, json_array(), false, c};
+	struct list_out l = {.r = r, .items = json_array(), .c = c};
 	int64_t total = 0;
 	int ret = r->app->meta->ops->groups_list(r->app->meta, &q, add_group, &l, &total);
 	if (ret != 0) {
@@ -442,11 +486,12 @@ static void projects_list(struct request *r, int64_t group_id)
 	struct project_query q = {.user_id = c.user_id, .admin = c.admin, .group_id = group_id,
 				  .visibility = -1};
 	int order;
-	bool simple;
+	bool simple, statistics;
 	if (api_page_or_reply(r, &pg) != 0 || bool_param(r, "simple", false, &simple) != 0 ||
 	    bool_param(r, "membership", false, &q.membership) != 0 ||
 	    bool_param(r, "owned", false, &q.owned) != 0 ||
 	    bool_param(r, "include_subgroups", false, &q.include_subgroups) != 0 ||
+	    bool_param(r, "statistics", false, &statistics) != 0 ||
 	    api_param_str(r, "search", &q.search) < 0 || visibility_param(r, &q.visibility) < 0 ||
 	    order_params(r, orders, 0, true, &order, &q.desc) != 0)
 		return;
@@ -454,9 +499,14 @@ static void projects_list(struct request *r, int64_t group_id)
 	q.order = order == 5 ? PROJECT_ORDER_UPDATED_AT : (enum project_order)order;
 	q.limit = pg.per_page;
 	q.offset = (pg.page - 1) * pg.per_page;
-	struct list_out l = {r, json_array(), simple || !c.user_id, c};
+	struct list_out l = {.r = r, .items = json_array(), .simple = simple || !c.user_id,
+			     .c = c, .statistics = statistics};
 	int64_t total = 0;
-	int ret = r->app->meta->ops->projects_list(r->app->meta, &q, add_project, &l, &total);
+	int ret = l.items ? r->app->meta->ops->projects_list(r->app->meta, &q, add_project, &l,
+							     &total)
+			  : -ENOMEM;
+	if (ret == 0)
+		ret = add_statistics(r->app->meta, l.stat_items, l.stat_ids, l.nstat);
 	if (ret != 0) {
 		json_decref(l.items);
 		http_reply_internal(r, "project listing failed", ret);
@@ -499,7 +549,7 @@ static void reply_group_detail(struct request *r, unsigned status, const struct 
 		struct caller c = caller_of(r);
 		struct project_query q = {.user_id = c.user_id, .admin = c.admin,
 					  .group_id = g->id, .visibility = -1, .limit = 100};
-		struct list_out l = {r, json_array(), false, c};
+		struct list_out l = {.r = r, .items = json_array(), .c = c};
 		int64_t total;
 		int ret = r->app->meta->ops->projects_list(r->app->meta, &q, add_project, &l, &total);
 		if (ret != 0) {
@@ -750,14 +800,29 @@ void group_delete_done(struct request *r)
 
 /* ---- projects ---- */
 
-static void reply_project(struct request *r, unsigned status, const struct meta_project *p)
+/* The Project entity; with ab (GET) and statistics=true, its statistics for Reporters. */
+static void reply_project_as(struct request *r, unsigned status, const struct meta_project *p,
+			     const struct abilities *ab)
 {
 	struct caller c = caller_of(r);
+	bool statistics = false;
+	if (ab && bool_param(r, "statistics", false, &statistics) != 0)
+		return;
 	json_t *o = project_json(r, p, false, &c);
-	if (!o)
-		http_reply_internal(r, "project entity failed", -ENOMEM);
-	else
+	int ret = o ? 0 : -ENOMEM;
+	if (ret == 0 && statistics && may_read_statistics(ab))
+		ret = add_statistics(r->app->meta, &o, &p->id, 1);
+	if (ret != 0) {
+		json_decref(o);
+		http_reply_internal(r, "project entity failed", ret);
+	} else {
 		http_reply_json(r, status, o);
+	}
+}
+
+static void reply_project(struct request *r, unsigned status, const struct meta_project *p)
+{
+	reply_project_as(r, status, p, NULL);
 }
 
 void project_get_done(struct request *r)
@@ -766,7 +831,7 @@ void project_get_done(struct request *r)
 	struct abilities ab;
 	/* anonymous callers of a public project get the whole entity too, as on GitLab */
 	if (project_or_reply(r, &p, &ab) == 0)
-		reply_project(r, MHD_HTTP_OK, &p);
+		reply_project_as(r, MHD_HTTP_OK, &p, &ab);
 }
 
 /* The namespace POST /projects names (an id or a full path), or the caller's own. */

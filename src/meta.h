@@ -10,6 +10,7 @@
 #define DEPOT_META_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "digest.h"
@@ -121,6 +122,9 @@ struct meta_package {
 	int64_t created_at_ms;
 	int64_t last_downloaded_at_ms; /* 0: never */
 	int64_t updated_at_ms;
+	/* Filled by packages_list: the bytes and number of its installable files. */
+	int64_t size;
+	int64_t file_count;
 };
 
 struct meta_package_file {
@@ -215,7 +219,7 @@ typedef int (*meta_package_cb)(void *ctx, const struct meta_package *pkg);
 
 /* Listing order; each ties on id in the same direction. */
 enum package_order { PKG_ORDER_CREATED_AT, PKG_ORDER_NAME, PKG_ORDER_VERSION, PKG_ORDER_TYPE,
-		     PKG_ORDER_PROJECT_PATH };
+		     PKG_ORDER_PROJECT_PATH, PKG_ORDER_SIZE };
 enum file_order { FILE_ORDER_ID, FILE_ORDER_CREATED_AT, FILE_ORDER_FILE_NAME };
 
 /* Filters and paging for package listings. */
@@ -612,6 +616,17 @@ struct meta_ops {
 	 * none does), after which the level may drop. */
 	int (*access_level_until)(struct meta *m, int64_t user_id, int64_t project_id,
 				  int64_t now_ms, enum access_level *out, int64_t *until_ms);
+	/* ---- the web interface's numbers (issue 13) ---- */
+	/* The bytes of each project's live package files (installable files of packages not
+	 * pending destruction) into sizes[i] for ids[i] (0 for none), in one query. */
+	int (*projects_packages_size)(struct meta *m, const int64_t *ids, size_t n,
+				      int64_t *sizes);
+	/* Who uploaded these files of the package, from the audit log's upload events, in one
+	 * query: cb(ctx, file_id, username) for each file that has one (the event of its
+	 * name and content nearest in time to the file's creation). */
+	int (*files_uploaded_by)(struct meta *m, int64_t package_id, const int64_t *file_ids,
+				 size_t n, int (*cb)(void *ctx, int64_t file_id, const char *username),
+				 void *ctx);
 };
 
 struct meta {

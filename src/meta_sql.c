@@ -589,6 +589,8 @@ static void row_package(struct sql_rows *r, int col, struct meta_package *p)
 	p->last_downloaded_at_ms = col_int(r, col + 6);
 	p->updated_at_ms = col_int(r, col + 7);
 	p->project_path[0] = '\0';
+	p->size = 0;
+	p->file_count = 0;
 }
 
 static void row_file(struct sql_rows *r, int col, struct meta_package_file *f)
@@ -735,7 +737,8 @@ struct each_ctx {
 		int (*sha)(void *ctx, const char *sha256);
 	} cb;
 	void *ctx;
-	bool with_path; /* packages: the project's path follows the package's columns */
+	/* packages: the project's path, size and file count follow the package's columns */
+	bool with_path;
 };
 
 static int each_package(void *ctx, struct sql_rows *r)
@@ -743,8 +746,11 @@ static int each_package(void *ctx, struct sql_rows *r)
 	struct each_ctx *e = ctx;
 	struct meta_package p;
 	row_package(r, 0, &p);
-	if (e->with_path)
+	if (e->with_path) {
 		col_copy(r, PKG_NCOLS, p.project_path, sizeof(p.project_path));
+		p.size = col_int(r, PKG_NCOLS + 1);
+		p.file_count = col_int(r, PKG_NCOLS + 2);
+	}
 	return e->cb.package(e->ctx, &p);
 }
 
@@ -1218,6 +1224,11 @@ static int count_sql(struct meta *m, const char *sql, const struct sql_arg *a, i
 
 /* The listing's filter; %s: the project ids, %s: LIKE (SQLite, case-insensitive for
  * ASCII) or ILIKE (PostgreSQL). */
+/* A package's installable files: their bytes and their number. */
+#define PKG_SIZE_COLS " (SELECT COALESCE(SUM(f.size), 0) FROM package_files f" \
+		      " WHERE f.package_id = p.id AND f.status = 0) AS pkg_size," \
+		      " (SELECT COUNT(*) FROM package_files f" \
+		      " WHERE f.package_id = p.id AND f.status = 0) AS pkg_files"
 #define PKG_WHERE " FROM packages p JOIN projects pr ON pr.id = p.project_id" \
 		  " WHERE p.project_id IN (%s)" \
 		  " AND (?1 IS NULL OR p.name %s ?1 ESCAPE '\\')" \
@@ -1229,7 +1240,7 @@ static int sq_packages_list(struct meta *m, const struct package_query *q, meta_
 {
 	/* Project paths sort without case in both: SQLite's column is NOCASE. */
 	static const char *const cols[] = {"p.created_at", "p.name", "p.version",
-					   "p.package_type", "pr.path"};
+					   "p.package_type", "pr.path", "pkg_size"};
 	bool pg = drv(m)->dialect == SQL_PG;
 	const char *like_op = pg ? "ILIKE" : "LIKE";
 	const char *order = q->order == PKG_ORDER_PROJECT_PATH && pg ? "lower(pr.path)"
@@ -1250,7 +1261,9 @@ static int sq_packages_list(struct meta *m, const struct package_query *q, meta_
 	if ((ret = count_sql(m, sql, a, 3, total)) != 0)
 		goto out;
 	free(sql);
-	if (asprintf(&sql, "SELECT " PKG_COLS ", pr.path" PKG_WHERE
+	/* sizes from the package_files_by_name index's package_id prefix; order_by=size sorts
+	 * every match by it (a size column kept on packages would need every write to keep it) */
+	if (asprintf(&sql, "SELECT " PKG_COLS ", pr.path," PKG_SIZE_COLS PKG_WHERE
 		     " ORDER BY %s %s, p.id %s LIMIT ?4 OFFSET ?5", ids, like_op, order, dir, dir) < 0) {
 		sql = NULL;
 		ret = -ENOMEM;
@@ -1792,6 +1805,96 @@ static int sq_access_level_until(struct meta *m, int64_t user_id, int64_t projec
 	return ret;
 }
 
+/* ---- the web interface's numbers (issue 13) ---- */
+
+struct project_sizes {
+	const int64_t *ids;
+	size_t n;
+	int64_t *sizes;
+};
+
+static int each_project_size(void *ctx, struct sql_rows *r)
+{
+	struct project_sizes *ps = ctx;
+	int64_t id = col_int(r, 0);
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->ids[i] == id)
+			ps->sizes[i] = col_int(r, 1);
+	return 0;
+}
+
+static int sq_projects_packages_size(struct meta *m, const int64_t *ids, size_t n,
+				     int64_t *sizes)
+{
+	for (size_t i = 0; i < n; i++)
+		sizes[i] = 0;
+	char *list = id_list(ids, n), *sql = NULL;
+	if (!list)
+		return -ENOMEM;
+	/* packages_by_name's project_id prefix, then package_files_by_name's package_id */
+	int ret = asprintf(&sql, "SELECT p.project_id, SUM(f.size) FROM packages p"
+			   " JOIN package_files f ON f.package_id = p.id"
+			   " WHERE p.project_id IN (%s) AND p.status != 4 AND f.status = 0"
+			   " GROUP BY p.project_id", list) < 0 ? -ENOMEM : 0;
+	struct project_sizes ps = {ids, n, sizes};
+	if (ret == 0)
+		ret = query_each_sql(m, -1, sql, NULL, 0, each_project_size, &ps);
+	else
+		sql = NULL;
+	free(sql);
+	free(list);
+	return ret;
+}
+
+struct uploaders {
+	int (*cb)(void *ctx, int64_t file_id, const char *username);
+	void *ctx;
+};
+
+static int each_uploader(void *ctx, struct sql_rows *r)
+{
+	struct uploaders *u = ctx;
+	const char *name = r->d->col_text(r, 1);
+	return name ? u->cb(u->ctx, col_int(r, 0), name) : 0;
+}
+
+/* The upload event of each file: same project, package, version, file name and content,
+ * the nearest in time to the file's row (a duplicate upload of the same bytes has its own
+ * event, near its own row). The partial index audit_uploads holds only upload events, so
+ * downloads, however many, cost nothing here. PostgreSQL: the audit log's text columns
+ * have the default collation, the packages' "C"; comparing them needs one named. */
+static int sq_files_uploaded_by(struct meta *m, int64_t package_id, const int64_t *file_ids,
+				size_t n, int (*cb)(void *ctx, int64_t file_id, const char *username),
+				void *ctx)
+{
+	if (n == 0)
+		return 0;
+	const char *coll = drv(m)->dialect == SQL_PG ? " COLLATE \"default\"" : "";
+	char *list = id_list(file_ids, n), *sql = NULL;
+	if (!list)
+		return -ENOMEM;
+	/* a window, not a correlated ORDER BY ... LIMIT 1: SQLite's subqueries cannot order
+	 * by the outer row's columns */
+	int ret = asprintf(&sql, "SELECT id, username FROM (SELECT f.id, a.username,"
+			   " ROW_NUMBER() OVER (PARTITION BY f.id"
+			   " ORDER BY ABS(a.at - f.created_at), a.id) AS rn"
+			   " FROM package_files f JOIN packages p ON p.id = f.package_id"
+			   " JOIN audit_log a ON a.action = 'upload' AND a.project_id = p.project_id"
+			   " AND a.package = p.name%s AND a.version = p.version%s"
+			   " AND a.file_name = f.file_name%s AND a.sha256 = f.file_sha256%s"
+			   " WHERE f.package_id = ?1 AND f.id IN (%s)) t WHERE rn = 1 ORDER BY id",
+			   coll, coll, coll, coll, list) < 0 ? -ENOMEM : 0;
+	struct sql_arg a[] = {INT(package_id)};
+	struct uploaders u = {cb, ctx};
+	if (ret == 0)
+		ret = query_each_sql(m, -1, sql, a, N(a), each_uploader, &u);
+	else
+		sql = NULL;
+	free(sql);
+	free(list);
+	return ret;
+}
+
 const int meta_sql_nstmts = S_COUNT;
 
 const struct meta_ops meta_sql_ops = {
@@ -1895,4 +1998,7 @@ const struct meta_ops meta_sql_ops = {
 	.auth_local_changes = sq_auth_local_changes,
 	.download_lookup = sq_download_lookup,
 	.access_level_until = sq_access_level_until,
+	/* the web interface's numbers (issue 13) */
+	.projects_packages_size = sq_projects_packages_size,
+	.files_uploaded_by = sq_files_uploaded_by,
 };

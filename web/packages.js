@@ -7,7 +7,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 async function projectOrGroup(path) {
   try {
-    return { project: (await api(`/projects/${enc(path)}`)).data };
+    // statistics: the project's total, for its Reporters and above
+    return { project: (await api(`/projects/${enc(path)}?statistics=true`)).data };
   } catch (e) {
     if (e.status !== 404) throw e;
   }
@@ -59,39 +60,31 @@ function listQuery(params) {
   return q;
 }
 
-// Files and total size of each package (its files listing).
-async function sizes(projectId, pkgs) {
-  return Promise.all(pkgs.map(async (p) => {
-    const pid = projectId || p.project_id;
-    const files = await apiAll(`/projects/${pid}/packages/${p.id}/package_files`, 1000)
-      .catch(() => null);
-    return files ? { count: files.length, size: files.reduce((a, f) => a + f.size, 0) } : null;
-  }));
-}
-
-function sizeChart(rows) {
-  const top = rows.filter((r) => r.stat && r.stat.size > 0)
-    .sort((a, b) => b.stat.size - a.stat.size).slice(0, 8);
+// The largest packages (listed by order_by=size), as bars.
+function sizeChart(pkgs, withProject) {
+  const top = pkgs.filter((p) => p.size > 0);
   if (!top.length) return null;
-  const max = top[0].stat.size;
+  const max = top[0].size;
   const bar = 22, w = 320;
+  const label = (p) => `${withProject ? `${p.project_path} ` : ''}${p.name} ${p.version}`;
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${w} ${top.length * bar}`);
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'Largest packages: ' + top.map((r) =>
-    `${r.p.name} ${r.p.version} ${fmtSize(r.stat.size)}`).join(', '));
-  top.forEach((r, i) => {
+  svg.setAttribute('aria-label', 'Largest packages: ' + top.map((p) =>
+    `${label(p)} ${fmtSize(p.size)}`).join(', '));
+  top.forEach((p, i) => {
+    const width = Math.max(2, (p.size / max) * (w * 0.55));
     const rect = document.createElementNS(SVG, 'rect');
     rect.setAttribute('x', '0');
     rect.setAttribute('y', String(i * bar + 3));
     rect.setAttribute('height', String(bar - 6));
-    rect.setAttribute('width', String(Math.max(2, (r.stat.size / max) * (w * 0.55))));
+    rect.setAttribute('width', String(width));
     rect.setAttribute('class', 'bar');
     const t = document.createElementNS(SVG, 'text');
-    t.setAttribute('x', String(Math.max(2, (r.stat.size / max) * (w * 0.55)) + 4));
+    t.setAttribute('x', String(width + 4));
     t.setAttribute('y', String(i * bar + bar / 2 + 4));
-    t.textContent = `${r.p.name} ${r.p.version} · ${fmtSize(r.stat.size)}`;
+    t.textContent = `${label(p)} · ${fmtSize(p.size)}`;
     svg.append(rect, t);
   });
   return svg;
@@ -104,13 +97,13 @@ function packagesTable(rows, withProject, caption) {
       h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col' }, 'Files'),
       h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Created'),
       h('th', { scope: 'col' }, 'Last downloaded'))),
-    h('tbody', null, rows.map(({ p, stat }) => h('tr', null,
+    h('tbody', null, rows.map((p) => h('tr', null,
       h('td', null, p._links && p._links.web_path ? h('a', { href: p._links.web_path }, p.name)
         : p.name, p.status !== 'default' ? h('span', { class: 'badge' }, p.status) : null),
       withProject ? h('td', null, p.project_path) : null,
       h('td', null, p.version),
-      h('td', { class: 'num' }, stat ? String(stat.count) : '—'),
-      h('td', { class: 'num' }, stat ? fmtSize(stat.size) : '—'),
+      h('td', { class: 'num' }, String(p.file_count)),
+      h('td', { class: 'num' }, fmtSize(p.size)),
       h('td', null, timeEl(p.created_at)),
       h('td', null, timeEl(p.last_downloaded_at)))))));
 }
@@ -121,9 +114,10 @@ export async function listPage(session, path, params) {
   const full = project ? project.path_with_namespace : group.full_path;
   const apiBase = project ? `/projects/${project.id}` : `/groups/${group.id}`;
   const q = listQuery(params);
-  const { data, headers } = await api(`${apiBase}/packages?${q}`);
-  const stats = await sizes(project && project.id, data);
-  const rows = data.map((p, i) => ({ p, stat: stats[i] }));
+  const { data: rows, headers } = await api(`${apiBase}/packages?${q}`);
+  // the largest packages of the whole project or group, whatever page is open
+  const largest = api(`${apiBase}/packages?order_by=size&sort=desc&per_page=10`)
+    .then((r) => r.data, () => []);
   let hidden = [];
   if (project && session.signed_in) {
     // uploads not published yet (@publish), for the members who can see them
@@ -149,14 +143,16 @@ export async function listPage(session, path, params) {
   if (hidden.length)
     nodes.push(h('section', { 'aria-labelledby': 'hidden-h' },
       h('h2', { id: 'hidden-h' }, 'Hidden (not published yet)'),
-      packagesTable(hidden.map((p) => ({ p, stat: null })), false, 'Hidden packages')));
-  const chart = sizeChart(rows);
-  if (rows.length)
+      packagesTable(hidden, false, 'Hidden packages')));
+  const top = await largest;
+  const stats = project && project.statistics;
+  if (stats || top.length)
     nodes.push(h('section', { 'aria-labelledby': 'storage-h' },
       h('h2', { id: 'storage-h' }, 'Storage'),
-      h('p', null, `These ${rows.length} packages take `,
-        h('strong', null, fmtSize(rows.reduce((a, r) => a + (r.stat ? r.stat.size : 0), 0))),
-        '. The largest:'), chart));
+      stats ? h('p', { id: 'project-size' }, 'This project\'s packages take ',
+        h('strong', null, fmtSize(stats.packages_size)), '.') : null,
+      top.length ? [h('p', null, `The largest package${top.length === 1 ? '' : 's'}:`),
+        sizeChart(top, !project)] : null));
   void subject;
   return { title, nodes };
 }
@@ -254,7 +250,9 @@ export async function packagePage(session, path, id) {
     return h('li', { class: 'file', 'data-file': f.file_name },
       h('div', { class: 'file-head' },
         h('span', { class: 'file-name' }, name),
-        h('span', { class: 'muted' }, ` ${fmtSize(f.size)} · `, timeEl(f.created_at)),
+        h('span', { class: 'muted' }, ` ${fmtSize(f.size)} · `, timeEl(f.created_at),
+          ' · ', f.uploaded_by ? h('span', { class: 'uploader' }, `uploaded by ${f.uploaded_by}`)
+            : 'uploader not recorded'),
         h('a', { href: dl, class: 'button', download: name,
           'aria-label': `Download ${f.file_name}` }, 'Download'),
         canDelete ? h('button', { type: 'button', class: 'danger',

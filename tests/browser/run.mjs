@@ -170,7 +170,15 @@ try {
     await go(page, '/acme/app/-/packages?search=app&order_by=version&sort=asc');
     const versions = await page.locator('tbody tr td:nth-child(2)').allTextContents();
     ok(JSON.stringify(versions) === JSON.stringify(['0.1.0', '1.0.0', '2.0.0']), `${versions}`);
+    // the storage section: the project's total (its statistics) and its largest packages
+    const total = await page.textContent('#project-size');
+    ok(total === `This project's packages take ${app.total_text}.`, `total: ${total}`);
     ok(await page.locator('svg.chart rect').count() === 3, 'storage chart');
+    const chart = await page.getAttribute('svg.chart', 'aria-label');
+    ok(chart.startsWith('Largest packages: app 1.0.0 4.9 KiB, app 2.0.0 7 B'), `chart: ${chart}`);
+    // each package's size and file count come with the listing
+    const row = await page.locator('tbody tr', { hasText: '0.1.0' }).allTextContents();
+    ok(row.length === 1 && row[0].includes('2 B'), `app-extra row: ${row}`);
     await axe(page, 'project packages (maintainer)');
   });
   await check('maintainer: a version, a nested directory, copy a SHA-256, download', async () => {
@@ -181,6 +189,10 @@ try {
     await page.keyboard.press('Enter');
     await page.click('summary:has-text("sub/")');
     ok(await page.isVisible('.file-name:text-is("b.bin")'), 'nested file shown');
+    // who uploaded each file, from the audit log
+    const who = await page.locator('li.file[data-file="dir/sub/b.bin"] .uploader').textContent();
+    ok(who === 'uploaded by maint', `uploader: ${who}`);
+    ok(await page.locator('.uploader:text-is("uploaded by maint")').count() === 2, 'every file');
     await page.click('button[aria-label="Copy SHA-256 of dir/sub/b.bin"]');
     const clip = await page.evaluate(() => navigator.clipboard.readText());
     ok(clip === app.nested_sha256, `clipboard ${clip}`);

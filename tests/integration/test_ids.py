@@ -17,7 +17,7 @@ from conftest import DEPOT, PG_MODE, ROOT, Depot, World, generic_path, unique
 sqlite_only = pytest.mark.skipif(PG_MODE, reason="about the SQLite file's schema")
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "schema-v1.sql")
-SCHEMA_VERSION = 5  # meta_schema.c: 4 adds the REST resources, 5 the auth epoch
+SCHEMA_VERSION = 6  # meta_schema.c: 4 adds the REST resources, 5 the auth epoch, 6 audit_uploads
 ID_TABLES = ["users", "groups", "projects", "tokens", "packages", "package_files",
              "package_protection_rules"]
 ALL_TABLES = ID_TABLES + ["members", "namespace_package_settings", "cleanup_policies",
@@ -107,6 +107,7 @@ def load_fixture(d):
 
 V4_INDEXES = {"groups_owner", "tokens_user", "tokens_project", "members_project",
               "projects_group", "groups_parent"}
+V6_INDEXES = {"audit_uploads"}  # version 6: the audit log's upload events by file
 
 
 def columns(d):
@@ -159,9 +160,10 @@ def test_migration_keeps_rows_and_ids_of_a_database_from_before_versions():
         d.start()
         # indexes (packages_live among them, still partial) and the audit triggers survive
         # (version 3's table brings its own)
-        # (version 3's table brings its own, version 4 adds some)
+        # (version 3's table brings its own, versions 4 and 6 add some)
         assert [i for i in schema_objects(d, "index") if i[1] != "blob_keys"
-                and i[0] not in V4_INDEXES] == indexes
+                and i[0] not in V4_INDEXES | V6_INDEXES] == indexes
+        assert V6_INDEXES <= {i[0] for i in schema_objects(d, "index")}
         # version 5's auth epoch triggers come on top
         assert [t for t in schema_objects(d, "trigger") if not t[0].startswith("auth_epoch_")] \
             == triggers

@@ -141,7 +141,7 @@ def test_list_filters_and_order(depot, world):
     assert names(package_type="generic") == ["Alpha-Tool", "beta", "alphabet"]
     assert names(package_type="maven") == []
     assert names(include_versionless="true") == ["Alpha-Tool", "beta", "alphabet"]
-    for param, value in [("order_by", "size"), ("sort", "up"), ("package_type", "zip"),
+    for param, value in [("order_by", "downloads"), ("sort", "up"), ("package_type", "zip"),
                          ("status", "gone")]:
         r = requests.get(url, headers=hdr(world), params={param: value})
         assert (r.status_code, r.json()) == (400, {"error": f"{param} does not have a valid value"})
@@ -197,8 +197,9 @@ def test_package_files_order_and_download(depot, world):
     assert [f["file_name"] for f in requests.get(base, headers=hdr(world),
             params={"order_by": "created_at", "sort": "desc"}).json()] == ["c.txt", "a.txt", "b.txt"]
     f = files[1]
+    # GitLab's fields, and depot's uploaded_by (test_web_api.py)
     assert set(f) == {"id", "package_id", "created_at", "file_name", "size", "file_md5",
-                      "file_sha1", "file_sha256"}
+                      "file_sha1", "file_sha256", "uploaded_by"}
     assert f["file_sha256"] == sha256(b"a.txt")
     d = requests.get(f"{base}/{f['id']}/download", headers=hdr(world))
     assert d.status_code == 200 and d.content == b"a.txt"

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 import requests
@@ -242,6 +243,7 @@ def browser_world(depot, world):
     upload(depot, maint, app, "app", "1.0.0", "dir/sub/b.bin", nested)
     upload(depot, maint, app, "app", "2.0.0", "c.txt", b"file c\n")
     upload(depot, maint, app, "app-extra", "0.1.0", "x.txt", b"x\n")
+    app_total = 7 + len(nested) + 7 + 2  # the project page's total: every live file's bytes
     # hostile: a group's and a project's names and descriptions, a directory name
     h = {"PRIVATE-TOKEN": admin}
     r = requests.post(depot.api("/groups"), headers=h, json={
@@ -260,6 +262,12 @@ def browser_world(depot, world):
     def pkg_id(pid, name, version):
         return depot.query("SELECT id FROM packages WHERE project_id = ? AND name = ? AND "
                            "version = ?", pid, name, version)[0][0]
+    # the audit log is written about every second: the version page names the uploader
+    deadline = time.monotonic() + 10
+    while depot.query("SELECT COUNT(*) FROM audit_log WHERE action = 'upload' AND"
+                      " project_id = ? AND package = 'app'", app) != [(3,)]:
+        assert time.monotonic() < deadline, "upload events not written"
+        time.sleep(0.1)
     revocable = json.loads(depot.cli("token", "create", "personal", "--user", "maint",
                                      "--scopes", "api", "--json").stdout)
     return {
@@ -270,7 +278,8 @@ def browser_world(depot, world):
                 "tool_sha256": sha256(tool), "tool_b64": base64.b64encode(tool).decode()},
         "app": {"path": "acme/app", "id": app, "app_100": pkg_id(app, "app", "1.0.0"),
                 "app_200": pkg_id(app, "app", "2.0.0"), "nested_sha256": sha256(nested),
-                "nested_b64": base64.b64encode(nested).decode()},
+                "nested_b64": base64.b64encode(nested).decode(), "total": app_total,
+                "total_text": f"{app_total / 1024:.1f} KiB"},
         "evil": {"group": "evil", "path": "evil/evilproj", "package": evil_pkg,
                  "dir": HOSTILE},
         # the README's picture is refreshed on request only (DEPOT_SCREENSHOT=docs/ui-package.png),
