@@ -10,14 +10,13 @@ import subprocess
 import pytest
 import requests
 
-from conftest import DEPOT, PG_MODE, ROOT, Depot, World, generic_path, unique
+from conftest import SCHEMA_VERSION, DEPOT, PG_MODE, ROOT, Depot, World, generic_path, unique
 
 # SQLite's own schema: sqlite_master, PRAGMA user_version, the pre-version fixture file
 # (test_meta_pg.py checks PostgreSQL's identity columns and schema versions).
 sqlite_only = pytest.mark.skipif(PG_MODE, reason="about the SQLite file's schema")
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "schema-v1.sql")
-SCHEMA_VERSION = 6  # meta_schema.c: 4 adds the REST resources, 5 the auth epoch, 6 audit_uploads
 ID_TABLES = ["users", "groups", "projects", "tokens", "packages", "package_files",
              "package_protection_rules"]
 ALL_TABLES = ID_TABLES + ["members", "namespace_package_settings", "cleanup_policies",

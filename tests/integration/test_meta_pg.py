@@ -15,11 +15,10 @@ import pytest
 import requests
 
 import conftest
-from conftest import DEPOT_REAL, PG_MODE, Depot, World, generic_path, unique
+from conftest import SCHEMA_VERSION, DEPOT_REAL, PG_MODE, Depot, World, generic_path, unique
 
 pytestmark = pytest.mark.skipif(not PG_MODE, reason="PostgreSQL mode only (DEPOT_TEST_META=pg)")
 
-SCHEMA_VERSION = 6  # meta_schema.c: 3 adds blob_keys, 4 the REST resources, 5 the auth epoch, 6 audit_uploads
 DUP = {"message": "400 Bad request - Duplicate package is not allowed"}
 
 

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from conftest import DEPOT_REAL, PG_MODE, ROOT, S3_MODE, Depot, World, generic_path, sha256
+from conftest import (SCHEMA_VERSION, DEPOT_REAL, PG_MODE, ROOT, S3_MODE, Depot, World,
+                      generic_path, sha256)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("DEPOT_TEST_MIGRATE") != "1" or PG_MODE or S3_MODE,
@@ -420,7 +421,7 @@ def test_target_not_migrated_and_source_served_are_refused(source, servers):
         assert res.returncode == 1
         assert res.stderr.splitlines()[-1] == (
             "depot: cannot open the PostgreSQL metadata store: its schema is version 0, this"
-            f" depot needs version 3: run depot migrate --meta '{t.meta}'")
+            f" depot needs version {SCHEMA_VERSION}: run depot migrate --meta '{t.meta}'")
     finally:
         drop_target(t)
     source.depot.start()
