@@ -209,7 +209,7 @@ torture: $(BUILD)/depot
 # Not part of make test: several minutes, and it measures, it does not check. The
 # scale-out rows need PostgreSQL and Ceph (BENCH_SCALE=0 leaves them out).
 bench: scale-deps
-	bash bench/run.sh
+	BENCH_LDLIBS="$(LDLIBS)" bash bench/run.sh
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -25,7 +25,7 @@ if [ -n "$need" ]; then
 fi
 make -C "$root" -s all
 cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$root/build/bench-seed" "$root/bench/seed.c" \
-  $(ls "$root"/build/obj/*.o | grep -v '/main.o$') $(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto libpcre2-8 libpq libcurl expat) -lpthread
+  $(ls "$root"/build/obj/*.o | grep -v '/main.o$') ${BENCH_LDLIBS:?make bench passes the link flags}
 cc -O2 -std=c17 -D_GNU_SOURCE -o "$root/build/bench-mhd-min" "$root/bench/mhd_min.c" \
   $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 
