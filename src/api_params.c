@@ -103,13 +103,15 @@ json_t *api_params(struct request *r)
 	return params;
 }
 
-/* The parameter, or NULL; replies for a body that cannot be read (ok = false). */
-static json_t *param(struct request *r, const char *name, bool *ok)
+/* The parameter: 1 with *v, 0 absent or null, -1 having replied (a body that cannot be
+ * read). */
+static int param(struct request *r, const char *name, json_t **v)
 {
 	json_t *params = api_params(r);
-	*ok = params != NULL;
-	json_t *v = params ? json_object_get(params, name) : NULL;
-	return json_is_null(v) ? NULL : v;
+	if (!params)
+		return -1;
+	*v = json_object_get(params, name);
+	return *v && !json_is_null(*v) ? 1 : 0;
 }
 
 static int invalid(struct request *r, const char *name)
@@ -120,12 +122,10 @@ static int invalid(struct request *r, const char *name)
 
 int api_param_str(struct request *r, const char *name, const char **out)
 {
-	bool ok;
-	json_t *v = param(r, name, &ok);
-	if (!ok)
-		return -1;
-	if (!v)
-		return 0;
+	json_t *v;
+	int got = param(r, name, &v);
+	if (got <= 0)
+		return got;
 	if (!json_is_string(v))
 		return invalid(r, name);
 	*out = json_string_value(v);
@@ -134,12 +134,10 @@ int api_param_str(struct request *r, const char *name, const char **out)
 
 int api_param_int(struct request *r, const char *name, int64_t *out)
 {
-	bool ok;
-	json_t *v = param(r, name, &ok);
-	if (!ok)
-		return -1;
-	if (!v)
-		return 0;
+	json_t *v;
+	int got = param(r, name, &v);
+	if (got <= 0)
+		return got;
 	if (json_is_integer(v)) {
 		*out = json_integer_value(v);
 		return 1;
@@ -158,12 +156,10 @@ int api_param_int(struct request *r, const char *name, int64_t *out)
 
 int api_param_bool(struct request *r, const char *name, bool *out)
 {
-	bool ok;
-	json_t *v = param(r, name, &ok);
-	if (!ok)
-		return -1;
-	if (!v)
-		return 0;
+	json_t *v;
+	int got = param(r, name, &v);
+	if (got <= 0)
+		return got;
 	if (json_is_boolean(v)) {
 		*out = json_is_true(v);
 		return 1;
@@ -191,12 +187,10 @@ int api_param_bool(struct request *r, const char *name, bool *out)
 
 int api_param_list(struct request *r, const char *name, json_t **out)
 {
-	bool ok;
-	json_t *v = param(r, name, &ok);
-	if (!ok)
-		return -1;
-	if (!v)
-		return 0;
+	json_t *v;
+	int got = param(r, name, &v);
+	if (got <= 0)
+		return got;
 	json_t *list = json_array();
 	if (json_is_array(v)) {
 		size_t i;
