@@ -797,8 +797,9 @@ static int each_sha(void *ctx, struct sql_rows *r)
 static int group_insert(struct meta *m, struct meta_group *g);
 
 /* A person gets a personal namespace named after them, which they own; a bot none. */
-static int user_create_tx(struct meta *m, struct meta_user *u)
+static int user_create_tx(struct meta *m, void *ctx)
 {
+	struct meta_user *u = ctx;
 	if (!u->name[0])
 		snprintf(u->name, sizeof(u->name), "%s", u->username);
 	u->created_at_ms = now_ms();
@@ -819,13 +820,11 @@ static int user_create_tx(struct meta *m, struct meta_user *u)
 	return exec(m, S_MEMBER_SET, b, N(b), NULL);
 }
 
+static int sq_locked(struct meta *m, int (*fn)(struct meta *m, void *ctx), void *ctx);
+
 static int sq_user_create(struct meta *m, struct meta_user *u)
 {
-	bool own;
-	int ret = tx_begin(m, &own);
-	if (ret == 0)
-		ret = user_create_tx(m, u);
-	return tx_end(m, own, ret);
+	return sq_locked(m, user_create_tx, u);
 }
 
 static int sq_user_get(struct meta *m, int64_t id, struct meta_user *out)
