@@ -618,14 +618,17 @@ def test_atomic_push_uploads_hidden_then_publishes_with_the_manifest(depot, ctx)
 def test_a_pull_interrupted_by_a_killed_server_resumes_with_range(depot, ctx):
     src = ctx["tmp"] / "resume"
     src.mkdir()
-    data = os.urandom(6 << 20)
+    # Larger than what the socket buffers between the two can hold (tcp_rmem's maximum is
+    # 32 MiB on these machines): with 6 MiB, all of the rest was already on its way when the
+    # server died, and the pull completed.
+    data = os.urandom(64 << 20)
     (src / "big.bin").write_bytes(data)
     name = unique("resume")
     u = url(depot, ctx, name, "1.0.0")
     assert client("push", str(src), u, token=ctx["token"]).returncode == 0
     out = ctx["tmp"] / "resume-out"
     part = out / f".big.bin.{sha256(data)[:16]}.depot-part"
-    proc = subprocess.Popen([DEPOT_REAL, "pull", u, str(out), "--limit-rate", "1000000",
+    proc = subprocess.Popen([DEPOT_REAL, "pull", u, str(out), "--limit-rate", "8000000",
                              "--retries", "1", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "DEPOT_TOKEN": ctx["token"]})
@@ -650,7 +653,7 @@ def test_a_pull_interrupted_by_a_killed_server_resumes_with_range(depot, ctx):
     res = client("pull", u, str(out), "--json", token=ctx["token"])
     assert res.returncode == 0, res.stderr
     assert report(res)["downloaded"] == 1
-    assert "pulled big.bin (6.0 MiB), resumed" in res.stderr
+    assert "pulled big.bin (64.0 MiB), resumed" in res.stderr
     assert (out / "big.bin").read_bytes() == data and not part.exists()
     rows = wait_audit(depot, "download", name, 1)
     assert rows[-1] == ("big.bin", "range")
