@@ -7,7 +7,7 @@ CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wmissing-prototypes \
              -Wwrite-strings -Wshadow -Wformat=2
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c17 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS    += -std=c17 -D_GNU_SOURCE $(WARN) $(SRC_INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 ifdef SANITIZE
@@ -18,8 +18,13 @@ else
 BUILD     := build
 endif
 
-SRCS      := $(wildcard src/*.c)
-LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+# One folder per layer (docs/ARCHITECTURE.md); every folder is on the include path, so a
+# source names a header by its file name alone.
+SRC_DIRS  := $(sort $(dir $(wildcard src/*/*.c src/*/*.h)))
+SRC_INC   := $(patsubst %/,-I%,$(SRC_DIRS))
+HDRS      := $(wildcard src/*/*.h)
+SRCS      := $(wildcard src/*/*.c)
+LIB_SRCS  := $(filter-out src/cli/main.c,$(SRCS))
 # The web interface's files (web/), compiled in as byte arrays (tools/embed_web.py).
 WEB_FILES := $(shell find web -type f 2>/dev/null)
 WEB_OBJ   := $(BUILD)/obj/web_assets.o
@@ -48,33 +53,34 @@ $(BUILD)/depot: $(OBJS)
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/web_assets.c: tools/embed_web.py $(WEB_FILES) | $(BUILD)/gen
 	@echo "  EMBED   web/"
 	@python3 tools/embed_web.py web $@
-$(WEB_OBJ): $(BUILD)/gen/web_assets.c src/web_assets.h | $(BUILD)/obj
+$(WEB_OBJ): $(BUILD)/gen/web_assets.c src/web/web_assets.h | $(BUILD)/obj
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # GET /version's revision: the short git revision (or "unknown" outside a checkout); the
 # file changes only when the revision does, so only api_users.c is rebuilt then.
 REVISION  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-$(BUILD)/obj/api_users.o: CFLAGS += -DDEPOT_REVISION='"$(REVISION)"'
-$(BUILD)/obj/api_users.o: $(BUILD)/revision
+$(BUILD)/obj/api/api_users.o: CFLAGS += -DDEPOT_REVISION='"$(REVISION)"'
+$(BUILD)/obj/api/api_users.o: $(BUILD)/revision
 $(BUILD)/revision: FORCE | $(BUILD)/obj
 	@echo "$(REVISION)" | cmp -s - $@ || echo "$(REVISION)" > $@
 FORCE:
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(BUILD)/unit
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/replay.c $(LIB_OBJS) | $(BUILD)/fuzz
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/gen:
 	mkdir -p $@
@@ -90,9 +96,9 @@ fuzz: deps
 	@mkdir -p build-fuzz build-fuzz/gen
 	@python3 tools/embed_web.py web build-fuzz/gen/web_assets.c
 	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t; \
-	  clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc \
+	  clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(SRC_INC) \
 	    $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -o build-fuzz/fuzz-$$t \
-	    tests/fuzz/fuzz_$$t.c $(filter-out src/main.c,$(wildcard src/*.c)) build-fuzz/gen/web_assets.c \
+	    tests/fuzz/fuzz_$$t.c $(LIB_SRCS) build-fuzz/gen/web_assets.c \
 	    $(LDLIBS) || exit 1; \
 	  build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$t \
 	    tests/fuzz/corpus/$$t || exit 1; done
@@ -168,10 +174,10 @@ valgrind: $(BUILD)/depot
 # Both cores: cppcheck's own jobs, clang-tidy over two halves of the files at once (xargs
 # fails when any batch does).
 lint:
-	cppcheck -j 2 --enable=warning,performance,portability --std=c11 --inline-suppr --quiet \
-	  --error-exitcode=1 -Isrc -D_GNU_SOURCE src/*.c
-	printf '%s\n' src/*.c | xargs -P 2 -n 12 sh -c \
-	  'clang-tidy --quiet "$$@" -- $(CFLAGS) -Isrc 2>/dev/null' clang-tidy
+	@cppcheck -j 2 --enable=warning,performance,portability --std=c11 --inline-suppr --quiet \
+	  --error-exitcode=1 $(SRC_INC) -D_GNU_SOURCE $(SRCS)
+	@printf '%s\n' $(SRCS) | xargs -P 2 -n 12 sh -c \
+	  'clang-tidy --quiet "$$@" -- $(CFLAGS) 2>/dev/null' clang-tidy
 
 # The whole suite: plain build (unit + integration, over SQLite then PostgreSQL), valgrind on
 # a subset, then everything again under ASan+UBSan.

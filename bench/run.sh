@@ -24,8 +24,10 @@ if [ -n "$need" ]; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need
 fi
 make -C "$root" -s all
-cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$root/build/bench-seed" "$root/bench/seed.c" \
-  $(ls "$root"/build/obj/*.o | grep -v '/main.o$') ${BENCH_LDLIBS:?make bench passes the link flags}
+# shellcheck disable=SC2046 # one word per include folder and object file
+cc -O2 -std=c17 -D_GNU_SOURCE $(printf -- '-I%s ' "$root"/src/*/) -o "$root/build/bench-seed" \
+  "$root/bench/seed.c" $(find "$root/build/obj" -name '*.o' ! -name main.o) \
+  ${BENCH_LDLIBS:?make bench passes the link flags}
 cc -O2 -std=c17 -D_GNU_SOURCE -o "$root/build/bench-mhd-min" "$root/bench/mhd_min.c" \
   $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 

@@ -28,7 +28,7 @@ WRAPPER = os.environ.get("DEPOT_WRAPPER", "").split()
 # serve, gc and fsck; the keys in AWS_* variables, never on a command line. Helpers that
 # look at stored contents answer from the bucket; tests about the local disk itself skip.
 S3_MODE = os.environ.get("DEPOT_TEST_BLOBS") == "s3"
-# The schema version this build writes (src/meta_schema.c): 3 adds blob_keys, 4 the REST
+# The schema version this build writes (src/store/meta_schema.c): 3 adds blob_keys, 4 the REST
 # resources, 5 the auth epoch, 6 the audit log's upload index.
 SCHEMA_VERSION = 6
 S3_PART_SIZE = os.environ.get("DEPOT_TEST_S3_PART_SIZE", str(5 << 20))

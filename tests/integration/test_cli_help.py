@@ -90,12 +90,12 @@ def serve_parser_options():
     """The options serve's parser takes: the names in its option table, read from the
     source (the table is the parser's only input), plus --data and --meta, which every command
     takes."""
-    src = open(os.path.join(ROOT, "src", "cli_serve.c")).read()
+    src = open(os.path.join(ROOT, "src", "cli", "cli_serve.c")).read()
     table = re.search(r"serve_options\[[A-Z_]*\] = \{(.*?)\n\};", src, re.S)
-    assert table, "serve's option table not found in src/cli_serve.c"
+    assert table, "serve's option table not found in src/cli/cli_serve.c"
     names = re.findall(r'\.name = "([a-z-]+)"', table.group(1))
     if "CLI_BLOB_OPTIONS" in table.group(1):  # the blob-store options, shared with gc, fsck
-        cli_h = open(os.path.join(ROOT, "src", "cli.h")).read()
+        cli_h = open(os.path.join(ROOT, "src", "cli", "cli.h")).read()
         macro = re.search(r"#define CLI_BLOB_OPTIONS(.*?)\n#define", cli_h, re.S)
         names += re.findall(r'\.name = "([a-z-]+)"', macro.group(1))
     assert len(names) >= 15, names
