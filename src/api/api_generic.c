@@ -831,10 +831,37 @@ void api_send_file(struct request *r, const struct meta_package *pkg,
 	api_send_file_with(r, pkg, f, NULL);
 }
 
+/* May the whole 200 of this file be kept and sent again (http_reply_cached)? Small
+ * content, no headers of the caller's own, and no presigned redirect that a request
+ * without validators could take instead. A file row's content and headers never change. */
+static bool reply_keepable(const struct app *app, const struct meta_package_file *f,
+			   const char *const *extra)
+{
+	return !extra && (uint64_t)f->size <= BLOBCACHE_MAX_ENTRY &&
+	       (app->blobs_redirect_s <= 0 || !app->blobs->ops->presign);
+}
+
+/* A request that asks for the whole current content: no range, no validators. */
+static bool plain_get(struct request *r)
+{
+	static const char *const asks[] = {MHD_HTTP_HEADER_RANGE, MHD_HTTP_HEADER_IF_NONE_MATCH,
+					   MHD_HTTP_HEADER_IF_MODIFIED_SINCE,
+					   MHD_HTTP_HEADER_IF_RANGE};
+	for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++)
+		if (http_header(r, asks[i]))
+			return false;
+	return true;
+}
+
 void api_send_file_with(struct request *r, const struct meta_package *pkg,
 			const struct meta_package_file *f, const char *const *extra)
 {
 	struct app *app = r->app;
+	bool keepable = reply_keepable(app, f, extra);
+	if (keepable && plain_get(r) && http_reply_cached(r, app->replies, f->id)) {
+		record_download(r, pkg, f, (uint64_t)f->size, false);
+		return;
+	}
 	/* Validators and checksums come from the row: a 304 or a 416 never opens the content. */
 	char etag[SHA256_HEX_LEN + 3], last_mod[30], content_range[80];
 	snprintf(etag, sizeof(etag), "\"%s\"", f->digests.sha256);
@@ -917,7 +944,10 @@ void api_send_file_with(struct request *r, const struct meta_package *pkg,
 	}
 	unsigned status = rr == RANGE_OK ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
 	record_download(r, pkg, f, len, rr == RANGE_OK);
-	if (mem) {
+	if (mem && keepable && rr == RANGE_NONE) {
+		http_reply_copy_kept(r, app->replies, f->id, status, mem, len, hl.h);
+		free(mem);
+	} else if (mem) {
 		http_reply_copy(r, status, mem + start, len, hl.h);
 		free(mem);
 	} else if (br.fd >= 0) {

@@ -440,10 +440,11 @@ int cli_serve(int argc, char **argv)
 	struct app app = {.meta = m, .blobs = bs, .max_file_size = (uint64_t)max_size,
 			  .blobs_redirect_s = redirect_s,
 			  .touches = touch_log_new(), .hot = blob_cache_new(512),
+			  .replies = reply_cache_new(512),
 			  .auth_failures = auth_limit ? ratelimit_new((int)auth_limit) : NULL,
 			  .audit = audit_queue_new(), .auth_cache = auth_cache_new(),
 			  .metrics = metrics_new(api_routes, api_routes_count, &allow)};
-	if (!app.touches || !app.hot || !app.audit || !app.metrics || !app.auth_cache ||
+	if (!app.touches || !app.hot || !app.replies || !app.audit || !app.metrics || !app.auth_cache ||
 	    (auth_limit && !app.auth_failures)) {
 		cli_fail("out of memory");
 		goto out;
@@ -523,6 +524,7 @@ out:
 	committer_free(app.commits);
 	touch_log_free(app.touches);
 	blob_cache_free(app.hot);
+	reply_cache_free(app.replies);
 	ratelimit_free(app.auth_failures);
 	audit_queue_free(app.audit);
 	metrics_free(app.metrics); /* the server and the committer are gone */

@@ -14,11 +14,14 @@
 #include "metrics.h"
 #include "touch.h"
 
+struct reply_cache;
+
 struct app {
 	struct meta *meta;
 	struct blob_store *blobs;
 	struct touch_log *touches; /* download times waiting to be written */
 	struct blob_cache *hot;	   /* small blobs served from memory */
+	struct reply_cache *replies; /* hot small files' whole 200s, by file id; NULL: none */
 	struct committer *commits; /* group commit of small uploads; NULL: commit each alone */
 	struct ratelimit *auth_failures;
 	struct audit_queue *audit;

@@ -151,6 +151,19 @@ void http_reply_copy(struct request *r, unsigned status, const char *data, size_
 		     const char *const *headers);
 /* A reply without a body (304), with extra headers. */
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers);
+
+/* Replies built once and sent again: small representations that never change under their
+ * key (a file row's content and headers), so the hot ones skip building a response (a
+ * copy and a dozen headers) per request. Bounded, one entry per slot; thread-safe. */
+struct reply_cache;
+struct reply_cache *reply_cache_new(size_t slots); /* NULL when out of memory */
+void reply_cache_free(struct reply_cache *c);
+/* Sends the reply kept under key (key > 0) and answers true, or sends nothing. */
+bool http_reply_cached(struct request *r, struct reply_cache *c, int64_t key);
+/* http_reply_copy, the reply then kept under key for http_reply_cached. */
+void http_reply_copy_kept(struct request *r, struct reply_cache *c, int64_t key,
+			  unsigned status, const char *data, size_t len,
+			  const char *const *headers);
 /* A body of unknown length, sent chunked as read produces it: read fills up to max bytes
  * of buf and returns how many, 0 at the end, or -1 on a failure (the connection is then
  * closed, so the client sees an incomplete body rather than a short one). read runs on the

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +386,94 @@ void http_reply_copy(struct request *r, unsigned status, const char *data, size_
 		MHD_add_response_header(resp, headers[i], headers[i + 1]);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : len;
 	queue(r, status, resp);
+}
+
+struct reply_slot {
+	int64_t key; /* 0: empty */
+	unsigned status;
+	size_t len;
+	struct MHD_Response *resp; /* the cache's reference; connections hold their own */
+};
+
+struct reply_cache {
+	pthread_mutex_t lock;
+	size_t n;
+	struct reply_slot slot[];
+};
+
+struct reply_cache *reply_cache_new(size_t slots)
+{
+	struct reply_cache *c = calloc(1, sizeof(*c) + slots * sizeof(c->slot[0]));
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	c->n = slots;
+	return c;
+}
+
+void reply_cache_free(struct reply_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->slot[i].resp)
+			MHD_destroy_response(c->slot[i].resp);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* libmicrohttpd counts a response's references: queueing adds the connection's, so an
+ * entry replaced while being sent stays alive until that connection is done with it. */
+static void queue_kept(struct request *r, unsigned status, size_t len, struct MHD_Response *resp)
+{
+	r->replied = true;
+	r->status = status;
+	r->bytes_out = r->method == HTTP_HEAD ? 0 : len;
+	if (MHD_queue_response(r->conn, status, resp) != MHD_YES) {
+		char url[LOG_TEXT_MAX];
+		log_line("depot: cannot queue a %u response for %s", status,
+			 log_escape(r->url, url, sizeof(url)));
+	}
+}
+
+bool http_reply_cached(struct request *r, struct reply_cache *c, int64_t key)
+{
+	if (!c || key <= 0 || r->in_body)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	struct reply_slot *s = &c->slot[(uint64_t)key % c->n];
+	bool hit = s->key == key;
+	if (hit) /* under the lock: a replacement cannot free it before it is queued */
+		queue_kept(r, s->status, s->len, s->resp);
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+void http_reply_copy_kept(struct request *r, struct reply_cache *c, int64_t key,
+			  unsigned status, const char *data, size_t len,
+			  const char *const *headers)
+{
+	if (!c || key <= 0 || r->in_body) {
+		http_reply_copy(r, status, data, len, headers);
+		return;
+	}
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (!resp) {
+		log_line("depot: cannot create a response");
+		return;
+	}
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	add_common_headers(resp);
+	queue_kept(r, status, len, resp);
+	pthread_mutex_lock(&c->lock);
+	struct reply_slot *s = &c->slot[(uint64_t)key % c->n];
+	struct MHD_Response *old = s->resp;
+	*s = (struct reply_slot){key, status, len, resp};
+	pthread_mutex_unlock(&c->lock);
+	if (old)
+		MHD_destroy_response(old);
 }
 
 void http_reply_empty(struct request *r, unsigned status, const char *const *headers)

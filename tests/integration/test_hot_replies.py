@@ -1,0 +1,119 @@
+"""Small hot files are answered from a reply built once and kept (issue 12): what a client
+sees must be exactly what the first, freshly built answer was, for GET and HEAD, and every
+change to the file (new content under the same name, a delete, a range, validators) must
+be answered as if nothing were kept. Each test asks several times, so the kept reply is the
+one answering from the second request on."""
+import time
+
+import pytest
+import requests
+
+from conftest import generic_path, unique
+
+VOLATILE = {"Date", "Connection", "Keep-Alive"}
+
+
+def headers_of(r):
+    return {k: v for k, v in r.headers.items() if k not in VOLATILE}
+
+
+@pytest.fixture
+def small(depot, world):
+    h = {"PRIVATE-TOKEN": world.pat["admin"]}
+    name = unique("hot")
+    url = depot.api(generic_path(world.pid("acme/app"), name, "1.0", "dir/f.bin"))
+    body = b"hot body \x00\xff" * 50
+    r = requests.put(url, data=body, headers=h)
+    assert r.status_code == 201, r.text
+    return {"url": url, "h": h, "body": body, "name": name}
+
+
+def downloads(depot, name, n):
+    sql = ("SELECT size, detail FROM audit_log WHERE action = 'download' AND package = ?"
+           " ORDER BY size, detail")
+    deadline = time.time() + 10
+    rows = depot.query(sql, name)
+    while time.time() < deadline and len(rows) < n:
+        time.sleep(0.1)
+        rows = depot.query(sql, name)
+    time.sleep(1.2)  # the audit log is written in batches: nothing more may come
+    return depot.query(sql, name)
+
+
+def test_repeated_gets_and_heads_answer_the_same(depot, small):
+    s = requests.Session()
+    first = s.get(small["url"], headers=small["h"])
+    assert first.status_code == 200 and first.content == small["body"]
+    expected = headers_of(first)
+    assert expected["Content-Length"] == str(len(small["body"]))
+    assert expected["Content-Disposition"] == 'attachment; filename="f.bin"; filename*=UTF-8\'\'f.bin'
+    assert expected["X-Content-Type-Options"] == "nosniff"
+    for _ in range(4):  # one connection, as keep-alive clients do, and new ones
+        for client in (s, requests):
+            r = client.get(small["url"], headers=small["h"])
+            assert (r.status_code, r.content, headers_of(r)) == (200, small["body"], expected)
+    head = s.head(small["url"], headers=small["h"])
+    assert (head.status_code, head.content, headers_of(head)) == (200, b"", expected)
+    # every GET is a download (9), a HEAD is not
+    assert downloads(depot, small["name"], 9) == [(len(small["body"]), "")] * 9
+
+
+def test_ranges_and_validators_after_a_kept_reply(depot, small):
+    for _ in range(3):
+        assert requests.get(small["url"], headers=small["h"]).status_code == 200
+    r = requests.get(small["url"], headers={**small["h"], "Range": "bytes=3-9"})
+    assert r.status_code == 206 and r.content == small["body"][3:10]
+    assert r.headers["Content-Range"] == f"bytes 3-9/{len(small['body'])}"
+    etag = requests.get(small["url"], headers=small["h"]).headers["ETag"]
+    r = requests.get(small["url"], headers={**small["h"], "If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b""
+    r = requests.get(small["url"], headers={**small["h"], "If-None-Match": '"other"'})
+    assert r.status_code == 200 and r.content == small["body"]
+
+
+def test_new_content_under_the_same_name_is_served_at_once(depot, small):
+    for _ in range(3):
+        assert requests.get(small["url"], headers=small["h"]).content == small["body"]
+    new = b"replaced" * 10
+    assert requests.put(small["url"], data=new, headers=small["h"]).status_code == 201
+    r = requests.get(small["url"], headers=small["h"])
+    assert r.status_code == 200 and r.content == new
+    assert r.headers["Content-Length"] == str(len(new))
+    assert r.headers["ETag"] != requests.head(small["url"], headers=small["h"]).headers.get(
+        "X-Checksum-MD5")
+
+
+def test_a_deleted_file_is_gone_at_once(depot, world, small):
+    for _ in range(3):
+        assert requests.get(small["url"], headers=small["h"]).status_code == 200
+    pid = world.pid("acme/app")
+    pkgs = requests.get(depot.api(f"/projects/{pid}/packages"),
+                        params={"package_name": small["name"]}, headers=small["h"]).json()
+    files = requests.get(depot.api(f"/projects/{pid}/packages/{pkgs[0]['id']}/package_files"),
+                         headers=small["h"]).json()
+    r = requests.delete(depot.api(f"/projects/{pid}/packages/{pkgs[0]['id']}/package_files/"
+                                  f"{files[0]['id']}"), headers=small["h"])
+    assert r.status_code == 204, r.text
+    r = requests.get(small["url"], headers=small["h"])
+    assert r.status_code == 404 and r.json() == {"message": "404 Not found"}
+
+
+def test_a_kept_reply_is_never_sent_without_authorization(depot, small):
+    for _ in range(3):
+        assert requests.get(small["url"], headers=small["h"]).status_code == 200
+    r = requests.get(small["url"])
+    assert r.status_code in (401, 404) and r.content != small["body"]
+    r = requests.get(small["url"], headers={"PRIVATE-TOKEN": "glpat-not-a-token-at-all"})
+    assert r.status_code == 401 and r.content != small["body"]
+
+
+def test_the_same_content_under_other_names_keeps_each_name(depot, world, small):
+    """Kept replies carry a file's own headers, not only its content's."""
+    other = small["url"].rsplit("/", 1)[0] + "/g.bin"
+    assert requests.put(other, data=small["body"], headers=small["h"]).status_code == 201
+    for _ in range(3):
+        for url, name in ((small["url"], "f.bin"), (other, "g.bin")):
+            r = requests.get(url, headers=small["h"])
+            assert r.status_code == 200 and r.content == small["body"]
+            assert r.headers["Content-Disposition"] == \
+                f'attachment; filename="{name}"; filename*=UTF-8\'\'{name}'
