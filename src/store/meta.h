@@ -142,6 +142,7 @@ struct meta_package_file {
 struct meta_download {
 	struct meta_project project;
 	int64_t epoch; /* the auth epoch, read in the same snapshot */
+	int64_t content_epoch; /* packages' and files' rows (dlcache.h), the same snapshot */
 	bool found;    /* the package and the file */
 	struct meta_package pkg;
 	struct meta_package_file file;

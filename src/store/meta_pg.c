@@ -423,12 +423,15 @@ struct meta *meta_pg_open(const char *conninfo, bool apply_migrations, const cha
 		*err = "out of memory";
 		return NULL;
 	}
-	mp->store.base.ops = &meta_sql_ops;
-	mp->store.d = &pg_driver;
 	if (pthread_key_create(&mp->key, conn_free) != 0) {
 		free(mp->conninfo);
 		free(mp);
 		*err = "pthread_key_create failed";
+		return NULL;
+	}
+	if (msql_store_init(&mp->store, &pg_driver) != 0) {
+		mp_close(&mp->store.base);
+		*err = "out of memory";
 		return NULL;
 	}
 	struct sql_conn *c = calloc(1, sizeof(*c));
@@ -463,7 +466,7 @@ struct meta *meta_pg_open(const char *conninfo, bool apply_migrations, const cha
 	return &mp->store.base;
 fail:
 	conn_free(c);
-	mp_close(&mp->store.base);
+	mp->store.base.ops->close(&mp->store.base);
 	*err = msg;
 	return NULL;
 }

@@ -325,6 +325,32 @@ static const char pg_v5[] =
 static const char sqlite_v6[] = V6_AUDIT_UPLOADS;
 static const char pg_v6[] = V6_AUDIT_UPLOADS;
 
+/* 7: the content epoch, what the auth epoch is for identities, for download lookups
+ * (dlcache.h): every write to files, and to packages but their download time, raises it
+ * in the writing transaction. A new package without files changes no download's answer. */
+#define V7_TABLE(ID_T) "CREATE TABLE content_epoch(id " ID_T " PRIMARY KEY, n BIGINT NOT NULL);" \
+			"INSERT INTO content_epoch(id, n) VALUES(1, 0);"
+#define V7_PACKAGE_COLS "project_id, name, version, package_type, status"
+#define V7_SQLITE_TRIGGER(name, when)                                                      \
+	"CREATE TRIGGER content_epoch_" name " AFTER " when " BEGIN"                       \
+	" UPDATE content_epoch SET n = n + 1 WHERE id = 1; END;"
+static const char sqlite_v7[] =
+	V7_TABLE("INTEGER")
+	V7_SQLITE_TRIGGER("files_i", "INSERT ON package_files")
+	V7_SQLITE_TRIGGER("files_u", "UPDATE ON package_files")
+	V7_SQLITE_TRIGGER("files_d", "DELETE ON package_files")
+	V7_SQLITE_TRIGGER("packages_u", "UPDATE OF " V7_PACKAGE_COLS " ON packages")
+	V7_SQLITE_TRIGGER("packages_d", "DELETE ON packages");
+#define V7_PG_TRIGGER(name, when)                                                          \
+	"CREATE TRIGGER content_epoch_" name " AFTER " when                                \
+	" FOR EACH STATEMENT EXECUTE FUNCTION content_epoch_bump();"
+static const char pg_v7[] =
+	V7_TABLE("BIGINT")
+	"CREATE FUNCTION content_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$BEGIN UPDATE content_epoch SET n = n + 1 WHERE id = 1; RETURN NULL; END$$;"
+	V7_PG_TRIGGER("files", "INSERT OR UPDATE OR DELETE ON package_files")
+	V7_PG_TRIGGER("packages", "UPDATE OF " V7_PACKAGE_COLS " OR DELETE ON packages");
+
 const struct meta_migration meta_migrations[] = {
 	{1, sqlite_v1, pg_v1},
 	{2, sqlite_v2, pg_v2},
@@ -332,5 +358,6 @@ const struct meta_migration meta_migrations[] = {
 	{4, sqlite_v4, pg_v4},
 	{5, sqlite_v5, pg_v5},
 	{6, sqlite_v6, pg_v6},
+	{7, sqlite_v7, pg_v7},
 };
 const int meta_schema_version = (int)(sizeof(meta_migrations) / sizeof(meta_migrations[0]));

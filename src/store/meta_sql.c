@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "dlcache.h"
 #include "meta_sql.h"
 #include "timeutil.h"
 
@@ -78,6 +79,7 @@ enum stmt_id {
 	S_BLOB_KEY_DELETE,
 	S_BLOB_KEY_MAPPED,
 	S_AUTH_EPOCH,
+	S_EPOCHS,
 	S_DOWNLOAD_BY_ID,
 	S_DOWNLOAD_BY_PATH,
 	S_ACCESS_UNTIL,
@@ -112,7 +114,8 @@ enum stmt_id {
  * planner's order (project, package, file); the statuses are ORed, as SQLite builds a
  * temporary table for an IN list on every run. */
 #define DOWNLOAD(where)                                                                     \
-	"SELECT pr.*, (SELECT n FROM auth_epoch WHERE id = 1), " PKG_COLS ", " FILE_COLS      \
+	"SELECT pr.*, (SELECT n FROM auth_epoch WHERE id = 1),"                              \
+	" (SELECT n FROM content_epoch WHERE id = 1), " PKG_COLS ", " FILE_COLS               \
 	" FROM (SELECT " MSQL_PROJECT_COLS " FROM projects WHERE " where                     \
 	" AND pending_delete = 0) pr LEFT JOIN packages p ON p.project_id = pr.id"          \
 	" AND p.package_type = 'generic' AND p.name = ?2 AND p.version = ?3"                 \
@@ -134,6 +137,8 @@ enum stmt_id {
 static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PING] = {"SELECT 1"},
 	[S_AUTH_EPOCH] = {"SELECT n FROM auth_epoch WHERE id = 1"},
+	[S_EPOCHS] = {"SELECT (SELECT n FROM auth_epoch WHERE id = 1),"
+		      " (SELECT n FROM content_epoch WHERE id = 1)"},
 	[S_DOWNLOAD_BY_ID] = {DOWNLOAD("id = ?1")},
 	[S_DOWNLOAD_BY_PATH] = {DOWNLOAD("path = ?1"), DOWNLOAD("lower(path) = lower(?1)")},
 	/* S_ACCESS_LEVEL, and when the earliest membership it counted expires */
@@ -1670,10 +1675,20 @@ static int sq_files_beyond(struct meta *m, int64_t project_id, int keep, meta_fi
 	return query_each(m, S_FILES_BEYOND, a, N(a), each_file, &e);
 }
 
+int msql_store_init(struct sql_store *s, const struct sql_driver *d)
+{
+	s->base.ops = &meta_sql_ops;
+	s->d = d;
+	s->downloads = dl_cache_new(256);
+	return s->downloads ? 0 : -ENOMEM;
+}
+
 static void sq_close(struct meta *m)
 {
-	if (m)
-		drv(m)->close(m);
+	if (!m)
+		return;
+	dl_cache_free(((struct sql_store *)m)->downloads);
+	drv(m)->close(m);
 }
 
 static void decode_key(struct sql_rows *r, void *out)
@@ -1769,19 +1784,64 @@ static void decode_download(struct sql_rows *r, void *out)
 	struct meta_download *d = out;
 	msql_decode_project(r, &d->project);
 	d->epoch = col_int(r, PROJECT_NCOLS);
-	row_package(r, PROJECT_NCOLS + 1, &d->pkg);
-	row_file(r, PROJECT_NCOLS + 1 + PKG_NCOLS, &d->file);
+	d->content_epoch = col_int(r, PROJECT_NCOLS + 1);
+	row_package(r, PROJECT_NCOLS + 2, &d->pkg);
+	row_file(r, PROJECT_NCOLS + 2 + PKG_NCOLS, &d->file);
 	d->found = d->pkg.id != 0 && d->file.id != 0;
 }
 
+static void decode_epochs(struct sql_rows *r, void *out)
+{
+	int64_t *e = out;
+	e[0] = col_int(r, 0);
+	e[1] = col_int(r, 1);
+}
+
+/* Appends part and its NUL to key[0..len); the new length, or cap when it does not fit. */
+static size_t key_add(char *key, size_t len, size_t cap, const char *part, size_t n)
+{
+	if (len >= cap || n > cap - len)
+		return cap;
+	memcpy(key + len, part, n);
+	return len + n;
+}
+
+/* A download's key: the project's id (its bytes) or path, then the names, each ended by a
+ * NUL (no part holds one); 0 if too long. */
+static size_t download_key(char *key, size_t cap, int64_t project_id, const char *path,
+			   const char *name, const char *version, const char *file_name)
+{
+	size_t len = path ? key_add(key, 0, cap, "p", 1) : key_add(key, 0, cap, "i", 1);
+	len = path ? key_add(key, len, cap, path, strlen(path) + 1)
+		   : key_add(key, len, cap, (const char *)&project_id, sizeof(project_id));
+	len = key_add(key, len, cap, name, strlen(name) + 1);
+	len = key_add(key, len, cap, version, strlen(version) + 1);
+	len = key_add(key, len, cap, file_name, strlen(file_name) + 1);
+	return len < cap ? len : 0;
+}
+
+/* The epochs first (two indexed rows): while neither moved, the lookup of the same key
+ * is the one the statement would give, and the statement (five searches and thirty
+ * columns) is not run. */
 static int sq_download_lookup(struct meta *m, int64_t project_id, const char *path,
 			      const char *name, const char *version, const char *file_name,
 			      struct meta_download *out)
 {
+	struct dl_cache *cache = ((struct sql_store *)m)->downloads;
+	char key[FULL_PATH_MAX + 3 * 1024];
+	size_t key_len = download_key(key, sizeof(key), project_id, path, name, version,
+				      file_name);
+	int64_t e[2];
+	if (cache && key_len && query_one(m, S_EPOCHS, NULL, 0, decode_epochs, e) == 0 &&
+	    dl_cache_get(cache, key, key_len, e[0], e[1], out))
+		return 0;
 	struct sql_arg a[] = {path ? (struct sql_arg)TEXT(path) : (struct sql_arg)INT(project_id),
 			      TEXT(name), TEXT(version), TEXT(file_name)};
-	return query_one(m, path ? S_DOWNLOAD_BY_PATH : S_DOWNLOAD_BY_ID, a, N(a),
-			 decode_download, out);
+	int ret = query_one(m, path ? S_DOWNLOAD_BY_PATH : S_DOWNLOAD_BY_ID, a, N(a),
+			    decode_download, out);
+	if (ret == 0 && cache && key_len)
+		dl_cache_put(cache, key, key_len, out);
+	return ret;
 }
 
 static void decode_level_until(struct sql_rows *r, void *out)

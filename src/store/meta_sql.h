@@ -63,7 +63,11 @@ struct sql_driver {
 struct sql_store {
 	struct meta base;
 	const struct sql_driver *d;
+	struct dl_cache *downloads; /* download lookups between requests; NULL: none */
 };
+
+/* Sets up what every backend's store has; -ENOMEM. meta_sql_ops.close releases it. */
+int msql_store_init(struct sql_store *s, const struct sql_driver *d);
 
 extern const struct meta_ops meta_sql_ops;
 

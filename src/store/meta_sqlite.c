@@ -339,22 +339,25 @@ struct meta *meta_sqlite_open(const char *path, const char **err)
 		*err = "out of memory";
 		return NULL;
 	}
-	ms->store.base.ops = &meta_sql_ops;
-	ms->store.d = &sqlite_driver;
 	if (pthread_key_create(&ms->key, conn_free) != 0) {
 		free(ms->path);
 		free(ms);
 		*err = "pthread_key_create failed";
 		return NULL;
 	}
+	if (msql_store_init(&ms->store, &sqlite_driver) != 0) {
+		ms_close(&ms->store.base);
+		*err = "out of memory";
+		return NULL;
+	}
 	struct sql_conn *c = conn_get(&ms->store.base);
 	if (!c) {
 		*err = "cannot open the database";
-		ms_close(&ms->store.base);
+		ms->store.base.ops->close(&ms->store.base);
 		return NULL;
 	}
 	if (migrate(c->db, err) != 0) {
-		ms_close(&ms->store.base);
+		ms->store.base.ops->close(&ms->store.base);
 		return NULL;
 	}
 	return &ms->store.base;

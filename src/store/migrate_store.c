@@ -24,8 +24,8 @@
  * in the schema's order, the key (the first nkey columns; the order of both walks) and
  * their types: i integer, n integer or NULL, t text, b bytes. identity: an id column whose
  * sequence must pass every id the source handed out. blob_keys is the blob phase's; the
- * schema's own bookkeeping (sqlite_sequence, depot_schema, and auth_epoch, which only
- * tells caches when to drop what they hold) is not copied. */
+ * schema's own bookkeeping (sqlite_sequence, depot_schema, and the auth and content
+ * epochs, which only tell caches when to drop what they hold) is not copied. */
 struct table {
 	const char *name;
 	const char *key;
@@ -446,13 +446,14 @@ static int table_walk(struct run *r, const struct table *t, bool copy)
 	return ret;
 }
 
-/* The source's tables and columns are exactly the list's (blob_keys and auth_epoch
+/* The source's tables and columns are exactly the list's (blob_keys and the epochs
  * aside). */
 static int check_schema(struct run *r)
 {
 	struct sql_rows *rows;
 	int ret = run_sql(r->src, "SELECT name FROM sqlite_master WHERE type = 'table'"
-			  " AND name NOT LIKE 'sqlite_%' AND name NOT IN ('blob_keys', 'auth_epoch')"
+			  " AND name NOT LIKE 'sqlite_%'"
+			  " AND name NOT IN ('blob_keys', 'auth_epoch', 'content_epoch')"
 			  " ORDER BY name",
 			  NULL, 0, &rows);
 	if (ret != 0)

@@ -1,8 +1,9 @@
-"""Small hot files are answered from a reply built once and kept (issue 12): what a client
-sees must be exactly what the first, freshly built answer was, for GET and HEAD, and every
-change to the file (new content under the same name, a delete, a range, validators) must
-be answered as if nothing were kept. Each test asks several times, so the kept reply is the
-one answering from the second request on."""
+"""Downloads of small hot files are answered from what earlier requests kept (issue 12): the
+lookup of project, package and file (valid while the auth and content epochs stand) and the
+whole reply (by file id). What a client sees must be exactly what a freshly built answer
+is, for GET and HEAD, and every change to the file — new content under the same name, a
+delete, a change written by another process, a range, validators — must be answered as if
+nothing were kept. Each test asks several times first, so that kept things answer."""
 import time
 
 import pytest
@@ -117,3 +118,42 @@ def test_the_same_content_under_other_names_keeps_each_name(depot, world, small)
             assert r.status_code == 200 and r.content == small["body"]
             assert r.headers["Content-Disposition"] == \
                 f'attachment; filename="{name}"; filename*=UTF-8\'\'{name}'
+
+
+def file_row(depot, name):
+    return depot.query("SELECT f.id, p.id FROM package_files f JOIN packages p"
+                       " ON p.id = f.package_id WHERE p.name = ?", name)[0]
+
+
+def write(depot, sql, *params):
+    """A change by another process (the CLI, another node, an operator's SQL)."""
+    with depot.db() as con:
+        con.execute(sql, params)
+
+
+@pytest.mark.parametrize("change", ["file", "package"])
+def test_a_withdrawal_written_by_another_process_is_seen_at_once(depot, small, change):
+    for _ in range(3):
+        assert requests.get(small["url"], headers=small["h"]).status_code == 200
+    file_id, package_id = file_row(depot, small["name"])
+    if change == "file":  # FILE_PENDING_DESTRUCTION
+        write(depot, "UPDATE package_files SET status = 1 WHERE id = ?", file_id)
+    else:  # PKG_PENDING_DESTRUCTION
+        write(depot, "UPDATE packages SET status = 4 WHERE id = ?", package_id)
+    r = requests.get(small["url"], headers=small["h"])
+    assert r.status_code == 404 and r.json() == {"message": "404 Not found"}
+
+
+def content_epoch(depot):
+    return depot.query("SELECT n FROM content_epoch WHERE id = 1")[0][0]
+
+
+def test_the_content_epoch_moves_with_files_not_with_downloads(depot, small):
+    before = content_epoch(depot)
+    for _ in range(3):
+        assert requests.get(small["url"], headers=small["h"]).status_code == 200
+    assert depot.wait_downloaded(small["name"])  # the download time was written
+    assert content_epoch(depot) == before
+    other = small["url"].rsplit("/", 1)[0] + "/new.bin"
+    assert requests.put(other, data=b"new", headers=small["h"]).status_code == 201
+    assert content_epoch(depot) > before

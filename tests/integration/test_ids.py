@@ -163,11 +163,15 @@ def test_migration_keeps_rows_and_ids_of_a_database_from_before_versions():
         assert [i for i in schema_objects(d, "index") if i[1] != "blob_keys"
                 and i[0] not in V4_INDEXES | V6_INDEXES] == indexes
         assert V6_INDEXES <= {i[0] for i in schema_objects(d, "index")}
-        # version 5's auth epoch triggers come on top
-        assert [t for t in schema_objects(d, "trigger") if not t[0].startswith("auth_epoch_")] \
+        # version 5's auth epoch triggers and version 7's content epoch triggers come on top
+        epochs = ("auth_epoch_", "content_epoch_")
+        assert [t for t in schema_objects(d, "trigger") if not t[0].startswith(epochs)] \
             == triggers
         assert len([t for t in schema_objects(d, "trigger") if t[0].startswith("auth_epoch_")]) \
             == 11
+        assert len([t for t in schema_objects(d, "trigger")
+                    if t[0].startswith("content_epoch_")]) == 5
+        assert d.query("SELECT id FROM content_epoch") == [(1,)]
         assert ("packages_live", "packages", "CREATE UNIQUE INDEX packages_live ON packages("
                 "project_id, package_type, name, version) WHERE status != 4") in indexes
         assert [t[0] for t in triggers] == ["audit_no_delete", "audit_no_update"]

@@ -97,8 +97,9 @@ def test_two_migrations_at_once_apply_each_version_once(empty_db):
         assert sql(db, "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'packages'") == "1"
         sql(db, "DROP TABLE depot_schema, blob_keys, inline_blobs, audit_log, cleanup_policies,"
                 " package_protection_rules, namespace_package_settings, package_files,"
-                " packages, tokens, members, projects, groups, users, auth_epoch;"
-                " DROP FUNCTION audit_append_only; DROP FUNCTION auth_epoch_bump")
+                " packages, tokens, members, projects, groups, users, auth_epoch,"
+                " content_epoch; DROP FUNCTION audit_append_only;"
+                " DROP FUNCTION auth_epoch_bump; DROP FUNCTION content_epoch_bump")
 
 
 def test_serve_refuses_a_newer_schema(empty_db, tmp_path):

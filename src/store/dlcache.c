@@ -1,0 +1,82 @@
+/* Download lookups kept between requests: see dlcache.h. */
+#include "dlcache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dl_entry {
+	struct meta_download d;
+	size_t key_len;
+	char key[]; /* not NUL-terminated: keys hold NULs between their parts */
+};
+
+struct dl_cache {
+	pthread_mutex_t lock;
+	size_t n;
+	struct dl_entry *slot[]; /* owned */
+};
+
+struct dl_cache *dl_cache_new(size_t slots)
+{
+	struct dl_cache *c = calloc(1, sizeof(*c) + slots * sizeof(struct dl_entry *));
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	c->n = slots;
+	return c;
+}
+
+void dl_cache_free(struct dl_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->slot[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Only a slot index (FNV-1a): entries compare their whole key. */
+static size_t slot_of(const struct dl_cache *c, const char *key, size_t len)
+{
+	uint64_t h = 14695981039346656037u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211u;
+	return (size_t)(h % c->n);
+}
+
+bool dl_cache_get(struct dl_cache *c, const char *key, size_t key_len, int64_t auth_epoch,
+		  int64_t content_epoch, struct meta_download *out)
+{
+	if (!c)
+		return false;
+	size_t i = slot_of(c, key, key_len);
+	pthread_mutex_lock(&c->lock);
+	const struct dl_entry *e = c->slot[i];
+	bool hit = e && e->key_len == key_len && memcmp(e->key, key, key_len) == 0 &&
+		   e->d.epoch == auth_epoch && e->d.content_epoch == content_epoch;
+	if (hit)
+		*out = e->d;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+void dl_cache_put(struct dl_cache *c, const char *key, size_t key_len,
+		  const struct meta_download *d)
+{
+	if (!c)
+		return;
+	struct dl_entry *e = malloc(sizeof(*e) + key_len);
+	if (!e)
+		return; /* the next lookup runs the statement again */
+	e->d = *d;
+	e->key_len = key_len;
+	memcpy(e->key, key, key_len);
+	size_t i = slot_of(c, key, key_len);
+	pthread_mutex_lock(&c->lock);
+	struct dl_entry *old = c->slot[i];
+	c->slot[i] = e;
+	pthread_mutex_unlock(&c->lock);
+	free(old);
+}
