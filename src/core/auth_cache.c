@@ -29,12 +29,18 @@ struct level_entry {
 struct auth_cache {
 	pthread_mutex_t mu;
 	EVP_MD *sha256; /* fetched once: an implicit fetch per digest costs as much as it */
+	pthread_key_t ctx_key; /* each thread's EVP_MD_CTX, reused: a new one costs 3x a key */
 	struct auth_stamp current; /* every entry was read under it */
 	int64_t read_ms;	   /* when current.epoch was read from the store */
 	size_t n_identities, n_levels;
 	struct identity_entry *identities; /* IDENTITY_SLOTS */
 	struct level_entry *levels;	   /* LEVEL_SLOTS */
 };
+
+static void free_ctx(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 struct auth_cache *auth_cache_new(void)
 {
@@ -46,7 +52,15 @@ struct auth_cache *auth_cache_new(void)
 	ac->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	ac->current.epoch = -1;
 	if (!ac->identities || !ac->levels || !ac->sha256 ||
-	    pthread_mutex_init(&ac->mu, NULL) != 0) {
+	    pthread_key_create(&ac->ctx_key, free_ctx) != 0) {
+		EVP_MD_free(ac->sha256);
+		free(ac->identities);
+		free(ac->levels);
+		free(ac);
+		return NULL;
+	}
+	if (pthread_mutex_init(&ac->mu, NULL) != 0) {
+		pthread_key_delete(ac->ctx_key);
 		EVP_MD_free(ac->sha256);
 		free(ac->identities);
 		free(ac->levels);
@@ -61,6 +75,8 @@ void auth_cache_free(struct auth_cache *ac)
 	if (!ac)
 		return;
 	pthread_mutex_destroy(&ac->mu);
+	free_ctx(pthread_getspecific(ac->ctx_key)); /* other threads' went as they ended */
+	pthread_key_delete(ac->ctx_key);
 	EVP_MD_free(ac->sha256);
 	OPENSSL_cleanse(ac->identities, IDENTITY_SLOTS * sizeof(*ac->identities));
 	free(ac->identities);
@@ -68,21 +84,44 @@ void auth_cache_free(struct auth_cache *ac)
 	free(ac);
 }
 
+/* This thread's digest context, made on first use; NULL when out of memory. */
+static EVP_MD_CTX *thread_ctx(struct auth_cache *ac)
+{
+	EVP_MD_CTX *ctx = pthread_getspecific(ac->ctx_key);
+	if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(ac->ctx_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* Each part with its length (all ones: absent), so no two lists share a key; gathered
+ * on the stack when short, as credentials are, for one update. */
 void auth_cache_key(struct auth_cache *ac, const char *const *parts, size_t n,
 		    unsigned char key[AUTH_CACHE_KEY_LEN])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0;
+	EVP_MD_CTX *ctx = thread_ctx(ac);
 	bool ok = ctx && EVP_DigestInit_ex(ctx, ac->sha256, NULL) == 1;
+	unsigned char buf[512];
+	size_t len = 0;
 	for (size_t i = 0; ok && i < n; i++) {
-		/* each part with its length (all ones: absent), so no two lists share a key */
 		uint64_t plen = parts[i] ? strlen(parts[i]) : UINT64_MAX;
-		ok = EVP_DigestUpdate(ctx, &plen, sizeof(plen)) == 1 &&
-		     (!parts[i] || EVP_DigestUpdate(ctx, parts[i], (size_t)plen) == 1);
+		size_t body = parts[i] ? (size_t)plen : 0;
+		if (sizeof(plen) + body > sizeof(buf) - len) { /* flush, then feed it directly */
+			ok = EVP_DigestUpdate(ctx, buf, len) == 1 &&
+			     EVP_DigestUpdate(ctx, &plen, sizeof(plen)) == 1 &&
+			     EVP_DigestUpdate(ctx, parts[i], body) == 1;
+			len = 0;
+			continue;
+		}
+		memcpy(buf + len, &plen, sizeof(plen));
+		memcpy(buf + len + sizeof(plen), parts[i] ? parts[i] : "", body);
+		len += sizeof(plen) + body;
 	}
-	if (!ok || EVP_DigestFinal_ex(ctx, key, &len) != 1 || len != AUTH_CACHE_KEY_LEN)
+	unsigned int out = 0;
+	if (!ok || EVP_DigestUpdate(ctx, buf, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, key, &out) != 1 || out != AUTH_CACHE_KEY_LEN)
 		memset(key, 0, AUTH_CACHE_KEY_LEN); /* no entry is ever put under all zeros */
-	EVP_MD_CTX_free(ctx);
 }
 
 static bool key_unusable(const unsigned char key[AUTH_CACHE_KEY_LEN])
