@@ -66,3 +66,53 @@ const char *log_escape(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 	return out;
 }
+
+/* One byte is kept for the newline. */
+static size_t text_room(const struct log_text *t)
+{
+	return sizeof(t->s) - 1 - t->n;
+}
+
+void log_text_start(struct log_text *t)
+{
+	iso8601_ms(now_ms(), t->s);
+	t->n = strlen(t->s);
+	t->s[t->n++] = ' ';
+}
+
+void log_text_str(struct log_text *t, const char *s)
+{
+	size_t len = strlen(s), room = text_room(t);
+	if (len > room)
+		len = room;
+	memcpy(t->s + t->n, s, len);
+	t->n += len;
+}
+
+void log_text_escaped(struct log_text *t, const char *client_text)
+{
+	size_t cap = text_room(t) + 1 < LOG_TEXT_MAX ? text_room(t) + 1 : LOG_TEXT_MAX;
+	log_escape(client_text, t->s + t->n, cap);
+	t->n += strlen(t->s + t->n);
+}
+
+void log_text_uint(struct log_text *t, unsigned long long v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+	do
+		digits[--i] = (char)('0' + v % 10);
+	while ((v /= 10) && i);
+	size_t len = sizeof(digits) - i, room = text_room(t);
+	if (len > room)
+		len = room;
+	memcpy(t->s + t->n, digits + i, len);
+	t->n += len;
+}
+
+void log_text_end(struct log_text *t)
+{
+	t->s[t->n++] = '\n';
+	ssize_t w = write(STDERR_FILENO, t->s, t->n);
+	(void)w; /* nowhere left to report a failed log write */
+}

@@ -1008,19 +1008,37 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	s->active--;
 	struct request_owned *ro = (struct request_owned *)r;
 	const struct meta_token *t = &r->ident.token;
-	char who[48] = "-"; /* the token's kind and id, never its secret */
-	if (t->id)
-		snprintf(who, sizeof(who), "%s:%lld", token_kind_name(t->kind), (long long)t->id);
-	char url[LOG_TEXT_MAX];
 	int64_t took_us = mono_us() - r->start_us;
 	metrics_request_end(r, took_us);
-	/* tenths of a millisecond in integers: printf's floating point costs more than the
-	 * rest of the line */
+	/* METHOD URL STATUS in=N out=N 1.2ms token=KIND:ID|- [aborted]: the token's kind and
+	 * id, never its secret; the duration in tenths of a millisecond */
 	unsigned long long tenths = ((unsigned long long)took_us + 50) / 100;
-	log_line("%s %s %u in=%llu out=%llu %llu.%llums token=%s%s", method_name(r->method),
-		 log_escape(r->url, url, sizeof(url)), r->status, (unsigned long long)r->bytes_in,
-		 (unsigned long long)r->bytes_out, tenths / 10, tenths % 10, who,
-		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+	struct log_text line;
+	log_text_start(&line);
+	log_text_str(&line, method_name(r->method));
+	log_text_str(&line, " ");
+	log_text_escaped(&line, r->url);
+	log_text_str(&line, " ");
+	log_text_uint(&line, r->status);
+	log_text_str(&line, " in=");
+	log_text_uint(&line, (unsigned long long)r->bytes_in);
+	log_text_str(&line, " out=");
+	log_text_uint(&line, (unsigned long long)r->bytes_out);
+	log_text_str(&line, " ");
+	log_text_uint(&line, tenths / 10);
+	log_text_str(&line, ".");
+	log_text_uint(&line, tenths % 10);
+	log_text_str(&line, "ms token=");
+	if (t->id) {
+		log_text_str(&line, token_kind_name(t->kind));
+		log_text_str(&line, ":");
+		log_text_uint(&line, (unsigned long long)t->id);
+	} else {
+		log_text_str(&line, "-");
+	}
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_text_str(&line, " aborted");
+	log_text_end(&line);
 	if (r->route && r->route->on_free)
 		r->route->on_free(r);
 	if (r->pending)

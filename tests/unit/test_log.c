@@ -26,5 +26,27 @@ int main(void)
 	CHECK(strcmp(esc("abcd\rxyz", 9), "abcd...") == 0);
 	CHECK(strlen(esc("\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r\r", 64)) <= 63);
 	CHECK(strcmp(esc("abc", 3), "") == 0);
+	/* the request line's builder: the same escapes, numbers without printf, cut at the end */
+	static struct log_text t;
+	log_text_start(&t);
+	CHECK(t.n == 25 && t.s[4] == '-' && t.s[10] == 'T' && t.s[23] == 'Z' && t.s[24] == ' ');
+	t.n = 0;
+	log_text_str(&t, "GET ");
+	log_text_escaped(&t, "/a\rb");
+	log_text_str(&t, " ");
+	log_text_uint(&t, 0);
+	log_text_str(&t, " ");
+	log_text_uint(&t, 200);
+	log_text_str(&t, " ");
+	log_text_uint(&t, 18446744073709551615ull);
+	CHECK(t.n == strlen("GET /a\\x0db 0 200 18446744073709551615") &&
+	      memcmp(t.s, "GET /a\\x0db 0 200 18446744073709551615", t.n) == 0);
+	t.n = 0;
+	for (int i = 0; i < 3000; i++)
+		log_text_str(&t, "x");
+	CHECK(t.n == sizeof(t.s) - 1); /* room kept for the newline */
+	log_text_uint(&t, 7);
+	log_text_escaped(&t, "more");
+	CHECK(t.n == sizeof(t.s) - 1);
 	return check_done("test_log");
 }
