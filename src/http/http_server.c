@@ -25,7 +25,7 @@ struct http_server {
 	struct app *app;
 	struct metrics *metrics;
 	const struct route *routes;
-	size_t nroutes;
+	struct route_index *route_index; /* routes[], by pattern and method */
 };
 
 /* Query-string tokens are decoded into these; freed with the request. */
@@ -685,21 +685,36 @@ static unsigned reject_bad_shape(struct request *r, const char *version)
 	return status;
 }
 
-static const struct route *find_route(const struct http_server *s, struct request *r)
+/* The methods a route answers, as route_index kinds: a GET route serves HEAD too. */
+static unsigned route_methods(const struct route *rt)
 {
-	for (size_t i = 0; i < s->nroutes; i++) {
-		const struct route *rt = &s->routes[i];
-		bool method_ok = rt->method == r->method ||
-				 (rt->method == HTTP_GET && r->method == HTTP_HEAD);
-		if (!method_ok)
-			continue;
-		int n = route_match(rt->pattern, r->url, r->caps, ROUTE_MAX_CAPTURES);
-		if (n >= 0) {
-			r->ncaps = n;
-			return rt;
+	return (1u << rt->method) | (rt->method == HTTP_GET ? 1u << HTTP_HEAD : 0);
+}
+
+/* Builds the index of routes[], whose entry numbers are their places in the table; NULL
+ * having said why on stderr. */
+static struct route_index *route_index_of(const struct route *routes, size_t nroutes)
+{
+	struct route_index *ix = route_index_new();
+	if (!ix)
+		fprintf(stderr, "depot: cannot index the routes: %s\n", strerror(ENOMEM));
+	for (size_t i = 0; ix && i < nroutes; i++) {
+		int rc = route_index_add(ix, routes[i].pattern, route_methods(&routes[i]));
+		if (rc != (int)i) {
+			fprintf(stderr, "depot: cannot index the route %s: %s\n", routes[i].pattern,
+				strerror(rc < 0 ? -rc : EINVAL));
+			route_index_free(ix);
+			return NULL;
 		}
 	}
-	return NULL;
+	return ix;
+}
+
+/* The first route in table order that answers the request's method and matches its path. */
+static const struct route *find_route(const struct http_server *s, struct request *r)
+{
+	int i = route_index_find(s->route_index, r->url, 1u << r->method, r->caps, &r->ncaps);
+	return i < 0 ? NULL : &s->routes[i];
 }
 
 /* Decodes a query-string token into an owned copy; NULL when absent or malformed. */
@@ -1020,7 +1035,13 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->routes = routes;
-	s->nroutes = nroutes;
+	if (!(s->route_index = route_index_of(routes, nroutes))) {
+		free(s->external_url);
+		free(s->trusted_proxies);
+		freeaddrinfo(ai);
+		free(s);
+		return NULL;
+	}
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -1045,6 +1066,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	freeaddrinfo(ai);
 	if (!s->daemon) {
 		fprintf(stderr, "depot: cannot listen on %s:%u\n", opt->host, opt->port);
+		route_index_free(s->route_index);
 		free(s->external_url);
 		free(s->trusted_proxies);
 		free(s);
@@ -1066,6 +1088,7 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	route_index_free(s->route_index);
 	free(s->external_url);
 	free(s->trusted_proxies);
 	free(s);
