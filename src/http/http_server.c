@@ -133,23 +133,43 @@ static void forwarded_client(struct request *r)
 		memcpy(r->client_addr, addr, sizeof(addr));
 }
 
+/* What a connection keeps across its requests (libmicrohttpd's socket context): its peer's
+ * address as text, found at its first request that asks (inet_ntop costs more than the
+ * rest of a small GET's addressing), and whether that peer is a trusted proxy. */
+struct conn_peer {
+	char addr[INET6_ADDRSTRLEN];
+	bool proxy;
+};
+
+static void conn_peer_fill(struct conn_peer *p, struct MHD_Connection *conn, const char *proxies)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, p->addr,
+			  sizeof(p->addr));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, p->addr,
+			  sizeof(p->addr));
+	else
+		snprintf(p->addr, sizeof(p->addr), "?");
+	p->proxy = proxies && addr_listed(proxies, p->addr);
+}
+
 const char *http_client_addr(struct request *r)
 {
 	if (r->client_addr[0])
 		return r->client_addr;
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_addr,
-			  sizeof(r->client_addr));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_addr,
-			  sizeof(r->client_addr));
-	else
-		snprintf(r->client_addr, sizeof(r->client_addr), "?");
-	if (r->trusted_proxies && addr_listed(r->trusted_proxies, r->client_addr))
-		forwarded_client(r);
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_peer own = {0}, *peer = ci && ci->socket_context ? ci->socket_context : &own;
+	if (!peer->addr[0])
+		conn_peer_fill(peer, r->conn, r->trusted_proxies);
+	_Static_assert(sizeof(r->client_addr) >= sizeof(peer->addr), "client_addr holds an address");
+	memcpy(r->client_addr, peer->addr, sizeof(peer->addr));
+	if (peer->proxy)
+		forwarded_client(r); /* X-Forwarded-For is the request's */
 	return r->client_addr;
 }
 
@@ -963,9 +983,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	(void)conn, (void)socket_context;
+	(void)conn;
 	const struct http_server *s = cls;
-	metrics_connection(s->metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	bool started = toe == MHD_CONNECTION_NOTIFY_STARTED;
+	metrics_connection(s->metrics, started ? 1 : -1);
+	if (started) {
+		*socket_context = calloc(1, sizeof(struct conn_peer)); /* NULL: each request finds it */
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 /* Keeps the raw URL: %2F in a project path must stay distinguishable from '/'. Handlers
