@@ -26,7 +26,7 @@ struct http_server {
 	struct app *app;
 	struct metrics *metrics;
 	const struct route *routes;
-	size_t nroutes;
+	struct route_index *route_index; /* routes[], by pattern and method */
 };
 
 /* Query-string tokens are decoded into these; freed with the request. */
@@ -134,23 +134,43 @@ static void forwarded_client(struct request *r)
 		memcpy(r->client_addr, addr, sizeof(addr));
 }
 
+/* What a connection keeps across its requests (libmicrohttpd's socket context): its peer's
+ * address as text, found at its first request that asks (inet_ntop costs more than the
+ * rest of a small GET's addressing), and whether that peer is a trusted proxy. */
+struct conn_peer {
+	char addr[INET6_ADDRSTRLEN];
+	bool proxy;
+};
+
+static void conn_peer_fill(struct conn_peer *p, struct MHD_Connection *conn, const char *proxies)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, p->addr,
+			  sizeof(p->addr));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, p->addr,
+			  sizeof(p->addr));
+	else
+		snprintf(p->addr, sizeof(p->addr), "?");
+	p->proxy = proxies && addr_listed(proxies, p->addr);
+}
+
 const char *http_client_addr(struct request *r)
 {
 	if (r->client_addr[0])
 		return r->client_addr;
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_addr,
-			  sizeof(r->client_addr));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_addr,
-			  sizeof(r->client_addr));
-	else
-		snprintf(r->client_addr, sizeof(r->client_addr), "?");
-	if (r->trusted_proxies && addr_listed(r->trusted_proxies, r->client_addr))
-		forwarded_client(r);
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_peer own = {0}, *peer = ci && ci->socket_context ? ci->socket_context : &own;
+	if (!peer->addr[0])
+		conn_peer_fill(peer, r->conn, r->trusted_proxies);
+	_Static_assert(sizeof(r->client_addr) >= sizeof(peer->addr), "client_addr holds an address");
+	memcpy(r->client_addr, peer->addr, sizeof(peer->addr));
+	if (peer->proxy)
+		forwarded_client(r); /* X-Forwarded-For is the request's */
 	return r->client_addr;
 }
 
@@ -774,21 +794,36 @@ static unsigned reject_bad_shape(struct request *r, const char *version)
 	return status;
 }
 
-static const struct route *find_route(const struct http_server *s, struct request *r)
+/* The methods a route answers, as route_index kinds: a GET route serves HEAD too. */
+static unsigned route_methods(const struct route *rt)
 {
-	for (size_t i = 0; i < s->nroutes; i++) {
-		const struct route *rt = &s->routes[i];
-		bool method_ok = rt->method == r->method ||
-				 (rt->method == HTTP_GET && r->method == HTTP_HEAD);
-		if (!method_ok)
-			continue;
-		int n = route_match(rt->pattern, r->url, r->caps, ROUTE_MAX_CAPTURES);
-		if (n >= 0) {
-			r->ncaps = n;
-			return rt;
+	return (1u << rt->method) | (rt->method == HTTP_GET ? 1u << HTTP_HEAD : 0);
+}
+
+/* Builds the index of routes[], whose entry numbers are their places in the table; NULL
+ * having said why on stderr. */
+static struct route_index *route_index_of(const struct route *routes, size_t nroutes)
+{
+	struct route_index *ix = route_index_new();
+	if (!ix)
+		fprintf(stderr, "depot: cannot index the routes: %s\n", strerror(ENOMEM));
+	for (size_t i = 0; ix && i < nroutes; i++) {
+		int rc = route_index_add(ix, routes[i].pattern, route_methods(&routes[i]));
+		if (rc != (int)i) {
+			fprintf(stderr, "depot: cannot index the route %s: %s\n", routes[i].pattern,
+				strerror(rc < 0 ? -rc : EINVAL));
+			route_index_free(ix);
+			return NULL;
 		}
 	}
-	return NULL;
+	return ix;
+}
+
+/* The first route in table order that answers the request's method and matches its path. */
+static const struct route *find_route(const struct http_server *s, struct request *r)
+{
+	int i = route_index_find(s->route_index, r->url, 1u << r->method, r->caps, &r->ncaps);
+	return i < 0 ? NULL : &s->routes[i];
 }
 
 /* Decodes a query-string token into an owned copy; NULL when absent or malformed. */
@@ -1055,9 +1090,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	(void)conn, (void)socket_context;
+	(void)conn;
 	const struct http_server *s = cls;
-	metrics_connection(s->metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	bool started = toe == MHD_CONNECTION_NOTIFY_STARTED;
+	metrics_connection(s->metrics, started ? 1 : -1);
+	if (started) {
+		*socket_context = calloc(1, sizeof(struct conn_peer)); /* NULL: each request finds it */
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 /* Keeps the raw URL: %2F in a project path must stay distinguishable from '/'. Handlers
@@ -1127,7 +1169,13 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		return NULL;
 	}
 	s->routes = routes;
-	s->nroutes = nroutes;
+	if (!(s->route_index = route_index_of(routes, nroutes))) {
+		free(s->external_url);
+		free(s->trusted_proxies);
+		freeaddrinfo(ai);
+		free(s);
+		return NULL;
+	}
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -1152,6 +1200,7 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 	freeaddrinfo(ai);
 	if (!s->daemon) {
 		fprintf(stderr, "depot: cannot listen on %s:%u\n", opt->host, opt->port);
+		route_index_free(s->route_index);
 		free(s->external_url);
 		free(s->trusted_proxies);
 		free(s);
@@ -1173,6 +1222,7 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	route_index_free(s->route_index);
 	free(s->external_url);
 	free(s->trusted_proxies);
 	free(s);

@@ -5,8 +5,10 @@ connections and uploads under way, and the page answers loopback and the --metri
 ranges only (decided on the client address: behind --trusted-proxy, the one X-Forwarded-For
 names), 404 to anyone else. Each process counts its own requests, so every request here
 goes to one node (direct_url)."""
+import http.client
 import os
 import socket
+import urllib.parse
 import subprocess
 import time
 
@@ -246,6 +248,23 @@ def test_allowlist_decides_on_the_client_address(d, client, allowed):
     else:
         assert (r.status_code, r.json(), r.headers["Content-Type"]) == \
             (404, NOT_FOUND, "application/json")
+
+
+def test_each_request_of_a_connection_names_its_own_forwarded_client(d):
+    """The peer's address is found once per connection, X-Forwarded-For for each request:
+    requests on one keep-alive connection are allowed or refused each on its own header."""
+    u = urllib.parse.urlsplit(d.direct_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    statuses, socks = [], []
+    for client in ["10.1.2.3", "203.0.113.9", None, "11.0.0.1", "10.1.2.3"]:
+        conn.request("GET", "/-/metrics", headers={"X-Forwarded-For": client} if client else {})
+        r = conn.getresponse()
+        r.read()
+        statuses.append(r.status)
+        socks.append(conn.sock)
+    conn.close()
+    assert all(s is socks[0] for s in socks)  # one connection throughout
+    assert statuses == [200, 404, 200, 404, 200]
 
 
 @pytest.mark.parametrize("value_", ["10.0.0.0/33", "nope", "10.0.0.0/", "", "10.0.0.0/8,",
