@@ -67,6 +67,22 @@ def s3_list(prefix, uploads=False):
 PG_MODE = os.environ.get("DEPOT_TEST_META", "sqlite") == "pg"
 DEPOT_REAL = DEPOT
 _pg = None  # the session server, set by the autouse fixture below
+
+
+def _pg_template():
+    """The session server's database migrated by this build, which servers' databases
+    are copied from (no connection stays open to it: a copy needs none)."""
+    name = getattr(_pg, "depot_template", None)
+    if name is None:
+        name = "depot_template_" + uuid.uuid4().hex[:12]
+        _pg.admin_psql(f'CREATE DATABASE "{name}" OWNER "{_pg.user}";')
+        res = subprocess.run([DEPOT_REAL, "migrate", "--meta",
+                              f"postgres://{_pg.user}@127.0.0.1:{_pg.port}/{name}"],
+                             capture_output=True, text=True, timeout=60)
+        if res.returncode != 0:
+            raise AssertionError(f"depot migrate failed: {res.stderr}")
+        _pg.depot_template = name
+    return name
 _pg_maps = None  # folder of the script's data directory -> URL files
 
 if PG_MODE:
@@ -267,13 +283,15 @@ class Depot:
             self._pg_create()
 
     def _pg_create(self):
+        """A fresh database as `depot migrate` leaves it: a copy of a template migrated once
+        per session (a migration per server cost the PostgreSQL pass minutes)."""
         self.pg_db = "depot_" + uuid.uuid4().hex[:16]
-        _pg.admin_psql(f'CREATE DATABASE "{self.pg_db}" OWNER "{_pg.user}";')
+        _pg.admin_psql(f'CREATE DATABASE "{self.pg_db}" OWNER "{_pg.user}"'
+                       f' TEMPLATE "{_pg_template()}";')
         self.meta = f"postgres://{_pg.user}@127.0.0.1:{_pg.port}/{self.pg_db}"
         self.meta_args = ["--meta", self.meta]
         with open(_pg_map_path(self.data), "w") as f:
             f.write(self.meta)
-        self.cli("migrate")
 
     def _pg_drop(self):
         os.unlink(_pg_map_path(self.data))
