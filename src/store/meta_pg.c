@@ -25,7 +25,7 @@
 #define WRITE_LOCK "109342069878644"
 #define MIGRATE_LOCK "27991569888932973"
 
-#define MAX_ARGS 16
+#define MAX_ARGS 16 /* on the stack; more are allocated */
 
 struct pg_rows {
 	struct sql_rows head;
@@ -203,6 +203,81 @@ static char *pg_text(const char *sql)
 	return t;
 }
 
+/* A statement's parameters in libpq's parallel arrays: on the stack for up to MAX_ARGS,
+ * else (the audit log's multi-row INSERT) in one allocation. */
+struct pg_params {
+	const char **values;
+	Oid *types;
+	int *lengths, *formats;
+	char (*ints)[24];
+	void *heap;
+};
+
+static int params_fill(struct pg_params *pp, const struct sql_arg *args, int nargs)
+{
+	if (nargs > MAX_ARGS) {
+		/* one block, the arrays in falling alignment: pointers, Oids and ints, chars */
+		size_t n = (size_t)nargs;
+		size_t each = sizeof(pp->values[0]) + sizeof(pp->types[0]) + sizeof(pp->lengths[0]) +
+			      sizeof(pp->formats[0]) + sizeof(pp->ints[0]);
+		char *block = malloc(n * each);
+		if (!block)
+			return -ENOMEM;
+		pp->heap = block;
+		pp->values = (const char **)(void *)block;
+		pp->types = (Oid *)(void *)(pp->values + n);
+		pp->lengths = (int *)(void *)(pp->types + n);
+		pp->formats = pp->lengths + n;
+		pp->ints = (char(*)[24])(void *)(pp->formats + n);
+	}
+	for (int i = 0; i < nargs; i++) {
+		const struct sql_arg *a = &args[i];
+		pp->lengths[i] = pp->formats[i] = 0;
+		if (a->type == SQL_INT) {
+			pp->types[i] = 20; /* int8 */
+			snprintf(pp->ints[i], sizeof(pp->ints[i]), "%lld", (long long)a->i);
+			pp->values[i] = pp->ints[i];
+		} else if (a->type == SQL_BLOB) {
+			pp->types[i] = 17; /* bytea, sent as binary */
+			pp->values[i] = a->len ? a->p : "";
+			pp->lengths[i] = (int)a->len;
+			pp->formats[i] = 1;
+		} else {
+			pp->types[i] = 25; /* text */
+			pp->values[i] = a->p;
+		}
+	}
+	return 0;
+}
+
+/* Runs sql with args: prepared on this connection's first run of id, then by name (its
+ * text translated only then); with id -1, once, unnamed. */
+static PGresult *pg_exec(struct sql_conn *c, int id, const char *sql, const struct pg_params *pp,
+			 int nargs, int *ret)
+{
+	char name[16];
+	char *text = NULL;
+	PGresult *res = NULL;
+	if ((id < 0 || !c->prepared[id]) && !(text = pg_text(sql))) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	if (id < 0) {
+		res = PQexecParams(c->pg, text, nargs, pp->types, pp->values, pp->lengths,
+				   pp->formats, 0);
+		goto out;
+	}
+	snprintf(name, sizeof(name), "s%d", id);
+	if (!c->prepared[id] &&
+	    (*ret = check(c, PQprepare(c->pg, name, text, nargs, pp->types), false)) != 0)
+		goto out;
+	c->prepared[id] = true;
+	res = PQexecPrepared(c->pg, name, nargs, pp->values, pp->lengths, pp->formats, 0);
+out:
+	free(text);
+	return res;
+}
+
 static int pg_run(struct sql_conn *c, int id, const char *sql, const struct sql_arg *args,
 		  int nargs, struct sql_rows **out)
 {
@@ -210,42 +285,12 @@ static int pg_run(struct sql_conn *c, int id, const char *sql, const struct sql_
 	const char *values[MAX_ARGS];
 	int lengths[MAX_ARGS], formats[MAX_ARGS];
 	char ints[MAX_ARGS][24];
-	if (nargs > MAX_ARGS)
-		return -EINVAL;
-	for (int i = 0; i < nargs; i++) {
-		const struct sql_arg *a = &args[i];
-		lengths[i] = formats[i] = 0;
-		if (a->type == SQL_INT) {
-			types[i] = 20; /* int8 */
-			snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)a->i);
-			values[i] = ints[i];
-		} else if (a->type == SQL_BLOB) {
-			types[i] = 17; /* bytea, sent as binary */
-			values[i] = a->len ? a->p : "";
-			lengths[i] = (int)a->len;
-			formats[i] = 1;
-		} else {
-			types[i] = 25; /* text */
-			values[i] = a->p;
-		}
-	}
-	char *text = pg_text(sql);
-	if (!text)
-		return -ENOMEM;
-	PGresult *res;
-	char name[16];
-	snprintf(name, sizeof(name), "s%d", id);
-	int ret = 0;
-	if (id < 0) {
-		res = PQexecParams(c->pg, text, nargs, types, values, lengths, formats, 0);
-	} else if (!c->prepared[id] &&
-		   (ret = check(c, PQprepare(c->pg, name, text, nargs, types), false)) != 0) {
-		res = NULL;
-	} else {
-		c->prepared[id] = true;
-		res = PQexecPrepared(c->pg, name, nargs, values, lengths, formats, 0);
-	}
-	free(text);
+	struct pg_params pp = {values, types, lengths, formats, ints, NULL};
+	int ret = params_fill(&pp, args, nargs);
+	if (ret != 0)
+		return ret;
+	PGresult *res = pg_exec(c, id, sql, &pp, nargs, &ret);
+	free(pp.heap);
 	if (ret != 0 || (ret = check(c, res, true)) != 0)
 		return ret;
 	struct pg_rows *r = calloc(1, sizeof(*r));

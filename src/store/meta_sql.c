@@ -2,6 +2,7 @@
  * once, run through the backend's driver. Where SQLite and PostgreSQL need different text
  * the statement has both, side by side, with why. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ enum stmt_id {
 	S_BLOB_REFERENCED,
 	S_FILE_EXISTS,
 	S_AUDIT_INSERT,
+	S_AUDIT_INSERT_CHUNK,
 	S_AUDIT_LIST,
 	S_LIVE_CONTENTS,
 	S_INLINE_ORPHANS,
@@ -131,6 +133,17 @@ enum stmt_id {
 	" FROM package_protection_rules WHERE project_id = ?1 AND ?2 " like                  \
 	" REPLACE(REPLACE(REPLACE(REPLACE(package_name_pattern, '\\', '\\\\'),"             \
 	" '%', '\\%'), '_', '\\_'), '*', '%') ESCAPE '\\' ORDER BY id"
+
+/* The audit log's INSERT: one row (S_AUDIT_INSERT), or AUDIT_CHUNK rows in one statement
+ * (S_AUDIT_INSERT_CHUNK), whose text, AUDIT_COLS numbered placeholders per row, is built
+ * once at run time. */
+#define AUDIT_INSERT                                                                        \
+	"INSERT INTO audit_log(at, action, username, token_kind, token_id, project_id,"    \
+	" package, version, file_name, size, sha256, client, detail) VALUES"
+#define AUDIT_COLS 13u
+#define AUDIT_CHUNK 32u
+/* each placeholder at most "?NNN, ", each row's parentheses */
+static char audit_chunk_sql[sizeof(AUDIT_INSERT) + (size_t)AUDIT_CHUNK * (AUDIT_COLS * 6 + 4)];
 
 /* Each statement's text (struct stmt_text, meta_sql.h). */
 
@@ -241,9 +254,8 @@ static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_SWEEP_DELETE_PKGS] = {"DELETE FROM packages WHERE status = 4 AND NOT EXISTS ("
 				"SELECT 1 FROM package_files f WHERE f.package_id = packages.id)"},
 	[S_BLOB_REFERENCED] = {"SELECT EXISTS(SELECT 1 FROM package_files WHERE file_sha256 = ?1)"},
-	[S_AUDIT_INSERT] = {"INSERT INTO audit_log(at, action, username, token_kind, token_id,"
-			   " project_id, package, version, file_name, size, sha256, client, detail)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+	[S_AUDIT_INSERT] = {AUDIT_INSERT "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+	[S_AUDIT_INSERT_CHUNK] = {audit_chunk_sql}, /* built by audit_chunk_build */
 	[S_AUDIT_LIST] = {"SELECT at, action, username, token_kind, token_id, project_id, package,"
 			 " version, file_name, size, sha256, client, detail FROM audit_log"
 			 " WHERE (?1 = 0 OR project_id = ?1) AND (?2 IS NULL OR package = ?2)"
@@ -1604,18 +1616,49 @@ static int sq_project_packages(struct meta *m, int64_t project_id, meta_package_
 	return query_each(m, S_PROJECT_PACKAGES, a, N(a), each_package, &e);
 }
 
+static pthread_once_t audit_chunk_once = PTHREAD_ONCE_INIT;
+
+static void audit_chunk_build(void)
+{
+	char *p = audit_chunk_sql, *end = audit_chunk_sql + sizeof(audit_chunk_sql);
+	p += snprintf(p, (size_t)(end - p), "%s", AUDIT_INSERT);
+	for (unsigned row = 0; row < AUDIT_CHUNK; row++)
+		for (unsigned col = 1; col <= AUDIT_COLS; col++)
+			p += snprintf(p, (size_t)(end - p), "%s?%u%s",
+				      col == 1 ? (row ? ", (" : "(") : ", ",
+				      row * AUDIT_COLS + col, col == AUDIT_COLS ? ")" : "");
+}
+
+/* An event's columns, in AUDIT_INSERT's order, into a[0 .. AUDIT_COLS). */
+static void audit_args(struct sql_arg *a, const struct audit_event *e)
+{
+	const struct sql_arg row[AUDIT_COLS] = {
+		INT(e->at_ms),	     TEXT(e->action),  TEXT(e->username), TEXT(e->token_kind),
+		INT(e->token_id),    INT(e->project_id), TEXT(e->package), TEXT(e->version),
+		TEXT(e->file_name),  INT(e->size),     TEXT(e->sha256),	  TEXT(e->client),
+		TEXT(e->detail)};
+	memcpy(a, row, sizeof(row));
+}
+
+/* Full chunks of AUDIT_CHUNK rows per statement, the rest a row at a time: rows (and so
+ * ids) in queue order, each statement prepared once per connection. A statement's own
+ * work (binding, starting and ending it, on PostgreSQL a round trip) is then paid per
+ * chunk, not per event. */
 static int sq_audit_append(struct meta *m, const struct audit_event *ev, size_t n)
 {
+	struct sql_arg a[AUDIT_CHUNK * AUDIT_COLS]; /* 13 KiB */
+	pthread_once(&audit_chunk_once, audit_chunk_build);
 	bool own;
 	int ret = tx_begin(m, &own);
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		const struct audit_event *e = &ev[i];
-		struct sql_arg a[] = {INT(e->at_ms),	   TEXT(e->action),    TEXT(e->username),
-				      TEXT(e->token_kind), INT(e->token_id),   INT(e->project_id),
-				      TEXT(e->package),	   TEXT(e->version),   TEXT(e->file_name),
-				      INT(e->size),	   TEXT(e->sha256),    TEXT(e->client),
-				      TEXT(e->detail)};
-		ret = exec(m, S_AUDIT_INSERT, a, N(a), NULL);
+	size_t i = 0;
+	for (; ret == 0 && n - i >= AUDIT_CHUNK; i += AUDIT_CHUNK) {
+		for (size_t k = 0; k < AUDIT_CHUNK; k++)
+			audit_args(&a[k * AUDIT_COLS], &ev[i + k]);
+		ret = exec(m, S_AUDIT_INSERT_CHUNK, a, N(a), NULL);
+	}
+	for (; ret == 0 && i < n; i++) {
+		audit_args(a, &ev[i]);
+		ret = exec(m, S_AUDIT_INSERT, a, (int)AUDIT_COLS, NULL);
 	}
 	return tx_end(m, own, ret);
 }

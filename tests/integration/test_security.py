@@ -231,6 +231,34 @@ def test_audit_log(depot, world):
         depot.query("UPDATE audit_log SET username = 'x'")
 
 
+@skip_in_nodes  # two nodes' batches interleave their ids
+def test_audit_batch_rows_in_order(depot, world):
+    """A flush writes its events AUDIT_CHUNK (32) rows per INSERT and the rest one by one:
+    100 downloads in quick succession (likely one flush: three chunks and a tail) come back
+    as rows in request order, each with its own columns."""
+    import hashlib
+    name = unique("audb")
+    pid = world.pid("acme/app")
+    bodies = {f"f{i}.bin": os.urandom(100 + i) for i in range(5)}
+    s = requests.Session()
+    h = {"PRIVATE-TOKEN": world.pat["dev"]}
+    for f, body in bodies.items():
+        assert s.put(depot.api(generic_path(pid, name, "1.0", f)), data=body,
+                     headers=h).status_code == 201
+    order = [f"f{(i * 3) % 5}.bin" for i in range(100)]
+    for f in order:
+        assert s.get(depot.api(generic_path(pid, name, "1.0", f)), headers=h).status_code == 200
+    sql = ("SELECT action, username, token_kind, project_id, version, file_name, size, sha256,"
+           " client, detail FROM audit_log WHERE package = ? AND action = 'download' ORDER BY id")
+    deadline = time.time() + 10
+    rows = []
+    while time.time() < deadline and len(rows) < len(order):
+        rows = depot.query(sql, name)
+        time.sleep(0.1)
+    assert rows == [("download", "dev", "personal", pid, "1.0", f, len(bodies[f]),
+                     hashlib.sha256(bodies[f]).hexdigest(), "127.0.0.1", "") for f in order]
+
+
 def test_control_bytes_cannot_forge_log_lines(depot, world):
     """Regression: a raw CR or ESC in the request target reached the request log verbatim, so
     a client could write a line of its choosing or drive the terminal of whoever reads the
