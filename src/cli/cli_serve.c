@@ -115,8 +115,18 @@ struct maint {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
+	bool audit_due; /* the audit queue is half full: write it before the next tick */
 	pthread_t thread;
 };
+
+static void maint_wake_audit(void *ctx)
+{
+	struct maint *t = ctx;
+	pthread_mutex_lock(&t->lock);
+	t->audit_due = true;
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+}
 
 static void maint_tick(struct maint *t, int64_t *next_gc, int64_t *next_cleanup)
 {
@@ -144,17 +154,27 @@ static void *maint_loop(void *arg)
 {
 	struct maint *t = arg;
 	int64_t next_gc = now_ms() + t->gc_s * 1000, next_cleanup = now_ms() + t->cleanup_s * 1000;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		while (!t->stop && pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
+		while (!t->stop && !t->audit_due &&
+		       pthread_cond_timedwait(&t->wake, &t->lock, &until) == 0)
 			;
 		if (t->stop)
 			break;
+		bool audit_only = t->audit_due; /* woken early: the tick stays on time */
+		t->audit_due = false;
 		pthread_mutex_unlock(&t->lock);
-		maint_tick(t, &next_gc, &next_cleanup);
+		int ret;
+		if (audit_only && (ret = audit_flush(t->app->audit, t->app->meta)) != 0)
+			log_line("depot: cannot write the audit log: %s", strerror(-ret));
+		if (!audit_only) {
+			maint_tick(t, &next_gc, &next_cleanup);
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+		}
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -484,6 +504,8 @@ int cli_serve(int argc, char **argv)
 	pthread_mutex_init(&mt.lock, NULL);
 	pthread_cond_init(&mt.wake, NULL);
 	bool maint_started = pthread_create(&mt.thread, NULL, maint_loop, &mt) == 0;
+	if (maint_started)
+		audit_queue_set_wake(app.audit, maint_wake_audit, &mt);
 	if (opts[O_DEMO].present)
 		demo(m, data, host, http_server_port(srv));
 	int sig = 0;
@@ -515,6 +537,7 @@ int cli_serve(int argc, char **argv)
 		pthread_mutex_unlock(&mt.lock);
 		pthread_join(mt.thread, NULL);
 	}
+	audit_queue_set_wake(app.audit, NULL, NULL);
 	pthread_mutex_destroy(&mt.lock);
 	pthread_cond_destroy(&mt.wake);
 	touch_log_flush(app.touches, m); /* the last download times */

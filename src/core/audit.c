@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_QUEUE_MAX 1024
-
 /* Two buffers: requests fill one while a flush writes the other, so a flush neither copies
  * nor holds the lock during the database write. */
 struct audit_queue {
@@ -17,6 +15,8 @@ struct audit_queue {
 	struct audit_event *buf[2];
 	int fill;
 	size_t n;
+	void (*wake)(void *ctx); /* NULL: none */
+	void *wake_ctx;
 };
 
 struct audit_queue *audit_queue_new(void)
@@ -78,13 +78,25 @@ int audit_flush(struct audit_queue *q, struct meta *m)
 	return ret;
 }
 
+void audit_queue_set_wake(struct audit_queue *q, void (*wake)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&q->lock); /* requests may be recording already */
+	q->wake = wake;
+	q->wake_ctx = ctx;
+	pthread_mutex_unlock(&q->lock);
+}
+
 void audit_record(struct audit_queue *q, struct meta *m, const struct audit_event *ev)
 {
 	for (;;) {
 		pthread_mutex_lock(&q->lock);
 		if (q->n < AUDIT_QUEUE_MAX) {
 			q->buf[q->fill][q->n++] = *ev;
+			void (*wake)(void *) = q->n == AUDIT_QUEUE_MAX / 2 ? q->wake : NULL;
+			void *wake_ctx = q->wake_ctx;
 			pthread_mutex_unlock(&q->lock);
+			if (wake)
+				wake(wake_ctx);
 			return;
 		}
 		pthread_mutex_unlock(&q->lock);

@@ -26,10 +26,17 @@ struct audit_event {
 	char detail[96];	/* e.g. the cleanup rule that deleted it */
 };
 
+/* Events a queue holds; past half of it the writer is woken, when full a request writes. */
+#define AUDIT_QUEUE_MAX 1024
+
 struct audit_queue;
 
 struct audit_queue *audit_queue_new(void);
 void audit_queue_free(struct audit_queue *q);
+/* Called, without the queue's lock, as the queue passes half full: a writer thread woken
+ * then flushes before requests find the queue full and write it themselves (a request
+ * that waits for a thousand rows is a latency spike under load). */
+void audit_queue_set_wake(struct audit_queue *q, void (*wake)(void *ctx), void *ctx);
 /* Queues a copy of ev; writes the queue at once when it is full. */
 void audit_record(struct audit_queue *q, struct meta *m, const struct audit_event *ev);
 /* Writes what is queued. */
