@@ -150,8 +150,8 @@ static char audit_chunk_sql[sizeof(AUDIT_INSERT) + (size_t)AUDIT_CHUNK * (AUDIT_
 static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PING] = {"SELECT 1"},
 	[S_AUTH_EPOCH] = {"SELECT n FROM auth_epoch WHERE id = 1"},
-	[S_EPOCHS] = {"SELECT (SELECT n FROM auth_epoch WHERE id = 1),"
-		      " (SELECT n FROM content_epoch WHERE id = 1)"},
+	[S_EPOCHS] = {"SELECT a.n, c.n FROM auth_epoch a, content_epoch c WHERE a.id = 1"
+		      " AND c.id = 1"},
 	[S_DOWNLOAD_BY_ID] = {DOWNLOAD("id = ?1")},
 	[S_DOWNLOAD_BY_PATH] = {DOWNLOAD("path = ?1"), DOWNLOAD("lower(path) = lower(?1)")},
 	/* S_ACCESS_LEVEL, and when the earliest membership it counted expires */
