@@ -356,10 +356,11 @@ int api_page_or_reply(struct request *r, struct page *pg)
 	if ((got = http_query(r, "per_page", v, sizeof(v))) != 0 &&
 	    (got < 0 || parse_int64(v, &pg->per_page) != 0))
 		return api_param_or_reply(r, "per_page", "is invalid");
+	/* GitLab with only_positive_pagination_values: no clamping up, a 400 */
 	if (pg->page < 1)
-		pg->page = 1;
+		return api_param_or_reply(r, "page", "does not have a valid value");
 	if (pg->per_page < 1)
-		pg->per_page = 20;
+		return api_param_or_reply(r, "per_page", "does not have a valid value");
 	if (pg->per_page > 100)
 		pg->per_page = 100;
 	if (pg->page > INT64_MAX / pg->per_page)

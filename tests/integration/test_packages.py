@@ -73,6 +73,12 @@ def test_pagination_headers_packages(depot, world, many):
                         params={"per_page": 1000}).headers["X-Per-Page"] == "100"
     assert requests.get(url, headers=hdr(world), params={"page": "x"}).json() == \
         {"error": "page is invalid"}
+    # zero and negative values are refused, as GitLab does (only_positive_pagination_values)
+    for param in ("page", "per_page"):
+        for value in (0, -1):
+            r = requests.get(url, headers=hdr(world), params={param: value})
+            assert (r.status_code, r.json()) == \
+                (400, {"error": f"{param} does not have a valid value"}), (param, value)
 
 
 def test_pagination_250_files(depot, world, many):
