@@ -47,11 +47,15 @@ def test_readiness_fails_while_a_store_is_gone():
     try:
         blobs = os.path.join(d.data, "blobs")
         os.rename(blobs, blobs + ".away")  # the blob store's disk, unmounted say
-        r = requests.get(d.url + "/-/readiness")
-        assert (r.status_code, r.json()) == (503, BLOBS_DOWN)
+        for _ in range(5):  # a load balancer probes every second or so
+            r = requests.get(d.url + "/-/readiness")
+            assert (r.status_code, r.json()) == (503, BLOBS_DOWN)
         assert requests.get(d.url + "/-/health").status_code == 200  # the process is fine
-        assert "readiness: the blob store does not answer" in d.server_log()
+        # said once, not once per probe
+        assert d.server_log().count("readiness: the blob store does not answer") == 1
         os.rename(blobs + ".away", blobs)
-        assert requests.get(d.url + "/-/readiness").status_code == 200
+        for _ in range(3):
+            assert requests.get(d.url + "/-/readiness").status_code == 200
+        assert d.server_log().count("readiness: the blob store answers again") == 1
     finally:
         d.close()
