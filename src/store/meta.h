@@ -110,6 +110,7 @@ struct meta_token {
 	int64_t created_at_ms;
 	int64_t last_used_at_ms; /* 0: never */
 	int64_t previous_id;	 /* rotation: the token this one replaced */
+	int64_t sessions_after_s; /* web sessions signed in up to this second have ended */
 };
 
 struct meta_package {
@@ -628,6 +629,9 @@ struct meta_ops {
 	int (*files_uploaded_by)(struct meta *m, int64_t package_id, const int64_t *file_ids,
 				 size_t n, int (*cb)(void *ctx, int64_t file_id, const char *username),
 				 void *ctx);
+	/* Ends the token's web sessions signed in up to upto_s (sessions_after_s never moves
+	 * back); -ENOENT for no such token. */
+	int (*token_end_sessions)(struct meta *m, int64_t id, int64_t upto_s);
 };
 
 struct meta {

@@ -327,14 +327,18 @@ static const char pg_v6[] = V6_AUDIT_UPLOADS;
 
 /* 7: the content epoch, what the auth epoch is for identities, for download lookups
  * (dlcache.h): every write to files, and to packages but their download time, raises it
- * in the writing transaction. A new package without files changes no download's answer. */
+ * in the writing transaction. A new package without files changes no download's answer.
+ * And tokens.sessions_after: web sessions of a personal token signed in up to that second
+ * have ended (signing out ends them on the server, not only in the browser). */
 #define V7_TABLE(ID_T) "CREATE TABLE content_epoch(id " ID_T " PRIMARY KEY, n BIGINT NOT NULL);" \
 			"INSERT INTO content_epoch(id, n) VALUES(1, 0);"
 #define V7_PACKAGE_COLS "project_id, name, version, package_type, status"
 #define V7_SQLITE_TRIGGER(name, when)                                                      \
 	"CREATE TRIGGER content_epoch_" name " AFTER " when " BEGIN"                       \
 	" UPDATE content_epoch SET n = n + 1 WHERE id = 1; END;"
+#define V7_SESSIONS "ALTER TABLE tokens ADD COLUMN sessions_after BIGINT NOT NULL DEFAULT 0;"
 static const char sqlite_v7[] =
+	V7_SESSIONS
 	V7_TABLE("INTEGER")
 	V7_SQLITE_TRIGGER("files_i", "INSERT ON package_files")
 	V7_SQLITE_TRIGGER("files_u", "UPDATE ON package_files")
@@ -345,6 +349,7 @@ static const char sqlite_v7[] =
 	"CREATE TRIGGER content_epoch_" name " AFTER " when                                \
 	" FOR EACH STATEMENT EXECUTE FUNCTION content_epoch_bump();"
 static const char pg_v7[] =
+	V7_SESSIONS
 	V7_TABLE("BIGINT")
 	"CREATE FUNCTION content_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS"
 	" $$BEGIN UPDATE content_epoch SET n = n + 1 WHERE id = 1; RETURN NULL; END$$;"

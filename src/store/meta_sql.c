@@ -695,6 +695,7 @@ void msql_decode_token(struct sql_rows *r, void *out)
 	t->created_at_ms = col_int(r, 12);
 	t->last_used_at_ms = col_int(r, 13);
 	t->previous_id = col_int(r, 14);
+	t->sessions_after_s = col_int(r, 15);
 }
 
 static void decode_rule(struct sql_rows *r, void *out)
@@ -2103,4 +2104,5 @@ const struct meta_ops meta_sql_ops = {
 	/* the web interface's numbers (issue 13) */
 	.projects_packages_size = sq_projects_packages_size,
 	.files_uploaded_by = sq_files_uploaded_by,
+	.token_end_sessions = msql_token_end_sessions,
 };

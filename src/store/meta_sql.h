@@ -114,7 +114,8 @@ int msql_tx_end(struct meta *m, bool own, int ret);
 #define MSQL_PROJECT_COLS "id, group_id, path, visibility, name, description, packages_enabled," \
 		     " creator_id, created_at, updated_at"
 #define MSQL_TOKEN_COLS "id, kind, token_sha256, name, username, user_id, project_id, group_id," \
-		   " scopes, expires_at, revoked, description, created_at, last_used_at, previous_id"
+		   " scopes, expires_at, revoked, description, created_at, last_used_at, previous_id," \
+		   " sessions_after"
 /* Their row decoders. */
 void msql_decode_user(struct sql_rows *r, void *out);
 void msql_decode_group(struct sql_rows *r, void *out);
@@ -165,6 +166,7 @@ int msql_tokens_list(struct meta *m, const struct token_query *q,
 int msql_token_revoke_active(struct meta *m, int64_t id);
 int msql_token_delete(struct meta *m, int64_t id);
 int msql_token_touch(struct meta *m, int64_t id, int64_t now_ms, int64_t since_ms);
+int msql_token_end_sessions(struct meta *m, int64_t id, int64_t upto_s);
 
 /* ---- end of the REST resources ---- */
 

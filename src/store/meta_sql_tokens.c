@@ -26,6 +26,9 @@ static const struct stmt_text st_delete = {.sql = "DELETE FROM tokens WHERE id =
 static const struct stmt_text st_touch = {
 	.sql = "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1 AND last_used_at <= ?3"};
 
+static const struct stmt_text st_end_sessions = {
+	.sql = "UPDATE tokens SET sessions_after = ?2 WHERE id = ?1 AND sessions_after < ?2"};
+
 int msql_token_get(struct meta *m, int64_t id, struct meta_token *out)
 {
 	struct sql_arg a[] = {SQLI(id)};
@@ -91,4 +94,10 @@ int msql_token_touch(struct meta *m, int64_t id, int64_t now_ms, int64_t since_m
 {
 	struct sql_arg a[] = {SQLI(id), SQLI(now_ms), SQLI(since_ms)};
 	return msql_exec(m, &st_touch, a, SQLN(a), NULL);
+}
+
+int msql_token_end_sessions(struct meta *m, int64_t id, int64_t upto_s)
+{
+	struct sql_arg a[] = {SQLI(id), SQLI(upto_s)};
+	return msql_exec(m, &st_end_sessions, a, SQLN(a), NULL);
 }

@@ -51,8 +51,9 @@ static const struct table tables[] = {
 	 "iiiiiii", 3, false},
 	{"tokens", "id",
 	 "id, kind, token_sha256, name, username, user_id, project_id, group_id, scopes,"
-	 " expires_at, revoked, created_at, description, last_used_at, previous_id",
-	 "iitttiiiiiiitii", 1, true},
+	 " expires_at, revoked, created_at, description, last_used_at, previous_id,"
+	 " sessions_after",
+	 "iitttiiiiiiitiii", 1, true},
 	{"packages", "id",
 	 "id, project_id, name, version, package_type, status, creator_id, created_at,"
 	 " updated_at, last_downloaded_at",

@@ -111,7 +111,7 @@ static int parse_num(const char *s, char stop, int64_t *out, const char **end)
 }
 
 int web_session_parse(const unsigned char *key, const char *value, int64_t now_s,
-		      int64_t *token_id)
+		      int64_t *token_id, int64_t *issued_s)
 {
 	int64_t id, issued;
 	const char *p;
@@ -125,6 +125,7 @@ int web_session_parse(const unsigned char *key, const char *value, int64_t now_s
 	if (issued > now_s + 60 || now_s - issued > WEB_SESSION_MAX_AGE_S)
 		return -1;
 	*token_id = id;
+	*issued_s = issued;
 	return 0;
 }
 
@@ -136,8 +137,8 @@ enum auth_error web_session_identify(struct request *r, int64_t now_ms)
 	if (!key || !value)
 		return AUTH_OK;
 	r->web_client = true;
-	int64_t id;
-	if (web_session_parse(key, value, now_ms / 1000, &id) != 0)
+	int64_t id, issued;
+	if (web_session_parse(key, value, now_ms / 1000, &id, &issued) != 0)
 		return AUTH_INVALID;
 	struct meta *m = r->app->meta;
 	struct meta_token t;
@@ -149,6 +150,8 @@ enum auth_error web_session_identify(struct request *r, int64_t now_ms)
 	r->ident.token = t; /* for the log: which token's session failed */
 	if (t.revoked)
 		return AUTH_REVOKED;
+	if (issued <= t.sessions_after_s)
+		return AUTH_INVALID; /* signed out (web_sign_out_done) */
 	if (t.expires_at_ms != 0 && t.expires_at_ms <= now_ms)
 		return AUTH_EXPIRED;
 	ret = m->ops->user_get(m, t.user_id, &r->ident.user);

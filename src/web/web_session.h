@@ -32,9 +32,10 @@ void web_session_value(const unsigned char *key, int64_t token_id, int64_t issue
 /* The CSRF token of a cookie value. */
 void web_session_csrf(const unsigned char *key, const char *value, char out[WEB_CSRF_LEN + 1]);
 
-/* Checks a cookie value's MAC and age; its token id into *token_id. 0, or -1. */
+/* Checks a cookie value's MAC and age; its token id into *token_id, when it was signed in
+ * into *issued_s. 0, or -1. */
 int web_session_parse(const unsigned char *key, const char *value, int64_t now_s,
-		      int64_t *token_id);
+		      int64_t *token_id, int64_t *issued_s);
 
 /* The identity of a request that presented no other credential: its session cookie's
  * personal access token's user (AUTH_OK and anonymous without a cookie); the errors are

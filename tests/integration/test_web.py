@@ -203,6 +203,26 @@ def test_sign_out_clears_the_cookie_and_needs_csrf(depot, world):
     assert s.get(depot.url + "/-/session").json() == {"signed_in": False}
 
 
+def test_signing_out_ends_the_session_on_the_server(depot, world):
+    """A copy of the cookie (another tab's, or a stolen one) stops working once its session
+    signs out: sign-out ends every session of that token signed in until then, and a new
+    sign-in works at once."""
+    s, r = sign_in(depot, world.pat["maint"])
+    other, _ = sign_in(depot, world.pat["maint"])  # the same token in another browser
+    copy = dict(s.cookies)
+    assert requests.get(depot.api("/user"), cookies=copy).status_code == 200
+    r = s.post(depot.url + "/-/sign_out", headers={"X-CSRF-Token": r.json()["csrf_token"]})
+    assert r.status_code == 200
+    for cookies in (copy, dict(other.cookies)):
+        r = requests.get(depot.url + "/-/session", cookies=cookies)
+        assert (r.status_code, r.json()) == (401, {"signed_in": False, "message":
+                                                   "401 Unauthorized - your session has ended"})
+        assert requests.get(depot.api("/user"), cookies=cookies).status_code == 401
+    again, r = sign_in(depot, world.pat["maint"])
+    assert again.get(depot.url + "/-/session").json()["signed_in"] is True
+    assert again.get(depot.api("/user")).json()["username"] == "maint"
+
+
 def test_the_cookie_is_secure_behind_https(depot, world):
     d = Depot().start("--external-url", "https://depot.example.com")
     try:
