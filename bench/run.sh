@@ -170,8 +170,12 @@ peak_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$(pid_of "${1:-depot}"
 base_of() { if [ "$1" = scale ]; then echo "$SBASE"; else echo "$DBASE"; fi; }
 tok_of() { if [ "$1" = scale ]; then echo "$STOK"; else echo "$TOK"; fi; }
 
+# Each GET phase starts once the writes of the phase before (the 1 KiB PUTs' files and WAL,
+# nginx's unsynced ones) are on disk: writeback during the run lands on whichever server
+# runs then, in its p99 most of all.
 get_small() {
   local rps p99
+  sync; sleep 1
   if [ "$1" != nginx ]; then reset_peak "$1"
     read -r rps p99 < <(wrk_stats -H "PRIVATE-TOKEN: $(tok_of "$1")" "$(base_of "$1")/bench/1/1K.bin")
     rec get_small "$1" "$rps"; rec get_small_p99 "$1" "$p99"
