@@ -747,6 +747,20 @@ static int sequences_advance(struct run *r)
 	return 0;
 }
 
+/* Rows copied in bulk leave PostgreSQL without statistics until autovacuum comes by, and
+ * some plans are poor until then (a version's streamed files listing sorted every
+ * remaining row per batch: 46 s for 100,000 files, 1 s after ANALYZE). */
+static int analyze_target(struct run *r)
+{
+	struct sql_rows *rows;
+	int ret = run_sql(r->dst, "ANALYZE", NULL, 0, &rows);
+	if (ret == 0) {
+		ret = rows->d->next(rows);
+		rows->d->finish(rows);
+	}
+	return ret < 0 ? fail(r, ret, "cannot analyze the target's tables") : 0;
+}
+
 int migrate_store_run(struct meta *src, struct blob_store *src_blobs, const char *src_dir,
 		      struct meta *dst, struct blob_store *dst_blobs, FILE *progress_out,
 		      struct migrate_stats *st, char *msg, size_t cap)
@@ -795,6 +809,8 @@ int migrate_store_run(struct meta *src, struct blob_store *src_blobs, const char
 		ret = table_walk(&r, &tables[i], true);
 	if (ret == 0)
 		ret = sequences_advance(&r);
+	if (ret == 0 && r.to_copy > 0)
+		ret = analyze_target(&r);
 	if (ret == 0)
 		ret = contents_copy(&r);
 	return ret;
