@@ -528,7 +528,7 @@ def test_atomic_push_a_consumer_never_sees_a_partial_version(depot, ctx):
     second = ctx["tmp"] / "atomic2"
     files2 = make_tree(second, n=40, seed=5)
     proc = subprocess.Popen([DEPOT_REAL, "push", str(second), url(depot, ctx, name, "2.0.0"),
-                             "-j", "2", "--limit-rate", "200000", "--json"],
+                             "-j", "2", "--limit-rate", "1000000", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "DEPOT_TOKEN": ctx["token"]})
     seen = set()
