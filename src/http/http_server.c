@@ -397,13 +397,21 @@ void http_reply_internal(struct request *r, const char *why, int err)
 	http_reply_message(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 Internal Server Error");
 }
 
-void http_reply_copy(struct request *r, unsigned status, const char *data, size_t len,
-		     const char *const *headers)
+/* A response holding its own copy of data, with headers; NULL when out of memory. */
+static struct MHD_Response *copy_response(const char *data, size_t len,
+					  const char *const *headers)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	for (size_t i = 0; resp && headers && headers[i]; i += 2)
 		MHD_add_response_header(resp, headers[i], headers[i + 1]);
+	return resp;
+}
+
+void http_reply_copy(struct request *r, unsigned status, const char *data, size_t len,
+		     const char *const *headers)
+{
+	struct MHD_Response *resp = copy_response(data, len, headers);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : len;
 	queue(r, status, resp);
 }
@@ -477,14 +485,11 @@ void http_reply_copy_kept(struct request *r, struct reply_cache *c, int64_t key,
 		http_reply_copy(r, status, data, len, headers);
 		return;
 	}
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp = copy_response(data, len, headers);
 	if (!resp) {
 		log_line("depot: cannot create a response");
 		return;
 	}
-	for (size_t i = 0; headers && headers[i]; i += 2)
-		MHD_add_response_header(resp, headers[i], headers[i + 1]);
 	add_common_headers(resp);
 	queue_kept(r, status, len, resp);
 	pthread_mutex_lock(&c->lock);

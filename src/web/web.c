@@ -216,11 +216,8 @@ void web_sign_in_done(struct request *r)
 		return;
 	}
 	char value[WEB_SESSION_VALUE_MAX + 1], cookie[256];
-	/* after the token's last sign-out, even within the same second */
-	int64_t issued = now / 1000 > r->ident.token.sessions_after_s
-				 ? now / 1000
-				 : r->ident.token.sessions_after_s + 1;
-	web_session_value(app->session_key, r->ident.token.id, issued, value);
+	web_session_value(app->session_key, r->ident.token.id,
+			  web_session_second(&r->ident.token, now / 1000), value);
 	cookie_header(r, value, cookie, sizeof(cookie));
 	log_line("depot: signed in: %s, token %lld", r->ident.user.username,
 		 (long long)r->ident.token.id);
@@ -237,13 +234,12 @@ void web_sign_out_done(struct request *r)
 	if (err == AUTH_OK && r->via_session && web_csrf_or_reply(r) != 0)
 		return;
 	/* On the server too: a copy of the cookie (another tab's, a stolen one) must not
-	 * outlive it. Every session of the token signed in until now ends with it, those a
-	 * sign-in stamped a second ahead (after a sign-out in the same second) included. */
+	 * outlive it. Every session of the token signed in until now ends with it. */
 	struct meta *m = r->app->meta;
 	const struct meta_token *t = &r->ident.token;
-	int64_t upto = now / 1000 > t->sessions_after_s ? now / 1000 : t->sessions_after_s + 1;
-	int ret = err == AUTH_OK && r->via_session ? m->ops->token_end_sessions(m, t->id, upto)
-						   : 0;
+	int ret = err == AUTH_OK && r->via_session
+			  ? m->ops->token_end_sessions(m, t->id, web_session_second(t, now / 1000))
+			  : 0;
 	if (ret != 0) {
 		http_reply_internal(r, "cannot end the session", ret);
 		return;

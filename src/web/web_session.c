@@ -110,6 +110,11 @@ static int parse_num(const char *s, char stop, int64_t *out, const char **end)
 	return 0;
 }
 
+int64_t web_session_second(const struct meta_token *t, int64_t now_s)
+{
+	return now_s > t->sessions_after_s ? now_s : t->sessions_after_s + 1;
+}
+
 int web_session_parse(const unsigned char *key, const char *value, int64_t now_s,
 		      int64_t *token_id, int64_t *issued_s)
 {

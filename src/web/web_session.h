@@ -32,6 +32,11 @@ void web_session_value(const unsigned char *key, int64_t token_id, int64_t issue
 /* The CSRF token of a cookie value. */
 void web_session_csrf(const unsigned char *key, const char *value, char out[WEB_CSRF_LEN + 1]);
 
+/* The second a session of t signed in now is stamped with, and up to which a sign-out now
+ * ends t's sessions: now, or just after the token's last sign-out if that was this
+ * second (or one stamped ahead by it). */
+int64_t web_session_second(const struct meta_token *t, int64_t now_s);
+
 /* Checks a cookie value's MAC and age; its token id into *token_id, when it was signed in
  * into *issued_s. 0, or -1. */
 int web_session_parse(const unsigned char *key, const char *value, int64_t now_s,
