@@ -1,6 +1,12 @@
 """Instructions per request of a server under `valgrind --tool=callgrind`, as a difference of
-two runs: the server started, WARM keep-alive GETs (bench/keepalive.py), stopped; then again
-with WARM + N GETs. Start-up, warm-up and shutdown cancel out. Prints two figures per
+two runs over one keep-alive connection (bench/keepalive.py): the server started, WARM GETs,
+a pause of 2.5 s, stopped; then again with N more GETs and a pause after the first pause.
+Start-up, warm-up and shutdown cancel out, and so does what a server does once after its
+first requests: the pauses let its once-a-second maintenance run after each group (depot's
+first audit batch opens that thread's database connection and prepares its statements),
+and leave nothing for the stop to write (before, the 2,200-GET run's stop wrote the last
+batch on the main thread, preparing statements there: ~1,400 instructions per GET that
+were no GET's). Prints two figures per
 request: all instructions, and those outside memset (valgrind counts `rep stosb` one
 instruction per byte, so libmicrohttpd zeroing its connection memory would drown the rest).
 Usage: callgrind.py OUTDIR N WARM PATH LENGTH TOKEN|- -- SERVER-COMMAND ({port}: the port)"""
@@ -40,8 +46,9 @@ def run(count):
                 break
             except OSError:
                 time.sleep(0.1)
+        counts = str(warm) + (f"+{count - warm}" if count > warm else "")
         args = [sys.executable, os.path.join(here, "keepalive.py"), "127.0.0.1", str(port),
-                path, str(count), length] + ([] if token == "-" else [token])
+                path, counts, length] + ([] if token == "-" else [token])
         subprocess.run(args, check=True)
     finally:
         srv.send_signal(signal.SIGTERM)

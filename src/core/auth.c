@@ -433,7 +433,7 @@ enum auth_error auth_resolve_cached(struct auth_cache *ac, struct meta *m,
 {
 	struct auth_stamp st;
 	/* the stamp before anything is read: what is read after it is at least as new */
-	if (!ac || !presented_any(c) || auth_cache_stamp(ac, m, known_epoch, now, &st) != 0)
+	if (!ac || !presented_any(c) || auth_cache_stamp(ac, m, known_epoch, &st) != 0)
 		return auth_resolve(m, c, now, out);
 	const char *parts[] = {c->private_token, c->job_token, c->deploy_token, c->bearer,
 			       c->has_basic ? c->basic_user : NULL,

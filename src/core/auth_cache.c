@@ -31,7 +31,6 @@ struct auth_cache {
 	EVP_MD *sha256; /* fetched once: an implicit fetch per digest costs as much as it */
 	pthread_key_t ctx_key; /* each thread's EVP_MD_CTX, reused: a new one costs 3x a key */
 	struct auth_stamp current; /* every entry was read under it */
-	int64_t read_ms;	   /* when current.epoch was read from the store */
 	size_t n_identities, n_levels;
 	struct identity_entry *identities; /* IDENTITY_SLOTS */
 	struct level_entry *levels;	   /* LEVEL_SLOTS */
@@ -140,22 +139,13 @@ static void empty_locked(struct auth_cache *ac)
 }
 
 int auth_cache_stamp(struct auth_cache *ac, struct meta *m, int64_t known_epoch,
-		     int64_t now_ms, struct auth_stamp *st)
+		     struct auth_stamp *st)
 {
 	/* the local counter first: a change committed after this read moves it again */
 	uint64_t local = m->ops->auth_local_changes(m);
-	int64_t max_age = m->ops->auth_epoch_max_age_ms(m);
 	int64_t epoch = known_epoch;
 	st->valid = false;
 	if (epoch < 0) {
-		pthread_mutex_lock(&ac->mu);
-		bool fresh = max_age > 0 && ac->current.epoch >= 0 &&
-			     now_ms - ac->read_ms < max_age && now_ms >= ac->read_ms;
-		epoch = fresh ? ac->current.epoch : -1;
-		pthread_mutex_unlock(&ac->mu);
-	}
-	bool read_now = epoch < 0;
-	if (read_now) {
 		int ret = m->ops->auth_epoch(m, &epoch);
 		if (ret != 0)
 			return ret;
@@ -166,8 +156,6 @@ int auth_cache_stamp(struct auth_cache *ac, struct meta *m, int64_t known_epoch,
 		ac->current.epoch = epoch;
 		ac->current.local = local;
 	}
-	if (read_now || known_epoch >= 0)
-		ac->read_ms = now_ms;
 	pthread_mutex_unlock(&ac->mu);
 	*st = (struct auth_stamp){.epoch = epoch, .local = local, .valid = true};
 	return 0;

@@ -4,9 +4,9 @@
  * write to tokens, users, members, projects and groups, in the writing transaction) and
  * this process's own change counter. A request uses an entry only under the same stamp,
  * read by the request itself (a download's lookup returns the epoch; other requests read
- * it), so a revocation by any process or node is refused by the next request; the store
- * may allow an epoch read to serve for a while (meta_ops.auth_epoch_max_age_ms), changes
- * of this process being seen at once all the same. Keys are SHA-256 digests of what
+ * it: meta_ops.auth_epoch), so a revocation by any process or node is refused by the
+ * next request (over SQLite, one written by SQL outside depot within a tenth of a
+ * second). Keys are SHA-256 digests of what
  * requests present: no secret is kept. */
 #ifndef DEPOT_AUTH_CACHE_H
 #define DEPOT_AUTH_CACHE_H
@@ -31,11 +31,11 @@ void auth_cache_key(struct auth_cache *ac, const char *const *parts, size_t n,
 		    unsigned char key[AUTH_CACHE_KEY_LEN]);
 
 /* The stamp a request reads and fills the cache under: known_epoch when the request read
- * the epoch itself (>= 0), else the store's, read now unless the last read is younger
- * than its max age. Entries of any other stamp are dropped. 0, or the store's error (the
- * request then uses no entry: st->valid is false). */
+ * the epoch itself (>= 0), else the store's (meta_ops.auth_epoch). Entries of any other
+ * stamp are dropped. 0, or the store's error (the request then uses no entry: st->valid
+ * is false). */
 int auth_cache_stamp(struct auth_cache *ac, struct meta *m, int64_t known_epoch,
-		     int64_t now_ms, struct auth_stamp *st);
+		     struct auth_stamp *st);
 
 /* The identity presented as key under st, unless its token has expired by now_ms. */
 bool auth_cache_identity_get(struct auth_cache *ac, const struct auth_stamp *st,

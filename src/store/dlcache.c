@@ -7,6 +7,7 @@
 
 struct dl_entry {
 	struct meta_download d;
+	uint64_t local; /* the store's count of this process's writes when d was read */
 	size_t key_len;
 	char key[]; /* not NUL-terminated: keys hold NULs between their parts */
 };
@@ -46,8 +47,8 @@ static size_t slot_of(const struct dl_cache *c, const char *key, size_t len)
 	return (size_t)(h % c->n);
 }
 
-bool dl_cache_get(struct dl_cache *c, const char *key, size_t key_len, int64_t auth_epoch,
-		  int64_t content_epoch, struct meta_download *out)
+bool dl_cache_get(struct dl_cache *c, const char *key, size_t key_len, const int64_t epochs[2],
+		  uint64_t local, struct meta_download *out)
 {
 	if (!c)
 		return false;
@@ -55,7 +56,7 @@ bool dl_cache_get(struct dl_cache *c, const char *key, size_t key_len, int64_t a
 	pthread_mutex_lock(&c->lock);
 	const struct dl_entry *e = c->slot[i];
 	bool hit = e && e->key_len == key_len && memcmp(e->key, key, key_len) == 0 &&
-		   e->d.epoch == auth_epoch && e->d.content_epoch == content_epoch;
+		   e->d.epoch == epochs[0] && e->d.content_epoch == epochs[1] && e->local == local;
 	if (hit)
 		*out = e->d;
 	pthread_mutex_unlock(&c->lock);
@@ -63,7 +64,7 @@ bool dl_cache_get(struct dl_cache *c, const char *key, size_t key_len, int64_t a
 }
 
 void dl_cache_put(struct dl_cache *c, const char *key, size_t key_len,
-		  const struct meta_download *d)
+		  const struct meta_download *d, uint64_t local)
 {
 	if (!c)
 		return;
@@ -71,6 +72,7 @@ void dl_cache_put(struct dl_cache *c, const char *key, size_t key_len,
 	if (!e)
 		return; /* the next lookup runs the statement again */
 	e->d = *d;
+	e->local = local;
 	e->key_len = key_len;
 	memcpy(e->key, key, key_len);
 	size_t i = slot_of(c, key, key_len);

@@ -598,17 +598,18 @@ struct meta_ops {
 
 	/* ---- the small GET path (issue 12) ---- */
 	/* The auth epoch (schema 5): raised in the same transaction by every write to tokens
-	 * (but their last use), users, members, projects and groups, whoever writes. */
+	 * (but their last use), users, members, projects and groups, whoever writes. Over
+	 * SQLite, as read at most a tenth of a second before: depot's own processes count
+	 * their writes where every server on the database sees them (auth_local_changes),
+	 * so that only other writers (an operator's SQL) are seen that late. */
 	int (*auth_epoch)(struct meta *m, int64_t *out);
-	/* How long an epoch read stays good for deciding that cached identities still hold:
-	 * 0, every request reads it (both stores today); a fraction of a second would bound
-	 * how late another process's change is seen, saving a round trip per request. */
-	int64_t (*auth_epoch_max_age_ms)(struct meta *m);
-	/* A counter raised after each committed write to those tables by this process: its
-	 * own changes are seen at once, whatever the epoch's age. */
+	/* A counter raised after each committed write to those tables by this process, and
+	 * over SQLite by every depot process on the same database: those changes are seen
+	 * at once, whatever the epoch's age. */
 	uint64_t (*auth_local_changes)(struct meta *m);
 	/* A download's one statement: the project (by id, or by path when path is not NULL;
-	 * -ENOENT when there is none), the auth epoch read with it, and the live generic
+	 * -ENOENT when there is none), the auth epoch read with it (or, when the lookup is
+	 * kept, as auth_epoch gives it), and the live generic
 	 * package name/version with its newest file file_name, found false when either is
 	 * missing. */
 	int (*download_lookup)(struct meta *m, int64_t project_id, const char *path,

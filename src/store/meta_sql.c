@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "dlcache.h"
@@ -338,37 +339,73 @@ static const struct sql_driver *drv(struct meta *m)
 	return ((struct sql_store *)m)->d;
 }
 
-/* Writes this process committed to what the auth epoch covers (auth_local_changes), and
- * whether this thread has made one not committed yet. */
-static _Atomic uint64_t auth_changes;
-static _Thread_local bool auth_write_pending;
+/* The kinds of write this thread has made and not committed yet (struct write_counts). */
+enum { WRITE_AUTH = 1, WRITE_CONTENT = 2 };
+static _Thread_local unsigned writes_pending;
 
-/* Does sql write what cached identities or levels were read from? Statements are ours, in
- * capitals; a token's last use is not a change. Saying yes too often only costs a cache
- * refill; the epoch's triggers are what make it exact. */
-static bool auth_write(const char *sql)
+static bool names_table(const char *sql, const char *const *tables, size_t n)
 {
-	if (sql[0] != 'I' && sql[0] != 'U' && sql[0] != 'D')
-		return false;
-	static const char *const tables[] = {" tokens", " users", " members", " projects",
-					     " groups"};
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+	for (size_t i = 0; i < n; i++)
 		if (strstr(sql, tables[i]))
-			return !strstr(sql, "SET last_used_at");
+			return true;
 	return false;
 }
 
-/* After a statement: an auth write outside a transaction is committed now. */
-static void auth_write_done(struct meta *m)
+/* What sql writes of what is kept between requests: cached identities and levels
+ * (WRITE_AUTH; a token's last use is not a change), download lookups (WRITE_CONTENT; a
+ * download time is not one). Statements are ours, in capitals. Saying yes too often only
+ * costs a refill; the epochs' triggers are what make other processes' writes seen. */
+static unsigned write_kind(const char *sql)
 {
-	if (!auth_write_pending)
+	if (sql[0] != 'I' && sql[0] != 'U' && sql[0] != 'D')
+		return 0;
+	static const char *const auth[] = {" tokens", " users", " members", " projects",
+					   " groups"};
+	static const char *const content[] = {" packages", " package_files"};
+	unsigned kind = 0;
+	if (names_table(sql, auth, sizeof(auth) / sizeof(auth[0])) &&
+	    !strstr(sql, "SET last_used_at"))
+		kind |= WRITE_AUTH;
+	if (names_table(sql, content, sizeof(content) / sizeof(content[0])) &&
+	    !strstr(sql, "SET last_downloaded_at"))
+		kind |= WRITE_CONTENT;
+	return kind;
+}
+
+/* write_kind of the statement id, worked out at its first run (+1; 0: not yet). */
+static _Atomic unsigned char stmt_write_kind[S_COUNT];
+
+static unsigned write_kind_of(int id, const char *sql)
+{
+	if (id < 0)
+		return write_kind(sql);
+	unsigned k = stmt_write_kind[id];
+	if (!k)
+		stmt_write_kind[id] = (unsigned char)(k = write_kind(sql) + 1);
+	return k - 1;
+}
+
+/* The pending writes are over (committed or rolled back): either way, counted. */
+static void writes_counted(struct meta *m)
+{
+	struct write_counts *n = ((struct sql_store *)m)->counts;
+	if (writes_pending & WRITE_AUTH)
+		n->auth++;
+	if (writes_pending & WRITE_CONTENT)
+		n->content++;
+	writes_pending = 0;
+}
+
+/* After a statement: a write outside a transaction is committed now. */
+static void writes_done(struct meta *m)
+{
+	if (!writes_pending)
 		return;
 	const struct sql_driver *d = drv(m);
 	struct sql_conn *c = d->conn(m);
 	if (c && d->in_tx(c))
 		return; /* tx_end counts it */
-	auth_write_pending = false;
-	auth_changes++;
+	writes_counted(m);
 }
 
 /* Starts a statement on this thread's connection: id with its dialect's text, or, with
@@ -382,8 +419,7 @@ static int start_sql(struct meta *m, int id, const char *sql, const struct sql_a
 		return -EAGAIN; /* the database cannot be reached */
 	if (id >= 0)
 		sql = d->dialect == SQL_PG && stmt_sql[id].pg ? stmt_sql[id].pg : stmt_sql[id].sql;
-	if (auth_write(sql))
-		auth_write_pending = true;
+	writes_pending |= write_kind_of(id, sql);
 	return d->run(c, id, sql, a, n, r);
 }
 
@@ -415,7 +451,7 @@ static int exec_sql(struct meta *m, int id, const char *sql, const struct sql_ar
 	if (ret == 0 && changes)
 		*changes = r->d->changes(r);
 	r->d->finish(r);
-	auth_write_done(m);
+	writes_done(m);
 	return ret;
 }
 
@@ -452,7 +488,7 @@ static int first_row(struct meta *m, int id, const char *sql, const struct sql_a
 		ret = none;
 	}
 	r->d->finish(r);
-	auth_write_done(m);
+	writes_done(m);
 	return ret;
 }
 
@@ -491,7 +527,7 @@ static int query_each_sql(struct meta *m, int id, const char *sql, const struct 
 	if (ret == 0 && more < 0)
 		ret = more;
 	r->d->finish(r);
-	auth_write_done(m);
+	writes_done(m);
 	return ret;
 }
 
@@ -578,10 +614,7 @@ static int tx_end(struct meta *m, bool own, int ret)
 		ret = d->end(c, true);
 	if (ret != 0)
 		d->end(c, false);
-	if (auth_write_pending) { /* committed or rolled back: either way, over */
-		auth_write_pending = false;
-		auth_changes++;
-	}
+	writes_counted(m);
 	return ret;
 }
 
@@ -1724,6 +1757,15 @@ int msql_store_init(struct sql_store *s, const struct sql_driver *d)
 	s->base.ops = &meta_sql_ops;
 	s->d = d;
 	s->downloads = dl_cache_new(256);
+	s->counts = &s->own_counts;
+	s->epochs_max_age_ms = 0;
+	s->own_counts.auth = s->own_counts.content = 0;
+	s->epochs[0] = s->epochs[1] = 0;
+	s->epochs_read_ms = 0;
+	if (pthread_mutex_init(&s->epochs_lock, NULL) != 0) {
+		dl_cache_free(s->downloads);
+		return -ENOMEM;
+	}
 	return s->downloads ? 0 : -ENOMEM;
 }
 
@@ -1731,7 +1773,9 @@ static void sq_close(struct meta *m)
 {
 	if (!m)
 		return;
-	dl_cache_free(((struct sql_store *)m)->downloads);
+	struct sql_store *s = (struct sql_store *)m;
+	dl_cache_free(s->downloads);
+	pthread_mutex_destroy(&s->epochs_lock);
 	drv(m)->close(m);
 }
 
@@ -1802,25 +1846,62 @@ static int sq_package_set_status(struct meta *m, int64_t package_id, enum packag
 
 /* ---- the small GET path (issue 12) ---- */
 
-static int sq_auth_epoch(struct meta *m, int64_t *out)
+static int64_t mono_ms(void)
 {
-	return query_int(m, S_AUTH_EPOCH, NULL, 0, out);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t sq_auth_epoch_max_age_ms(struct meta *m)
+static void decode_epochs(struct sql_rows *r, void *out)
 {
-	/* Every request reads it, over PostgreSQL too: one indexed row, a round trip where
-	 * the token, user and level queries it replaces were three, and what the CLI or
-	 * another node changes is seen by the next request, as before the cache. (500 here
-	 * would read it twice a second: another node's change within one second.) */
-	(void)m;
-	return 0;
+	int64_t *e = out;
+	e[0] = col_int(r, 0);
+	e[1] = col_int(r, 1);
+}
+
+/* Keeps e (read now) as the epochs seen, unless another thread has seen newer ones. */
+static void epochs_note(struct sql_store *s, const int64_t e[2], int64_t now)
+{
+	pthread_mutex_lock(&s->epochs_lock);
+	if (e[0] >= s->epochs[0] && e[1] >= s->epochs[1]) {
+		s->epochs[0] = e[0];
+		s->epochs[1] = e[1];
+		s->epochs_read_ms = now;
+	}
+	pthread_mutex_unlock(&s->epochs_lock);
+}
+
+/* The auth and content epochs, read at most epochs_max_age_ms ago: how writers that do
+ * not count their writes where this store does (struct write_counts) are seen. */
+static int epochs_now(struct meta *m, int64_t e[2])
+{
+	struct sql_store *s = (struct sql_store *)m;
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&s->epochs_lock);
+	bool fresh = s->epochs_read_ms && now - s->epochs_read_ms < s->epochs_max_age_ms;
+	e[0] = s->epochs[0];
+	e[1] = s->epochs[1];
+	pthread_mutex_unlock(&s->epochs_lock);
+	if (fresh)
+		return 0;
+	int ret = query_one(m, S_EPOCHS, NULL, 0, decode_epochs, e);
+	if (ret == 0)
+		epochs_note(s, e, now);
+	return ret;
+}
+
+static int sq_auth_epoch(struct meta *m, int64_t *out)
+{
+	int64_t e[2];
+	int ret = epochs_now(m, e);
+	*out = e[0];
+	return ret;
 }
 
 static uint64_t sq_auth_local_changes(struct meta *m)
 {
-	(void)m;
-	return auth_changes;
+	return ((struct sql_store *)m)->counts->auth;
 }
 
 static void decode_download(struct sql_rows *r, void *out)
@@ -1832,13 +1913,6 @@ static void decode_download(struct sql_rows *r, void *out)
 	row_package(r, PROJECT_NCOLS + 2, &d->pkg);
 	row_file(r, PROJECT_NCOLS + 2 + PKG_NCOLS, &d->file);
 	d->found = d->pkg.id != 0 && d->file.id != 0;
-}
-
-static void decode_epochs(struct sql_rows *r, void *out)
-{
-	int64_t *e = out;
-	e[0] = col_int(r, 0);
-	e[1] = col_int(r, 1);
 }
 
 /* Appends part and its NUL to key[0..len); the new length, or cap when it does not fit. */
@@ -1864,28 +1938,34 @@ static size_t download_key(char *key, size_t cap, int64_t project_id, const char
 	return len < cap ? len : 0;
 }
 
-/* The epochs first (two indexed rows): while neither moved, the lookup of the same key
- * is the one the statement would give, and the statement (five searches and thirty
- * columns) is not run. */
+/* The counted writes and the epochs first (two indexed rows, or as read at most
+ * epochs_max_age_ms before): while none moved, the lookup of the same key is the one the
+ * statement would give, and the statement (five searches and thirty columns) is not run. */
 static int sq_download_lookup(struct meta *m, int64_t project_id, const char *path,
 			      const char *name, const char *version, const char *file_name,
 			      struct meta_download *out)
 {
-	struct dl_cache *cache = ((struct sql_store *)m)->downloads;
+	struct sql_store *s = (struct sql_store *)m;
 	char key[FULL_PATH_MAX + 3 * 1024];
 	size_t key_len = download_key(key, sizeof(key), project_id, path, name, version,
 				      file_name);
+	/* before anything is read: a write committed after this moves it again */
+	uint64_t local = s->counts->auth + s->counts->content;
 	int64_t e[2];
-	if (cache && key_len && query_one(m, S_EPOCHS, NULL, 0, decode_epochs, e) == 0 &&
-	    dl_cache_get(cache, key, key_len, e[0], e[1], out))
+	if (s->downloads && key_len && epochs_now(m, e) == 0 &&
+	    dl_cache_get(s->downloads, key, key_len, e, local, out))
 		return 0;
 	struct sql_arg a[] = {path ? (struct sql_arg)TEXT(path) : (struct sql_arg)INT(project_id),
 			      TEXT(name), TEXT(version), TEXT(file_name)};
+	int64_t now = mono_ms();
 	int ret = query_one(m, path ? S_DOWNLOAD_BY_PATH : S_DOWNLOAD_BY_ID, a, N(a),
 			    decode_download, out);
-	if (ret == 0 && cache && key_len)
-		dl_cache_put(cache, key, key_len, out);
-	return ret;
+	if (ret != 0)
+		return ret;
+	epochs_note(s, (int64_t[2]){out->epoch, out->content_epoch}, now);
+	if (s->downloads && key_len)
+		dl_cache_put(s->downloads, key, key_len, out, local);
+	return 0;
 }
 
 static void decode_level_until(struct sql_rows *r, void *out)
@@ -2097,7 +2177,6 @@ const struct meta_ops meta_sql_ops = {
 	.package_versions_with_status = sq_package_versions_with_status,
 	.package_set_status = sq_package_set_status,
 	.auth_epoch = sq_auth_epoch,
-	.auth_epoch_max_age_ms = sq_auth_epoch_max_age_ms,
 	.auth_local_changes = sq_auth_local_changes,
 	.download_lookup = sq_download_lookup,
 	.access_level_until = sq_access_level_until,

@@ -7,6 +7,7 @@
 #ifndef DEPOT_META_SQL_H
 #define DEPOT_META_SQL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,11 +60,29 @@ struct sql_driver {
 	void (*close)(struct meta *m);
 };
 
+/* Committed writes to what is kept between requests, by kind: the tables the auth epoch
+ * covers and those the content epoch covers. A process's own count, or one shared by
+ * every process on the same database (a mapped file: meta_sqlite.c). */
+struct write_counts {
+	_Atomic uint64_t auth, content;
+};
+
 /* The head of a backend's struct meta: base.ops is &meta_sql_ops. */
 struct sql_store {
 	struct meta base;
 	const struct sql_driver *d;
 	struct dl_cache *downloads; /* download lookups between requests; NULL: none */
+	/* Where writes are counted: &own_counts, or the backend's shared ones. What a counted
+	 * write changed is seen by the next request; the epochs, read at most
+	 * epochs_max_age_ms before (0: by every request), are how other writers are seen. */
+	struct write_counts *counts;
+	struct write_counts own_counts;
+	int64_t epochs_max_age_ms;
+	/* The auth and content epochs as last read (meta_sql.c's epochs_now), and when, by the
+	 * monotonic clock; under epochs_lock. */
+	pthread_mutex_t epochs_lock;
+	int64_t epochs[2];
+	int64_t epochs_read_ms; /* 0: never */
 };
 
 /* Sets up what every backend's store has; -ENOMEM. meta_sql_ops.close releases it. */

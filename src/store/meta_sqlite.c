@@ -3,11 +3,16 @@
  * statements and operations are meta_sql.c's; this file is their driver (connections,
  * transactions, binding and reading columns) and applies the schema at open. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "meta_sql.h"
 
@@ -217,11 +222,38 @@ static void sl_finish(struct sql_rows *rows)
 	}
 }
 
+/* What an epochs read stays good for: only writers outside depot (an operator's SQL) go
+ * uncounted, and they are seen within this. */
+#define EPOCHS_MAX_AGE_MS 100
+
+/* Writes counted where every depot process on the database sees them (the CLI's by the
+ * server's next request): a file beside it, "<path>-changes", mapped shared. NULL when
+ * it cannot be (the store then counts its own only). */
+static struct write_counts *counts_map(const char *db_path)
+{
+	char path[PATH_MAX];
+	if (!*db_path || *db_path == ':' ||
+	    snprintf(path, sizeof(path), "%s-changes", db_path) >= (int)sizeof(path))
+		return NULL;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	void *p = MAP_FAILED;
+	size_t len = sizeof(struct write_counts);
+	if (fstat(fd, &st) == 0 && (st.st_size >= (off_t)len || ftruncate(fd, (off_t)len) == 0))
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void ms_close(struct meta *m)
 {
 	struct meta_sqlite *ms = (struct meta_sqlite *)m;
 	if (!ms)
 		return;
+	if (ms->store.counts && ms->store.counts != &ms->store.own_counts)
+		munmap(ms->store.counts, sizeof(struct write_counts));
 	conn_free(pthread_getspecific(ms->key));
 	pthread_setspecific(ms->key, NULL);
 	pthread_key_delete(ms->key);
@@ -350,6 +382,10 @@ struct meta *meta_sqlite_open(const char *path, const char **err)
 		*err = "out of memory";
 		return NULL;
 	}
+	struct write_counts *shared = counts_map(path);
+	if (shared)
+		ms->store.counts = shared;
+	ms->store.epochs_max_age_ms = EPOCHS_MAX_AGE_MS;
 	struct sql_conn *c = conn_get(&ms->store.base);
 	if (!c) {
 		*err = "cannot open the database";

@@ -30,7 +30,7 @@ WRAPPER = os.environ.get("DEPOT_WRAPPER", "").split()
 S3_MODE = os.environ.get("DEPOT_TEST_BLOBS") == "s3"
 # The schema version this build writes (src/store/meta_schema.c): 3 adds blob_keys, 4 the REST
 # resources, 5 the auth epoch, 6 the audit log's upload index.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 S3_PART_SIZE = os.environ.get("DEPOT_TEST_S3_PART_SIZE", str(5 << 20))
 S3 = {}  # "rgw": the running RGW, once the session fixture has started it
 skip_in_s3 = pytest.mark.skipif(S3_MODE, reason="about the local disk's blob store")

@@ -158,10 +158,12 @@ def test_migration_keeps_rows_and_ids_of_a_database_from_before_versions():
             [("acme", "acme"), ("acme/tools", "tools")]
         d.start()
         # indexes (packages_live among them, still partial) and the audit triggers survive
-        # (version 3's table brings its own)
-        # (version 3's table brings its own, versions 4 and 6 add some)
+        # (version 3's table brings its own, versions 4 and 6 add some, version 8 drops
+        # the audit log's by project)
         assert [i for i in schema_objects(d, "index") if i[1] != "blob_keys"
-                and i[0] not in V4_INDEXES | V6_INDEXES] == indexes
+                and i[0] not in V4_INDEXES | V6_INDEXES] == \
+            [i for i in indexes if i[0] != "audit_by_project"]
+        assert "audit_by_project" in {i[0] for i in indexes}
         assert V6_INDEXES <= {i[0] for i in schema_objects(d, "index")}
         # version 5's auth epoch triggers and version 7's content epoch triggers come on top
         epochs = ("auth_epoch_", "content_epoch_")
