@@ -34,6 +34,7 @@ struct request_owned {
 	struct request req;
 	char *private_token_param;
 	char *job_token_param;
+	bool has_query; /* the target has a query: without one, no parameter to look up */
 };
 
 static int64_t mono_us(void)
@@ -243,7 +244,7 @@ void http_base_url(const struct request *r, char *out, size_t cap)
 	}
 	/* The Host the client used, when it is one: anything else (a path, quotes, angle
 	 * brackets) would end up inside the URLs and Link headers built from it. */
-	const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
+	const char *host = r->hdr.host;
 	char local[NI_MAXHOST + NI_MAXSERV + 4];
 	if (!host || !http_host_valid(host)) {
 		local_authority(r, local, sizeof(local));
@@ -286,11 +287,12 @@ static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
 		return;
 	}
 	add_common_headers(resp);
-	const char *xhr = http_header(r, "X-Requested-With");
-	if (status == MHD_HTTP_UNAUTHORIZED && !r->web_client &&
-	    !(xhr && strcasecmp(xhr, "XMLHttpRequest") == 0))
-		MHD_add_response_header(resp, "WWW-Authenticate",
-					"Basic realm=\"GitLab Packages Registry\"");
+	if (status == MHD_HTTP_UNAUTHORIZED && !r->web_client) {
+		const char *xhr = http_header(r, "X-Requested-With");
+		if (!(xhr && strcasecmp(xhr, "XMLHttpRequest") == 0))
+			MHD_add_response_header(resp, "WWW-Authenticate",
+						"Basic realm=\"GitLab Packages Registry\"");
+	}
 	r->replied = true;
 	r->status = status;
 	if (r->in_body) {
@@ -649,7 +651,64 @@ json_t *http_body_json(struct request *r)
 struct shape {
 	int content_lengths;
 	bool transfer_encoding, te_chunked, bad_name, bad_value;
+	struct request_headers *hdr; /* filled on the way */
+	unsigned seen;		     /* bit i: hdr's i-th name found (a later one is ignored) */
 };
+
+/* Keeps value as the i-th of the headers every request needs, unless one came before. */
+static void keep_first(struct shape *sh, unsigned i, const char **slot, const char *value)
+{
+	if (sh->seen & (1u << i))
+		return;
+	sh->seen |= 1u << i;
+	*slot = value;
+}
+
+/* Is key (len bytes) one of the headers every request needs? Then it is kept: the length
+ * rules out all but one or two names, so most headers cost no comparison. */
+static void keep_known(struct shape *sh, const char *key, size_t len, const char *value)
+{
+	struct request_headers *h = sh->hdr;
+	switch (len) {
+	case 4:
+		if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+			keep_first(sh, 0, &h->host, value);
+		break;
+	case 6:
+		if (strcasecmp(key, MHD_HTTP_HEADER_EXPECT) == 0)
+			keep_first(sh, 1, &h->expect, value);
+		break;
+	case 9:
+		if (strcasecmp(key, "JOB-TOKEN") == 0)
+			keep_first(sh, 2, &h->job_token, value);
+		break;
+	case 12:
+		if (strcasecmp(key, "DEPLOY-TOKEN") == 0)
+			keep_first(sh, 3, &h->deploy_token, value);
+		break;
+	case 13:
+		if (strcasecmp(key, "PRIVATE-TOKEN") == 0)
+			keep_first(sh, 4, &h->private_token, value);
+		else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+			keep_first(sh, 5, &h->authorization, value);
+		break;
+	case 14:
+		if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+			sh->content_lengths++;
+			keep_first(sh, 6, &h->content_length, value);
+		}
+		break;
+	case 17:
+		if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+			sh->transfer_encoding = true;
+			sh->te_chunked = value && strcasecmp(value, "chunked") == 0;
+			keep_first(sh, 7, &h->transfer_encoding, value);
+		}
+		break;
+	default:
+		break;
+	}
+}
 
 static bool tchar(unsigned char c)
 {
@@ -662,20 +721,16 @@ static enum MHD_Result shape_one(void *cls, enum MHD_ValueKind kind, const char 
 {
 	(void)kind;
 	struct shape *sh = cls;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+	const unsigned char *p = (const unsigned char *)key;
+	for (; *p; p++)
 		if (!tchar(*p))
 			sh->bad_name = true;
 	if (!*key)
 		sh->bad_name = true;
-	for (const unsigned char *p = (const unsigned char *)(value ? value : ""); *p; p++)
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+	for (const unsigned char *v = (const unsigned char *)(value ? value : ""); *v; v++)
+		if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
 			sh->bad_value = true;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		sh->content_lengths++;
-	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		sh->transfer_encoding = true;
-		sh->te_chunked = value && strcasecmp(value, "chunked") == 0;
-	}
+	keep_known(sh, key, (size_t)(p - (const unsigned char *)key), value);
 	return MHD_YES;
 }
 
@@ -762,13 +817,17 @@ static void scan_target(struct request *r, struct target_scan *ts)
 	ts->len += ts->nargs ? 1 : 0; /* '?' */
 }
 
-/* 0, or the status of a reply already sent for a malformed request. */
-static unsigned reject_bad_shape(struct request *r, const char *version)
+/* 0, or the status of a reply already sent for a malformed request. On the way, the
+ * headers every request needs are kept in r->hdr. */
+static unsigned reject_bad_shape(struct request_owned *ro, const char *version)
 {
-	struct shape sh = {0};
+	struct request *r = &ro->req;
+	struct shape sh = {.hdr = &r->hdr};
 	struct target_scan ts = {0};
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, shape_one, &sh);
+	r->announced_len = r->hdr.content_length ? strtoull(r->hdr.content_length, NULL, 10) : 0;
 	scan_target(r, &ts);
+	ro->has_query = ts.nargs > 0;
 	const char *why = NULL;
 	unsigned status = MHD_HTTP_BAD_REQUEST;
 	if (hidden_bytes_in_line(r, version))
@@ -788,7 +847,7 @@ static unsigned reject_bad_shape(struct request *r, const char *version)
 		why = "both Content-Length and Transfer-Encoding";
 	else if (sh.transfer_encoding && !sh.te_chunked)
 		why = "unsupported Transfer-Encoding", status = MHD_HTTP_NOT_IMPLEMENTED;
-	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !http_header(r, MHD_HTTP_HEADER_HOST))
+	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !r->hdr.host)
 		why = "no Host header";
 	if (!why)
 		return 0;
@@ -832,24 +891,26 @@ static const struct route *find_route(const struct http_server *s, struct reques
 }
 
 /* Decodes a query-string token into an owned copy; NULL when absent or malformed. */
-static char *query_token(struct request *r, const char *name)
+static char *query_token(struct request_owned *ro, const char *name)
 {
 	char buf[TOKEN_PRESENTED_MAX + 1];
-	return http_query(r, name, buf, sizeof(buf)) == 1 ? strdup(buf) : NULL;
+	if (!ro->has_query)
+		return NULL;
+	return http_query(&ro->req, name, buf, sizeof(buf)) == 1 ? strdup(buf) : NULL;
 }
 
 static void gather_credentials(struct request_owned *ro)
 {
 	struct request *r = &ro->req;
 	struct credentials *c = &r->creds;
-	c->private_token = http_header(r, "PRIVATE-TOKEN");
-	c->job_token = http_header(r, "JOB-TOKEN");
-	c->deploy_token = http_header(r, "DEPLOY-TOKEN");
+	c->private_token = r->hdr.private_token;
+	c->job_token = r->hdr.job_token;
+	c->deploy_token = r->hdr.deploy_token;
 	if (!c->private_token)
-		c->private_token = ro->private_token_param = query_token(r, "private_token");
+		c->private_token = ro->private_token_param = query_token(ro, "private_token");
 	if (!c->job_token)
-		c->job_token = ro->job_token_param = query_token(r, "job_token");
-	const char *authz = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+		c->job_token = ro->job_token_param = query_token(ro, "job_token");
+	const char *authz = r->hdr.authorization;
 	if (authz && credentials_parse_authorization(authz, c) != 0)
 		credentials_release(c); /* a malformed Basic value presents nothing */
 }
@@ -864,16 +925,9 @@ static void set_timeout(const struct http_server *s, struct request *r, unsigned
 				  secs ? secs : s->idle_timeout_s);
 }
 
-/* The announced Content-Length; 0 when none (or chunked). */
-static uint64_t announced_length(const struct request *r)
-{
-	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	return cl ? strtoull(cl, NULL, 10) : 0;
-}
-
 static bool body_announced(const struct request *r)
 {
-	return announced_length(r) > 0 || http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return r->announced_len > 0 || r->hdr.transfer_encoding;
 }
 
 /* A reply decided from the headers of a request with a body of at most this size waits
@@ -882,8 +936,8 @@ static bool body_announced(const struct request *r)
 
 static bool reply_after_body(const struct request *r)
 {
-	const char *e = http_header(r, MHD_HTTP_HEADER_EXPECT);
-	uint64_t n = announced_length(r);
+	const char *e = r->hdr.expect;
+	uint64_t n = r->announced_len;
 	return n > 0 && n <= EARLY_REPLY_DRAIN_MAX && !(e && strcasecmp(e, "100-continue") == 0);
 }
 
@@ -913,7 +967,7 @@ static void watch_input_end(const struct http_server *s, struct request *r)
  * libmicrohttpd's buffer: the one-second timeout decides those.) */
 static bool body_cut_short(const struct request *r)
 {
-	return r->input_ended && !r->tls && r->bytes_in < announced_length(r);
+	return r->input_ended && !r->tls && r->bytes_in < r->announced_len;
 }
 
 /* For a chunk of a body nobody reads (refused mid-body, or a route that takes none): false
@@ -955,7 +1009,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->url = url;
 		r->method = parse_method(method);
 		r->start_us = mono_us();
-		if (reject_bad_shape(r, version))
+		if (reject_bad_shape(ro, version))
 			return MHD_YES;
 		r->route = find_route(s, r);
 		if (!r->route) {
