@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_cache.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,9 +30,12 @@ struct http_server {
 	struct route_index *route_index; /* routes[], by pattern and method */
 };
 
+struct conn_peer;
+
 /* Query-string tokens are decoded into these; freed with the request. */
 struct request_owned {
 	struct request req;
+	struct conn_peer *peer; /* the connection's; NULL when it has none */
 	char *private_token_param;
 	char *job_token_param;
 	bool has_query; /* the target has a query: without one, no parameter to look up */
@@ -137,10 +141,12 @@ static void forwarded_client(struct request *r)
 
 /* What a connection keeps across its requests (libmicrohttpd's socket context): its peer's
  * address as text, found at its first request that asks (inet_ntop costs more than the
- * rest of a small GET's addressing), and whether that peer is a trusted proxy. */
+ * rest of a small GET's addressing), whether that peer is a trusted proxy, and the last
+ * credentials presented with their identity cache key (a secret: wiped at the end). */
 struct conn_peer {
 	char addr[INET6_ADDRSTRLEN];
 	bool proxy;
+	struct auth_key_memo key_memo;
 };
 
 static void conn_peer_fill(struct conn_peer *p, struct MHD_Connection *conn, const char *proxies)
@@ -163,9 +169,9 @@ const char *http_client_addr(struct request *r)
 {
 	if (r->client_addr[0])
 		return r->client_addr;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn_peer own = {0}, *peer = ci && ci->socket_context ? ci->socket_context : &own;
+	struct conn_peer own = {0}, *peer = ((struct request_owned *)r)->peer;
+	if (!peer)
+		peer = &own;
 	if (!peer->addr[0])
 		conn_peer_fill(peer, r->conn, r->trusted_proxies);
 	_Static_assert(sizeof(r->client_addr) >= sizeof(peer->addr), "client_addr holds an address");
@@ -924,6 +930,7 @@ static void gather_credentials(struct request_owned *ro)
 	const char *authz = r->hdr.authorization;
 	if (authz && credentials_parse_authorization(authz, c) != 0)
 		credentials_release(c); /* a malformed Basic value presents nothing */
+	c->key_memo = ro->peer ? &ro->peer->key_memo : NULL;
 }
 
 /* Sets the connection's inactivity timeout; 0 restores the server's. */
@@ -1012,6 +1019,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		s->active++;
 		r = &ro->req;
 		*con_cls = r;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		ro->peer = ci ? ci->socket_context : NULL;
 		r->conn = conn;
 		r->app = s->app;
 		r->external_url = s->external_url;
@@ -1166,8 +1176,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	metrics_connection(s->metrics, started ? 1 : -1);
 	if (started) {
 		*socket_context = calloc(1, sizeof(struct conn_peer)); /* NULL: each request finds it */
-	} else {
-		free(*socket_context);
+	} else if (*socket_context) {
+		struct conn_peer *peer = *socket_context;
+		auth_key_memo_release(&peer->key_memo);
+		free(peer);
 		*socket_context = NULL;
 	}
 }
