@@ -49,7 +49,7 @@ static void reference(const char *s, char *out, size_t cap)
  * a little past the whole text? */
 static bool same_as_reference(const char *s)
 {
-	char want[512], got[512];
+	char want[LOG_TEXT_MAX], got[LOG_TEXT_MAX];
 	for (size_t cap = 0; cap < sizeof(want); cap++) {
 		memset(got, 'Z', sizeof(got));
 		reference(s, want, cap);
