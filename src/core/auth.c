@@ -439,7 +439,7 @@ enum auth_error auth_resolve_cached(struct auth_cache *ac, struct meta *m,
 			       c->has_basic ? c->basic_user : NULL,
 			       c->has_basic ? c->basic_pass : NULL};
 	unsigned char key[AUTH_CACHE_KEY_LEN];
-	auth_cache_key(ac, parts, sizeof(parts) / sizeof(parts[0]), key);
+	auth_cache_key_memo(ac, c->key_memo, parts, sizeof(parts) / sizeof(parts[0]), key);
 	if (auth_cache_identity_get(ac, &st, key, now, out)) {
 		if (out->token.id && out->token.last_used_at_ms <= now - TOKEN_USE_RECORD_MS) {
 			note_use(m, &out->token, now);

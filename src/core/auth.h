@@ -25,6 +25,8 @@ struct credentials {
 	char *basic_user;	   /* both point into basic_buf */
 	char *basic_pass;
 	char *basic_buf;	   /* owned; credentials_release frees it */
+	/* The connection's last credentials and key (auth_cache.h), borrowed; NULL: none. */
+	struct auth_key_memo *key_memo;
 };
 
 /* Parses an Authorization header value into c (Basic or Bearer; other schemes ignored).

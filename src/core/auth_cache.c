@@ -129,6 +129,65 @@ static bool key_unusable(const unsigned char key[AUTH_CACHE_KEY_LEN])
 	return memcmp(key, zero, AUTH_CACHE_KEY_LEN) == 0;
 }
 
+void auth_key_memo_release(struct auth_key_memo *memo)
+{
+	OPENSSL_cleanse(memo, sizeof(*memo));
+}
+
+/* Are parts (their lengths in len) those memo holds? Lengths are compared plainly, bytes
+ * in constant time: a connection may carry several clients' requests (a proxy in front). */
+static bool memo_holds(const struct auth_key_memo *memo, const char *const *parts,
+		       const uint16_t *len, size_t n)
+{
+	if (!memo->valid || memo->n != n || memcmp(memo->len, len, n * sizeof(len[0])) != 0)
+		return false;
+	int differ = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] == AUTH_KEY_MEMO_ABSENT)
+			continue;
+		differ |= CRYPTO_memcmp(memo->bytes + at, parts[i], len[i]);
+		at += len[i];
+	}
+	return differ == 0;
+}
+
+void auth_cache_key_memo(struct auth_cache *ac, struct auth_key_memo *memo,
+			 const char *const *parts, size_t n, unsigned char key[AUTH_CACHE_KEY_LEN])
+{
+	_Static_assert(AUTH_KEY_MEMO_MAX < AUTH_KEY_MEMO_ABSENT, "a kept length is never ABSENT");
+	uint16_t len[AUTH_KEY_MEMO_PARTS] = {0};
+	size_t total = 0;
+	for (size_t i = 0; memo && i < n && i < AUTH_KEY_MEMO_PARTS && total <= AUTH_KEY_MEMO_MAX;
+	     i++) {
+		size_t one = parts[i] ? strnlen(parts[i], AUTH_KEY_MEMO_MAX + 1) : 0;
+		len[i] = parts[i] ? (uint16_t)one : AUTH_KEY_MEMO_ABSENT;
+		total += one;
+	}
+	bool fits = memo && n <= AUTH_KEY_MEMO_PARTS && total <= AUTH_KEY_MEMO_MAX;
+	if (fits && memo_holds(memo, parts, len, n)) {
+		memcpy(key, memo->key, AUTH_CACHE_KEY_LEN);
+		return;
+	}
+	auth_cache_key(ac, parts, n, key);
+	if (!memo)
+		return;
+	auth_key_memo_release(memo); /* the last credentials go, whatever comes instead */
+	if (!fits || key_unusable(key))
+		return;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		memo->len[i] = len[i];
+		if (len[i] != AUTH_KEY_MEMO_ABSENT) {
+			memcpy(memo->bytes + at, parts[i], len[i]);
+			at += len[i];
+		}
+	}
+	memo->n = n;
+	memcpy(memo->key, key, AUTH_CACHE_KEY_LEN);
+	memo->valid = true;
+}
+
 static void empty_locked(struct auth_cache *ac)
 {
 	if (ac->n_identities)

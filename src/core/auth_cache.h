@@ -30,6 +30,29 @@ void auth_cache_free(struct auth_cache *ac);
 void auth_cache_key(struct auth_cache *ac, const char *const *parts, size_t n,
 		    unsigned char key[AUTH_CACHE_KEY_LEN]);
 
+/* The last credentials one connection presented, and their key: a keep-alive client
+ * presents the same on each request, which then costs a comparison instead of a digest.
+ * The copy is a secret: wiped when replaced and by auth_key_memo_release, never logged;
+ * parts longer than AUTH_KEY_MEMO_MAX bytes in all are not kept. One user at a time (the
+ * connection's requests come one after another). Zeroed: empty. */
+#define AUTH_KEY_MEMO_MAX 256
+#define AUTH_KEY_MEMO_PARTS 6
+#define AUTH_KEY_MEMO_ABSENT UINT16_MAX
+struct auth_key_memo {
+	bool valid;
+	size_t n;			   /* parts */
+	uint16_t len[AUTH_KEY_MEMO_PARTS]; /* AUTH_KEY_MEMO_ABSENT: a NULL part */
+	unsigned char key[AUTH_CACHE_KEY_LEN];
+	char bytes[AUTH_KEY_MEMO_MAX]; /* the parts one after another */
+};
+
+/* auth_cache_key, reusing memo's key when parts are byte for byte those it holds (absent
+ * and empty differ), and keeping parts and key in memo otherwise. memo may be NULL. */
+void auth_cache_key_memo(struct auth_cache *ac, struct auth_key_memo *memo,
+			 const char *const *parts, size_t n, unsigned char key[AUTH_CACHE_KEY_LEN]);
+/* Wipes memo (it holds secrets): call it before freeing one. */
+void auth_key_memo_release(struct auth_key_memo *memo);
+
 /* The stamp a request reads and fills the cache under: known_epoch when the request read
  * the epoch itself (>= 0), else the store's (meta_ops.auth_epoch). Entries of any other
  * stamp are dropped. 0, or the store's error (the request then uses no entry: st->valid

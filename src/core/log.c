@@ -28,42 +28,63 @@ void log_line(const char *fmt, ...)
 	(void)w; /* nowhere left to report a failed log write */
 }
 
-static bool log_plain(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f && c != '\\';
-}
+/* The bytes logged as they are: printable ASCII but the backslash, which only ever starts
+ * an escape (so a cut can find where one begins). */
+static const bool log_plain[256] = {[0x20 ... 0x5b] = true, [0x5d ... 0x7e] = true};
 
-const char *log_escape(const char *s, char *out, size_t cap)
+/* log_escape, answering the length written (without the NUL). Runs of plain bytes are
+ * copied whole; once something does not fit in cap - 1, the text is cut at the last
+ * whole escape within cap - 4 and "..." follows. */
+static size_t escape(const char *s, char *out, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
 	if (cap < 4) { /* no room for even "..." */
 		if (cap)
 			out[0] = '\0';
-		return out;
+		return 0;
 	}
-	size_t whole = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		whole += log_plain(*p) ? 1 : 4;
-	/* cut short: leave room for "..." */
-	size_t room = whole < cap ? cap - 1 : cap - 4, n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		bool plain = log_plain(*p);
-		if (n + (plain ? 1 : 4) > room)
-			break;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '\\';
-			out[n++] = 'x';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0, room = cap - 1;
+	while (*p) {
+		const unsigned char *run = p;
+		while (log_plain[*p])
+			p++;
+		size_t len = (size_t)(p - run);
+		if (len > room - n) {
+			memcpy(out + n, run, room - n);
+			n = room;
+			goto cut;
 		}
-	}
-	if (whole >= cap) {
-		memcpy(out + n, "...", 3);
-		n += 3;
+		memcpy(out + n, run, len);
+		n += len;
+		if (!*p)
+			break;
+		if (room - n < 4)
+			goto cut;
+		out[n] = '\\';
+		out[n + 1] = 'x';
+		out[n + 2] = hex[*p >> 4];
+		out[n + 3] = hex[*p & 15];
+		n += 4;
+		p++;
 	}
 	out[n] = '\0';
+	return n;
+cut:
+	if (n > cap - 4)
+		n = cap - 4;
+	for (size_t back = 1; back <= 3 && back <= n; back++)
+		if (out[n - back] == '\\') { /* an escape cut in the middle */
+			n -= back;
+			break;
+		}
+	memcpy(out + n, "...", 4);
+	return n + 3;
+}
+
+const char *log_escape(const char *s, char *out, size_t cap)
+{
+	escape(s, out, cap);
 	return out;
 }
 
@@ -92,8 +113,7 @@ void log_text_str(struct log_text *t, const char *s)
 void log_text_escaped(struct log_text *t, const char *client_text)
 {
 	size_t cap = text_room(t) + 1 < LOG_TEXT_MAX ? text_room(t) + 1 : LOG_TEXT_MAX;
-	log_escape(client_text, t->s + t->n, cap);
-	t->n += strlen(t->s + t->n);
+	t->n += escape(client_text, t->s + t->n, cap);
 }
 
 void log_text_uint(struct log_text *t, unsigned long long v)

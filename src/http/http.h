@@ -52,6 +52,14 @@ struct request {
 	const struct route *route;
 	struct route_capture caps[ROUTE_MAX_CAPTURES];
 	int ncaps;
+	/* The headers every request needs, found in the one walk that checks the shape of
+	 * all of them (reject_bad_shape): the first of each name, as http_header finds it.
+	 * Any other header: http_header. */
+	struct request_headers {
+		const char *host, *content_length, *transfer_encoding, *expect;
+		const char *private_token, *job_token, *deploy_token, *authorization;
+	} hdr;
+	uint64_t announced_len; /* Content-Length as parsed once; 0 when none (or chunked) */
 	struct credentials creds;
 	struct identity ident;
 	bool via_session; /* ident came from the web session cookie (web_session.c) */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_cache.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,11 +30,15 @@ struct http_server {
 	struct route_index *route_index; /* routes[], by pattern and method */
 };
 
+struct conn_peer;
+
 /* Query-string tokens are decoded into these; freed with the request. */
 struct request_owned {
 	struct request req;
+	struct conn_peer *peer; /* the connection's; NULL when it has none */
 	char *private_token_param;
 	char *job_token_param;
+	bool has_query; /* the target has a query: without one, no parameter to look up */
 };
 
 static int64_t mono_us(void)
@@ -136,10 +141,12 @@ static void forwarded_client(struct request *r)
 
 /* What a connection keeps across its requests (libmicrohttpd's socket context): its peer's
  * address as text, found at its first request that asks (inet_ntop costs more than the
- * rest of a small GET's addressing), and whether that peer is a trusted proxy. */
+ * rest of a small GET's addressing), whether that peer is a trusted proxy, and the last
+ * credentials presented with their identity cache key (a secret: wiped at the end). */
 struct conn_peer {
 	char addr[INET6_ADDRSTRLEN];
 	bool proxy;
+	struct auth_key_memo key_memo;
 };
 
 static void conn_peer_fill(struct conn_peer *p, struct MHD_Connection *conn, const char *proxies)
@@ -162,9 +169,9 @@ const char *http_client_addr(struct request *r)
 {
 	if (r->client_addr[0])
 		return r->client_addr;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn_peer own = {0}, *peer = ci && ci->socket_context ? ci->socket_context : &own;
+	struct conn_peer own = {0}, *peer = ((struct request_owned *)r)->peer;
+	if (!peer)
+		peer = &own;
 	if (!peer->addr[0])
 		conn_peer_fill(peer, r->conn, r->trusted_proxies);
 	_Static_assert(sizeof(r->client_addr) >= sizeof(peer->addr), "client_addr holds an address");
@@ -243,7 +250,7 @@ void http_base_url(const struct request *r, char *out, size_t cap)
 	}
 	/* The Host the client used, when it is one: anything else (a path, quotes, angle
 	 * brackets) would end up inside the URLs and Link headers built from it. */
-	const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
+	const char *host = r->hdr.host;
 	char local[NI_MAXHOST + NI_MAXSERV + 4];
 	if (!host || !http_host_valid(host)) {
 		local_authority(r, local, sizeof(local));
@@ -286,11 +293,12 @@ static void queue(struct request *r, unsigned status, struct MHD_Response *resp)
 		return;
 	}
 	add_common_headers(resp);
-	const char *xhr = http_header(r, "X-Requested-With");
-	if (status == MHD_HTTP_UNAUTHORIZED && !r->web_client &&
-	    !(xhr && strcasecmp(xhr, "XMLHttpRequest") == 0))
-		MHD_add_response_header(resp, "WWW-Authenticate",
-					"Basic realm=\"GitLab Packages Registry\"");
+	if (status == MHD_HTTP_UNAUTHORIZED && !r->web_client) {
+		const char *xhr = http_header(r, "X-Requested-With");
+		if (!(xhr && strcasecmp(xhr, "XMLHttpRequest") == 0))
+			MHD_add_response_header(resp, "WWW-Authenticate",
+						"Basic realm=\"GitLab Packages Registry\"");
+	}
 	r->replied = true;
 	r->status = status;
 	if (r->in_body) {
@@ -649,33 +657,97 @@ json_t *http_body_json(struct request *r)
 struct shape {
 	int content_lengths;
 	bool transfer_encoding, te_chunked, bad_name, bad_value;
+	struct request_headers *hdr; /* filled on the way */
+	unsigned seen;		     /* bit i: hdr's i-th name found (a later one is ignored) */
 };
 
-static bool tchar(unsigned char c)
+/* Keeps value as the i-th of the headers every request needs, unless one came before. */
+static void keep_first(struct shape *sh, unsigned i, const char **slot, const char *value)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+	if (sh->seen & (1u << i))
+		return;
+	sh->seen |= 1u << i;
+	*slot = value;
 }
+
+/* Is key (len bytes) one of the headers every request needs? Then it is kept: the length
+ * rules out all but one or two names, so most headers cost no comparison. */
+static void keep_known(struct shape *sh, const char *key, size_t len, const char *value)
+{
+	struct request_headers *h = sh->hdr;
+	switch (len) {
+	case 4:
+		if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+			keep_first(sh, 0, &h->host, value);
+		break;
+	case 6:
+		if (strcasecmp(key, MHD_HTTP_HEADER_EXPECT) == 0)
+			keep_first(sh, 1, &h->expect, value);
+		break;
+	case 9:
+		if (strcasecmp(key, "JOB-TOKEN") == 0)
+			keep_first(sh, 2, &h->job_token, value);
+		break;
+	case 12:
+		if (strcasecmp(key, "DEPLOY-TOKEN") == 0)
+			keep_first(sh, 3, &h->deploy_token, value);
+		break;
+	case 13:
+		if (strcasecmp(key, "PRIVATE-TOKEN") == 0)
+			keep_first(sh, 4, &h->private_token, value);
+		else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+			keep_first(sh, 5, &h->authorization, value);
+		break;
+	case 14:
+		if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+			sh->content_lengths++;
+			keep_first(sh, 6, &h->content_length, value);
+		}
+		break;
+	case 17:
+		if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+			sh->transfer_encoding = true;
+			sh->te_chunked = value && strcasecmp(value, "chunked") == 0;
+			keep_first(sh, 7, &h->transfer_encoding, value);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* The bytes of a header name (RFC 9110's tchar), by byte value: a constant table, as
+ * every byte of every header of every request is looked up. */
+static const bool tchar[256] = {
+	['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+	['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+	['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+	['`'] = true, ['|'] = true, ['~'] = true,
+};
+
+/* The control bytes a header value may not hold (a tab it may). NUL ends the value. */
+static const bool value_control[256] = {
+	[1 ... 8] = true, [10 ... 31] = true, [127] = true,
+};
 
 static enum MHD_Result shape_one(void *cls, enum MHD_ValueKind kind, const char *key,
 				 const char *value)
 {
 	(void)kind;
 	struct shape *sh = cls;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		if (!tchar(*p))
-			sh->bad_name = true;
-	if (!*key)
-		sh->bad_name = true;
-	for (const unsigned char *p = (const unsigned char *)(value ? value : ""); *p; p++)
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-			sh->bad_value = true;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		sh->content_lengths++;
-	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		sh->transfer_encoding = true;
-		sh->te_chunked = value && strcasecmp(value, "chunked") == 0;
+	const unsigned char *p = (const unsigned char *)key;
+	while (tchar[*p])
+		p++;
+	if (*p || p == (const unsigned char *)key) {
+		sh->bad_name = true; /* refused whatever else the headers say */
+		return MHD_YES;
 	}
+	const unsigned char *v = (const unsigned char *)(value ? value : "");
+	while (*v && !value_control[*v])
+		v++;
+	if (*v)
+		sh->bad_value = true;
+	keep_known(sh, key, (size_t)(p - (const unsigned char *)key), value);
 	return MHD_YES;
 }
 
@@ -762,13 +834,17 @@ static void scan_target(struct request *r, struct target_scan *ts)
 	ts->len += ts->nargs ? 1 : 0; /* '?' */
 }
 
-/* 0, or the status of a reply already sent for a malformed request. */
-static unsigned reject_bad_shape(struct request *r, const char *version)
+/* 0, or the status of a reply already sent for a malformed request. On the way, the
+ * headers every request needs are kept in r->hdr. */
+static unsigned reject_bad_shape(struct request_owned *ro, const char *version)
 {
-	struct shape sh = {0};
+	struct request *r = &ro->req;
+	struct shape sh = {.hdr = &r->hdr};
 	struct target_scan ts = {0};
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, shape_one, &sh);
+	r->announced_len = r->hdr.content_length ? strtoull(r->hdr.content_length, NULL, 10) : 0;
 	scan_target(r, &ts);
+	ro->has_query = ts.nargs > 0;
 	const char *why = NULL;
 	unsigned status = MHD_HTTP_BAD_REQUEST;
 	if (hidden_bytes_in_line(r, version))
@@ -788,7 +864,7 @@ static unsigned reject_bad_shape(struct request *r, const char *version)
 		why = "both Content-Length and Transfer-Encoding";
 	else if (sh.transfer_encoding && !sh.te_chunked)
 		why = "unsupported Transfer-Encoding", status = MHD_HTTP_NOT_IMPLEMENTED;
-	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !http_header(r, MHD_HTTP_HEADER_HOST))
+	else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !r->hdr.host)
 		why = "no Host header";
 	if (!why)
 		return 0;
@@ -832,26 +908,29 @@ static const struct route *find_route(const struct http_server *s, struct reques
 }
 
 /* Decodes a query-string token into an owned copy; NULL when absent or malformed. */
-static char *query_token(struct request *r, const char *name)
+static char *query_token(struct request_owned *ro, const char *name)
 {
 	char buf[TOKEN_PRESENTED_MAX + 1];
-	return http_query(r, name, buf, sizeof(buf)) == 1 ? strdup(buf) : NULL;
+	if (!ro->has_query)
+		return NULL;
+	return http_query(&ro->req, name, buf, sizeof(buf)) == 1 ? strdup(buf) : NULL;
 }
 
 static void gather_credentials(struct request_owned *ro)
 {
 	struct request *r = &ro->req;
 	struct credentials *c = &r->creds;
-	c->private_token = http_header(r, "PRIVATE-TOKEN");
-	c->job_token = http_header(r, "JOB-TOKEN");
-	c->deploy_token = http_header(r, "DEPLOY-TOKEN");
+	c->private_token = r->hdr.private_token;
+	c->job_token = r->hdr.job_token;
+	c->deploy_token = r->hdr.deploy_token;
 	if (!c->private_token)
-		c->private_token = ro->private_token_param = query_token(r, "private_token");
+		c->private_token = ro->private_token_param = query_token(ro, "private_token");
 	if (!c->job_token)
-		c->job_token = ro->job_token_param = query_token(r, "job_token");
-	const char *authz = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+		c->job_token = ro->job_token_param = query_token(ro, "job_token");
+	const char *authz = r->hdr.authorization;
 	if (authz && credentials_parse_authorization(authz, c) != 0)
 		credentials_release(c); /* a malformed Basic value presents nothing */
+	c->key_memo = ro->peer ? &ro->peer->key_memo : NULL;
 }
 
 /* Sets the connection's inactivity timeout; 0 restores the server's. */
@@ -864,16 +943,9 @@ static void set_timeout(const struct http_server *s, struct request *r, unsigned
 				  secs ? secs : s->idle_timeout_s);
 }
 
-/* The announced Content-Length; 0 when none (or chunked). */
-static uint64_t announced_length(const struct request *r)
-{
-	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	return cl ? strtoull(cl, NULL, 10) : 0;
-}
-
 static bool body_announced(const struct request *r)
 {
-	return announced_length(r) > 0 || http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return r->announced_len > 0 || r->hdr.transfer_encoding;
 }
 
 /* A reply decided from the headers of a request with a body of at most this size waits
@@ -882,8 +954,8 @@ static bool body_announced(const struct request *r)
 
 static bool reply_after_body(const struct request *r)
 {
-	const char *e = http_header(r, MHD_HTTP_HEADER_EXPECT);
-	uint64_t n = announced_length(r);
+	const char *e = r->hdr.expect;
+	uint64_t n = r->announced_len;
 	return n > 0 && n <= EARLY_REPLY_DRAIN_MAX && !(e && strcasecmp(e, "100-continue") == 0);
 }
 
@@ -913,7 +985,7 @@ static void watch_input_end(const struct http_server *s, struct request *r)
  * libmicrohttpd's buffer: the one-second timeout decides those.) */
 static bool body_cut_short(const struct request *r)
 {
-	return r->input_ended && !r->tls && r->bytes_in < announced_length(r);
+	return r->input_ended && !r->tls && r->bytes_in < r->announced_len;
 }
 
 /* For a chunk of a body nobody reads (refused mid-body, or a route that takes none): false
@@ -947,6 +1019,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		s->active++;
 		r = &ro->req;
 		*con_cls = r;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		ro->peer = ci ? ci->socket_context : NULL;
 		r->conn = conn;
 		r->app = s->app;
 		r->external_url = s->external_url;
@@ -955,7 +1030,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		r->url = url;
 		r->method = parse_method(method);
 		r->start_us = mono_us();
-		if (reject_bad_shape(r, version))
+		if (reject_bad_shape(ro, version))
 			return MHD_YES;
 		r->route = find_route(s, r);
 		if (!r->route) {
@@ -1101,8 +1176,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	metrics_connection(s->metrics, started ? 1 : -1);
 	if (started) {
 		*socket_context = calloc(1, sizeof(struct conn_peer)); /* NULL: each request finds it */
-	} else {
-		free(*socket_context);
+	} else if (*socket_context) {
+		struct conn_peer *peer = *socket_context;
+		auth_key_memo_release(&peer->key_memo);
+		free(peer);
 		*socket_context = NULL;
 	}
 }

@@ -211,3 +211,50 @@ def test_no_secret_is_kept_in_the_log(depot, world, files):
     _, t = person(depot, "developer")
     warm(files["acme/app"], h(t["token"]))
     assert t["token"] not in depot.server_log()
+
+
+def test_one_connection_presenting_different_credentials_gets_each_ones_identity(depot, world,
+                                                                                  files):
+    """A connection keeps the key of the credentials it presented last (issue 12): each
+    request on it must still be answered as whoever it presents, in any order, by any
+    header or Basic, until the token is revoked."""
+    import base64
+    import http.client
+
+    _, a = person(depot, "developer")
+    url = files["acme/app"]
+    path = url.split("/", 3)[3]
+    host, port = depot.direct_url.rsplit("/", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+
+    def get(headers):
+        conn.request("GET", "/" + path, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    def basic(user, secret):
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+    outsider = world.pat["outsider"]
+    body = b"cached body"
+    steps = [
+        (h(a["token"]), 200), (h(outsider), 404), (h(a["token"]), 200), (h(a["token"]), 200),
+        (basic("someone", a["token"]), 200), (basic("someone", outsider), 404),
+        (basic("someone", a["token"]), 200), ({"DEPLOY-TOKEN": world.deploy_ro}, 200),
+        ({"JOB-TOKEN": a["token"]}, 401), (h(a["token"]), 200), ({}, 401),
+        (h(a["token"]), 200), (h(""), 401), ({"JOB-TOKEN": ""}, 401), (h(a["token"]), 200),
+        (h(world.pat_revoked), 401), (h(a["token"]), 200),
+    ]
+    for headers, status in steps:
+        got = get(headers)
+        fresh = requests.get(url, headers=headers)  # a connection of its own
+        assert got == (fresh.status_code, fresh.content), (headers, got)
+        assert got[0] == status, (headers, got)
+        assert (got[1] == body) == (status == 200), (headers, got)
+    depot.cli("token", "revoke", str(a["id"]))  # another process, mid-connection
+    status, text = get(h(a["token"]))
+    assert (status, json.loads(text)) == (401, REVOKED)
+    assert get(h(outsider))[0] == 404
+    conn.close()
+    log = depot.server_log()
+    assert a["token"] not in log and outsider not in log

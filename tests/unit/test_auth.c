@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "auth_cache.h"
 #include "check.h"
 
 static struct abilities decide(enum identity_kind kind, bool admin, enum access_level level,
@@ -141,11 +142,74 @@ static void credentials(void)
 	CHECK(credentials_parse_authorization("Digest whatever", &c) == 0 && !c.bearer && !c.has_basic);
 }
 
+/* Is memo all zeros (nothing of a secret left)? */
+static bool wiped(const struct auth_key_memo *memo)
+{
+	const unsigned char *p = (const unsigned char *)memo;
+	for (size_t i = 0; i < sizeof(*memo); i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* A connection's memo of its last credentials gives the key auth_cache_key gives, whatever
+ * comes in what order (absent and empty parts differ), without hashing again for the same,
+ * and keeps no secret it does not use. */
+static void key_memo(void)
+{
+	struct auth_cache *ac = auth_cache_new();
+	CHECK(ac != NULL);
+	if (!ac)
+		return;
+	static char long_token[300];
+	memset(long_token, 'x', sizeof(long_token) - 1);
+	const char *lists[][AUTH_KEY_MEMO_PARTS] = {
+		{"tok-a", NULL, NULL, NULL, NULL, NULL}, {"tok-a", NULL, NULL, NULL, NULL, NULL},
+		{"tok-b", NULL, NULL, NULL, NULL, NULL}, {"tok-a", NULL, NULL, NULL, NULL, NULL},
+		{NULL, "tok-a", NULL, NULL, NULL, NULL}, {"", NULL, NULL, NULL, NULL, NULL},
+		{NULL, "", NULL, NULL, NULL, NULL},	 {"", NULL, NULL, NULL, NULL, NULL},
+		{NULL, NULL, NULL, NULL, "u", "tok-a"},	 {NULL, NULL, NULL, NULL, "u:", "tok-a"},
+		{NULL, NULL, NULL, NULL, "ut", "ok-a"},	 {NULL, NULL, NULL, NULL, "u", "tok-a"},
+		{long_token, NULL, NULL, NULL, NULL, NULL}, {long_token, NULL, NULL, NULL, NULL, NULL},
+		{"tok-a", NULL, NULL, NULL, NULL, NULL},
+	};
+	struct auth_key_memo memo = {0};
+	int differ = 0;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		unsigned char want[AUTH_CACHE_KEY_LEN], got[AUTH_CACHE_KEY_LEN];
+		auth_cache_key(ac, lists[i], AUTH_KEY_MEMO_PARTS, want);
+		auth_cache_key_memo(ac, &memo, lists[i], AUTH_KEY_MEMO_PARTS, got);
+		differ += memcmp(want, got, sizeof(want)) != 0;
+		differ += memo.valid != (lists[i][0] != long_token);
+	}
+	CHECK(differ == 0);
+	CHECK(memo.valid && memcmp(memo.bytes, "tok-a", 5) == 0);
+	/* the same again takes the memo's key, no digest: a planted key comes back */
+	unsigned char got[AUTH_CACHE_KEY_LEN];
+	memset(memo.key, 0xab, sizeof(memo.key));
+	auth_cache_key_memo(ac, &memo, lists[0], AUTH_KEY_MEMO_PARTS, got);
+	CHECK(got[0] == 0xab && got[AUTH_CACHE_KEY_LEN - 1] == 0xab);
+	/* too long to keep: the last ones are wiped all the same */
+	auth_cache_key_memo(ac, &memo, lists[12], AUTH_KEY_MEMO_PARTS, got);
+	CHECK(!memo.valid && wiped(&memo));
+	auth_cache_key_memo(ac, &memo, lists[2], AUTH_KEY_MEMO_PARTS, got);
+	CHECK(memo.valid);
+	auth_key_memo_release(&memo);
+	CHECK(wiped(&memo));
+	/* no memo: the plain key */
+	unsigned char want[AUTH_CACHE_KEY_LEN];
+	auth_cache_key(ac, lists[2], AUTH_KEY_MEMO_PARTS, want);
+	auth_cache_key_memo(ac, NULL, lists[2], AUTH_KEY_MEMO_PARTS, got);
+	CHECK(memcmp(want, got, sizeof(want)) == 0);
+	auth_cache_free(ac);
+}
+
 int main(void)
 {
 	table();
 	admin_packages();
 	scopes();
 	credentials();
+	key_memo();
 	return check_done("test_auth");
 }
