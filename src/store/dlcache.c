@@ -38,12 +38,22 @@ void dl_cache_free(struct dl_cache *c)
 	free(c);
 }
 
-/* Only a slot index (FNV-1a): entries compare their whole key. */
+/* Only a slot index (entries compare their whole key): eight bytes at a time, each
+ * multiplied in and folded (a byte at a time cost ~700 instructions per download). */
 static size_t slot_of(const struct dl_cache *c, const char *key, size_t len)
 {
-	uint64_t h = 14695981039346656037u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)key[i]) * 1099511628211u;
+	const uint64_t mul = 0x9e3779b97f4a7c15u;
+	uint64_t h = len, w;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, key + i, 8);
+		h = (h ^ w) * mul;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, key + i, len - i);
+	h = (h ^ w) * mul;
+	h ^= h >> 32;
 	return (size_t)(h % c->n);
 }
 
