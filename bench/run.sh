@@ -2,8 +2,9 @@
 # make bench: depot against Debian's nginx (static files with sendfile; WebDAV PUT) on
 # loopback in the same run, rounds alternated, medians of BENCH_ROUNDS (default 5). Prints
 # one table of depot/nginx ratios and writes it to bench/results/latest.md. Then the
-# scale-out mode: one node over PostgreSQL + RGW (bench/scale.py starts them), as ratios to
-# the single-machine depot of the same rounds (BENCH_SCALE=0 leaves it out). Also counted:
+# scale-out mode: one node over PostgreSQL + RGW (bench/scale.py starts them after the
+# rounds above), as ratios to the single-machine depot in rounds of their own
+# (BENCH_SCALE=0 leaves it out). Also counted:
 # instructions per 1 KiB GET under callgrind, for depot and for a bare libmicrohttpd server
 # (bench/mhd_min.c), and each round the digests' speed (openssl speed), from which the
 # hashing ceiling of the 1 GiB PUT is computed. BENCH_ONLY=put runs only the 1 GiB PUTs and
@@ -129,30 +130,6 @@ NBASE=http://127.0.0.1:$NPORT
 for i in $(seq 50); do curl -s -o /dev/null "$NBASE/static/1K.bin" && break; sleep 0.1; done
 
 SERVERS="depot nginx"
-if [ "$SCALE" = 1 ]; then
-  echo "== the scale-out mode: PostgreSQL and RGW (BlueStore), one depot node over them"
-  coproc SCALE_SRV { python3 "$root/bench/scale.py"; }
-  while read -r line <&"${SCALE_SRV[0]}"; do [ "$line" = ready ] && break; eval "$line"; done
-  [ -n "${SCALE_META:-}" ] || { echo "bench/scale.py could not start the servers" >&2; exit 1; }
-  S=$work/scale
-  SD=(--data "$S" --meta "$SCALE_META")
-  mkdir -p "$S"
-  $DEPOT migrate "${SD[@]}"
-  $DEPOT user create bench "${SD[@]}" 2>/dev/null
-  $DEPOT group create bench "${SD[@]}" 2>/dev/null || true
-  SPID=$($DEPOT project create bench/p "${SD[@]}" 2>/dev/null)
-  $DEPOT member add --project bench/p --user bench --role maintainer "${SD[@]}"
-  STOK=$($DEPOT token create personal --user bench --scopes api "${SD[@]}" 2>/dev/null)
-  SPORT=$(free_port)
-  $DEPOT serve "${SD[@]}" --blobs "$SCALE_BLOBS" --listen 127.0.0.1:$SPORT --gc-interval 0 \
-    --cleanup-interval 0 --max-file-size 0 --max-connections-per-ip 4000 > "$work/scale.log" 2>&1 &
-  SNODE_PID=$!; pids+=($SNODE_PID)
-  SBASE=http://127.0.0.1:$SPORT/api/v4/projects/$SPID/packages/generic
-  for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$SPORT/-/health" && break; sleep 0.1; done
-  curl -sf -o /dev/null -H "PRIVATE-TOKEN: $STOK" -T "$work/1K.bin" "$SBASE/bench/1/1K.bin"
-  curl -sf -o /dev/null -H "PRIVATE-TOKEN: $STOK" -T "$work/1G.bin" "$SBASE/bench/1/1G.bin"
-  SERVERS="depot nginx scale"
-fi
 
 # "req/s p99-ms" of a wrk run
 wrk_stats() {
@@ -221,14 +198,45 @@ for r in $(seq "$ROUNDS"); do
   [ -n "$ONLY" ] || for s in $order; do get_small "$s"; done
   [ -n "$ONLY" ] || for s in $order; do get_big "$s"; done
   for s in $order; do put_big "$s" "$r"; done
-  [ -n "$ONLY" ] || for s in ${order/scale/}; do put_small "$s" "$r"; done
+  [ -n "$ONLY" ] || for s in $order; do put_small "$s" "$r"; done
 done
 echo "load_end host $(load_now)" >> "$results"
 if [ -n "$ONLY" ]; then
   python3 "$root/bench/report.py" "$results" "$ROUNDS" "$ROWS_BIG"
   exit 0
 fi
+# The scale-out node in rounds of its own, against the single-machine depot measured again
+# in them ("local"): PostgreSQL's and Ceph's daemons run only now, so the rounds above
+# compare depot and nginx on an otherwise idle machine.
 if [ "$SCALE" = 1 ]; then
+  echo "== the scale-out mode: PostgreSQL and RGW (BlueStore), one depot node over them"
+  coproc SCALE_SRV { python3 "$root/bench/scale.py"; }
+  while read -r line <&"${SCALE_SRV[0]}"; do [ "$line" = ready ] && break; eval "$line"; done
+  [ -n "${SCALE_META:-}" ] || { echo "bench/scale.py could not start the servers" >&2; exit 1; }
+  S=$work/scale
+  SD=(--data "$S" --meta "$SCALE_META")
+  mkdir -p "$S"
+  $DEPOT migrate "${SD[@]}"
+  $DEPOT user create bench "${SD[@]}" 2>/dev/null
+  $DEPOT group create bench "${SD[@]}" 2>/dev/null || true
+  SPID=$($DEPOT project create bench/p "${SD[@]}" 2>/dev/null)
+  $DEPOT member add --project bench/p --user bench --role maintainer "${SD[@]}"
+  STOK=$($DEPOT token create personal --user bench --scopes api "${SD[@]}" 2>/dev/null)
+  SPORT=$(free_port)
+  $DEPOT serve "${SD[@]}" --blobs "$SCALE_BLOBS" --listen 127.0.0.1:$SPORT --gc-interval 0 \
+    --cleanup-interval 0 --max-file-size 0 --max-connections-per-ip 4000 > "$work/scale.log" 2>&1 &
+  SNODE_PID=$!; pids+=($SNODE_PID)
+  SBASE=http://127.0.0.1:$SPORT/api/v4/projects/$SPID/packages/generic
+  for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$SPORT/-/health" && break; sleep 0.1; done
+  curl -sf -o /dev/null -H "PRIVATE-TOKEN: $STOK" -T "$work/1K.bin" "$SBASE/bench/1/1K.bin"
+  curl -sf -o /dev/null -H "PRIVATE-TOKEN: $STOK" -T "$work/1G.bin" "$SBASE/bench/1/1G.bin"
+  for r in $(seq "$ROUNDS"); do
+    echo "== scale-out round $r of $ROUNDS"
+    if [ $((r % 2)) = 1 ]; then order="local scale"; else order="scale local"; fi
+    for s in $order; do get_small "$s"; done
+    for s in $order; do get_big "$s"; done
+    for s in $order; do put_big "$s" "s$r"; done
+  done
   kill "$SNODE_PID"; wait "$SNODE_PID" 2>/dev/null || true
   stop_scale
 fi

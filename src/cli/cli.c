@@ -351,12 +351,18 @@ static int read_credentials(const char *path, char **access, char **secret)
 	return 0;
 }
 
-struct blob_store *cli_open_blobs(const char *data_dir, const struct cli_opt *opts)
+const char *cli_blobs_url(const struct cli_opt *opts)
 {
 	const char *url = opts[0].value ? opts[0].value : getenv("DEPOT_BLOBS");
+	return url && *url ? url : NULL;
+}
+
+struct blob_store *cli_open_blobs(const char *data_dir, const struct cli_opt *opts)
+{
+	const char *url = cli_blobs_url(opts);
 	const char *err = NULL;
 	struct blob_store *bs = NULL;
-	if (!url || !*url) {
+	if (!url) {
 		if (make_data_dir(data_dir) != 0)
 			return NULL;
 		if (!(bs = blob_fs_open(data_dir, &err)))

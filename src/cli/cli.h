@@ -112,6 +112,8 @@ struct blob_store;
 /* Opens the blob store the options (the CLI_BLOB_OPTIONS entries from opts[0]) or
  * $DEPOT_BLOBS choose, else the data directory's. NULL on failure, having printed why. */
 struct blob_store *cli_open_blobs(const char *data_dir, const struct cli_opt *opts);
+/* The object storage URL those choose; NULL for the data directory's. */
+const char *cli_blobs_url(const struct cli_opt *opts);
 
 /* A whole-number option in [min, max]: sets *out from its value (given, or its def; *out
  * keeps its value when it has neither). Returns 0, or -1 having printed "--NAME takes WHAT". */

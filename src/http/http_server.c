@@ -1288,8 +1288,8 @@ struct http_server *http_server_start(struct app *app, const struct http_options
 		free(s);
 		return NULL;
 	}
-	fprintf(stderr, "depot: listening on %s://%s:%u\n", s->tls ? "https" : "http", opt->host,
-		http_server_port(s));
+	fprintf(stderr, "depot: listening on %s://%s:%u (%u worker threads)\n",
+		s->tls ? "https" : "http", opt->host, http_server_port(s), opt->threads);
 	return s;
 }
 

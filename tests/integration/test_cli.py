@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import DEPOT, PG_MODE, Depot, generic_path
+from conftest import DEPOT, PG_MODE, S3_MODE, Depot, generic_path
 
 
 @pytest.fixture()
@@ -299,3 +299,18 @@ def test_every_command_takes_the_store_options(fresh):
     assert "taken and ignored" not in d.cli("serve", "--help").stdout
     res = d.cli("user", "create", "bob", "--bogus", "1", check=False)
     assert (res.returncode, res.stderr) == (2, "depot: unknown option '--bogus'\n")
+
+
+def test_worker_threads_default_to_the_cores(fresh):
+    """One worker thread per CPU (at least 2) when both stores are local; over PostgreSQL
+    or object storage, where requests wait on round trips, two per CPU (at least 4);
+    --threads decides otherwise. The start line says how many."""
+    cpus = os.cpu_count()
+    networked = PG_MODE or S3_MODE
+    want = max(4, 2 * cpus) if networked else max(2, cpus)
+    d = fresh
+    d.start()
+    assert f"({want} worker threads)" in d.server_log()
+    d.stop()
+    d.start("--threads", "3")
+    assert "(3 worker threads)" in d.server_log().rsplit("listening on", 1)[1]
