@@ -8,7 +8,8 @@
 # instructions per 1 KiB GET under callgrind, for depot and for a bare libmicrohttpd server
 # (bench/mhd_min.c), and each round the digests' speed (openssl speed), from which the
 # hashing ceiling of the 1 GiB PUT is computed. BENCH_ONLY=put runs only the 1 GiB PUTs and
-# the digests' speed (for a machine others are using: prints, writes no latest.md).
+# the digests' speed, BENCH_ONLY=get only the 1 KiB GETs (for a machine others are using,
+# or a quick look: prints, writes no latest.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${BENCH_ROUNDS:-5}
@@ -16,6 +17,7 @@ DUR=${BENCH_DURATION:-5}
 ROWS_BIG=${BENCH_ROWS:-1000000}
 DEPOT=$root/build/depot
 ONLY=${BENCH_ONLY:-}
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
 need=""
 for p in nginx wrk curl python3 valgrind openssl libmicrohttpd-dev; do dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"; done
@@ -194,10 +196,10 @@ put_small() {
 for r in $(seq "$ROUNDS"); do
   echo "== round $r of $ROUNDS"
   if [ $((r % 2)) = 1 ]; then order=$SERVERS; else order=$(echo "$SERVERS" | tr ' ' '\n' | tac | xargs); fi
-  hash_speed
-  [ -n "$ONLY" ] || for s in $order; do get_small "$s"; done
+  want put && hash_speed
+  want get && for s in $order; do get_small "$s"; done
   [ -n "$ONLY" ] || for s in $order; do get_big "$s"; done
-  for s in $order; do put_big "$s" "$r"; done
+  want put && for s in $order; do put_big "$s" "$r"; done
   [ -n "$ONLY" ] || for s in $order; do put_small "$s" "$r"; done
 done
 echo "load_end host $(load_now)" >> "$results"

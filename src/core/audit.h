@@ -26,16 +26,18 @@ struct audit_event {
 	char detail[96];	/* e.g. the cleanup rule that deleted it */
 };
 
-/* Events a queue holds; past half of it the writer is woken, when full a request writes. */
-#define AUDIT_QUEUE_MAX 1024
+/* Bytes of events each of a queue's two buffers holds, packed (a download's is about 150
+ * bytes: some 7,000 of them, 70 ms at 100,000 a second). Past a quarter of it the writer
+ * is woken; when it is full, the request that finds it so writes it. */
+#define AUDIT_QUEUE_BYTES (1u << 20)
 
 struct audit_queue;
 
 struct audit_queue *audit_queue_new(void);
 void audit_queue_free(struct audit_queue *q);
-/* Called, without the queue's lock, as the queue passes half full: a writer thread woken
- * then flushes before requests find the queue full and write it themselves (a request
- * that waits for a thousand rows is a latency spike under load). */
+/* Called, without the queue's lock, as the queue passes a quarter full: a writer thread
+ * woken then flushes long before requests find the queue full and write it themselves (a
+ * request that waits for a batch to be written and synced is a latency spike). */
 void audit_queue_set_wake(struct audit_queue *q, void (*wake)(void *ctx), void *ctx);
 /* Queues a copy of ev; writes the queue at once when it is full. */
 void audit_record(struct audit_queue *q, struct meta *m, const struct audit_event *ev);
