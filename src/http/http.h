@@ -76,6 +76,7 @@ struct request {
 	int64_t discard_since_us; /* when discarding began; 0 before */
 	unsigned timeout_s;	  /* the connection's timeout as last set here; 0: the default */
 	bool input_ended;	  /* the client has half-closed */
+	size_t largest_chunk;	  /* of the body so far (http_server.c's may_have_drained) */
 	unsigned status;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
