@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "route.h"
+#include "timeutil.h"
 #include "validate.h"
 
 #define BODY_MAX (64u << 20) /* a listing of many thousand files fits */
@@ -23,13 +24,6 @@
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 8000
 #define REDIRECTS_MAX 5
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- URL and credentials ---- */
 

@@ -7,6 +7,9 @@
 #define ISO8601_LEN 24 /* "2021-10-12T12:05:23.387Z" */
 
 int64_t now_ms(void);
+/* The monotonic clock (for intervals, never dates), in microseconds and milliseconds. */
+int64_t mono_us(void);
+int64_t mono_ms(void);
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) into out (ISO8601_LEN + 1 bytes). */
 void iso8601_ms(int64_t ms, char out[ISO8601_LEN + 1]);
 /* Parses "YYYY-MM-DD" as midnight UTC; returns 0 and sets *ms, or -1. */

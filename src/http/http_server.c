@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "timeutil.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -40,13 +41,6 @@ struct request_owned {
 	char *job_token_param;
 	bool has_query; /* the target has a query: without one, no parameter to look up */
 };
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static enum http_method parse_method(const char *m)
 {
@@ -658,16 +652,13 @@ struct shape {
 	int content_lengths;
 	bool transfer_encoding, te_chunked, bad_name, bad_value;
 	struct request_headers *hdr; /* filled on the way */
-	unsigned seen;		     /* bit i: hdr's i-th name found (a later one is ignored) */
 };
 
-/* Keeps value as the i-th of the headers every request needs, unless one came before. */
-static void keep_first(struct shape *sh, unsigned i, const char **slot, const char *value)
+/* Keeps value as one of the headers every request needs, unless one came before. */
+static void keep_first(const char **slot, const char *value)
 {
-	if (sh->seen & (1u << i))
-		return;
-	sh->seen |= 1u << i;
-	*slot = value;
+	if (!*slot)
+		*slot = value;
 }
 
 /* Is key (len bytes) one of the headers every request needs? Then it is kept: the length
@@ -678,37 +669,37 @@ static void keep_known(struct shape *sh, const char *key, size_t len, const char
 	switch (len) {
 	case 4:
 		if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
-			keep_first(sh, 0, &h->host, value);
+			keep_first(&h->host, value);
 		break;
 	case 6:
 		if (strcasecmp(key, MHD_HTTP_HEADER_EXPECT) == 0)
-			keep_first(sh, 1, &h->expect, value);
+			keep_first(&h->expect, value);
 		break;
 	case 9:
 		if (strcasecmp(key, "JOB-TOKEN") == 0)
-			keep_first(sh, 2, &h->job_token, value);
+			keep_first(&h->job_token, value);
 		break;
 	case 12:
 		if (strcasecmp(key, "DEPLOY-TOKEN") == 0)
-			keep_first(sh, 3, &h->deploy_token, value);
+			keep_first(&h->deploy_token, value);
 		break;
 	case 13:
 		if (strcasecmp(key, "PRIVATE-TOKEN") == 0)
-			keep_first(sh, 4, &h->private_token, value);
+			keep_first(&h->private_token, value);
 		else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-			keep_first(sh, 5, &h->authorization, value);
+			keep_first(&h->authorization, value);
 		break;
 	case 14:
 		if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
 			sh->content_lengths++;
-			keep_first(sh, 6, &h->content_length, value);
+			keep_first(&h->content_length, value);
 		}
 		break;
 	case 17:
 		if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
 			sh->transfer_encoding = true;
 			sh->te_chunked = value && strcasecmp(value, "chunked") == 0;
-			keep_first(sh, 7, &h->transfer_encoding, value);
+			keep_first(&h->transfer_encoding, value);
 		}
 		break;
 	default:

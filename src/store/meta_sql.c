@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
 #include "dlcache.h"
@@ -81,7 +80,6 @@ enum stmt_id {
 	S_BLOB_KEY_PUT,
 	S_BLOB_KEY_DELETE,
 	S_BLOB_KEY_MAPPED,
-	S_AUTH_EPOCH,
 	S_EPOCHS,
 	S_DOWNLOAD_BY_ID,
 	S_DOWNLOAD_BY_PATH,
@@ -150,7 +148,6 @@ static char audit_chunk_sql[sizeof(AUDIT_INSERT) + (size_t)AUDIT_CHUNK * (AUDIT_
 
 static const struct stmt_text stmt_sql[S_COUNT] = {
 	[S_PING] = {"SELECT 1"},
-	[S_AUTH_EPOCH] = {"SELECT n FROM auth_epoch WHERE id = 1"},
 	[S_EPOCHS] = {"SELECT a.n, c.n FROM auth_epoch a, content_epoch c WHERE a.id = 1"
 		      " AND c.id = 1"},
 	[S_DOWNLOAD_BY_ID] = {DOWNLOAD("id = ?1")},
@@ -1845,13 +1842,6 @@ static int sq_package_set_status(struct meta *m, int64_t package_id, enum packag
 }
 
 /* ---- the small GET path (issue 12) ---- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void decode_epochs(struct sql_rows *r, void *out)
 {
