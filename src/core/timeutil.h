@@ -1,4 +1,4 @@
-/* Wall-clock time in milliseconds and GitLab's timestamp format. */
+/* Wall-clock and monotonic time, and GitLab's timestamp format. */
 #ifndef DEPOT_TIMEUTIL_H
 #define DEPOT_TIMEUTIL_H
 
